@@ -1,0 +1,62 @@
+"""The ``neat`` command line.
+
+Every command is a module exposing a typed ``Config`` dataclass (its fields are the flags, their
+``metadata["help"]`` the help text) and ``run(config) -> int | None``. Commands are imported lazily, so
+``neat inspect`` never pays for Prefect or vLLM.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+#: command words -> (module, one-line description)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "load": ("neat_data.load_cmd", "read HH-RLHF pairs and write an unscored round 0 (ranked shards + manifest)"),
+    "score": ("neat_data.score_cmd", "read HH-RLHF, score chosen/rejected with a reward model, write round 0"),
+    "generate": ("neat_data.generate_cmd", "sample positive/negative prompted responses, score, merge, write a round"),
+    "inspect": ("neat_data.inspect_cmd", "summarise a shard, a round directory or a data root"),
+    "rm train": ("neat_train.rm_train_cmd", "train the embedded default Bradley-Terry reward model"),
+    "rm eval": ("neat_train.rm_eval_cmd", "pairwise accuracy of a reward model on HH-RLHF pairs"),
+    "train": ("neat_train.train_cmd", "train a policy on ranked shards with the NEAT loss or a baseline"),
+    "eval": ("neat_train.eval_cmd", "generate for test queries and report reward, perplexity, length, distinct-2"),
+    "run": ("flows.run_cmd", "the main job: the full NEAT rounds loop from a YAML config (Prefect flow)"),
+    "serve": ("flows.serve_cmd", "serve the data-generation flow on a cron schedule (Prefect)"),
+}
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    return {k: v for k, v in COMMANDS.items() if importlib.util.find_spec(v[0]) is not None}
+
+
+def _usage(commands) -> str:
+    width = max(len(k) for k in commands)
+    lines = ["usage: neat <command> [flags]   (neat <command> --help for its flags)", "", "commands:"]
+    lines += [f"  {name:<{width}}  {desc}" for name, (_, desc) in commands.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = _available()
+    name = " ".join(argv[:2]) if " ".join(argv[:2]) in commands else (argv[0] if argv else "")
+    if name not in commands:
+        print(_usage(commands), file=sys.stdout if not argv or argv[0] in ("-h", "--help") else sys.stderr)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    module = importlib.import_module(commands[name][0])
+    from transformers import HfArgumentParser
+
+    from neat_data.errors import NeatDataError
+
+    parser = HfArgumentParser(module.Config, prog=f"neat {name}", description=module.__doc__)
+    try:
+        (config,) = parser.parse_args_into_dataclasses(argv[len(name.split()) :])  # __post_init__ validates
+        return int(module.run(config) or 0)
+    except NeatDataError as e:
+        print(f"neat {name}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Loading Anthropic HH-RLHF preference pairs into NEAT queries.
+
+Accepted inputs: a hub id (``Anthropic/hh-rlhf``, ``Dahoas/full-hh-rlhf``, loaded with ``datasets``), or a
+local ``.jsonl`` / ``.jsonl.gz`` / ``.parquet`` file, or a directory of them (read in sorted order).
+Two row formats are recognised:
+
+* raw Anthropic: ``chosen`` / ``rejected`` full transcripts ``"\\n\\nHuman: …\\n\\nAssistant: …"``;
+* Dahoas: ``prompt`` (transcript ending in ``"\\n\\nAssistant:"``) plus ``chosen`` / ``rejected`` replies.
+
+Each transcript is split at its **last** ``"\\n\\nAssistant:"``: everything before is the query, the rest is
+the reply (splitting on the common prefix of chosen and rejected is the classic bug, trl#1858). Queries are
+turned into chat messages and identified by ``query_id`` (hash of the normalised turns). Rows whose query
+appears again are merged into one query (responses de-duplicated). Bad rows are never dropped silently:
+each becomes a reject with its origin and reason.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import NeatDataError
+from .ranking import make_response, merge_responses
+
+TURN_RE = re.compile(r"\n\n(Human|Assistant):")
+ROLE = {"Human": "user", "Assistant": "assistant"}
+LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+
+
+@dataclass
+class Pair:
+    """One valid preference row: a query and its chosen / rejected replies."""
+
+    query_id: str
+    messages: list[dict]
+    chosen: str
+    rejected: str
+    origin: str
+
+
+@dataclass
+class LoadResult:
+    pairs: list[Pair] = field(default_factory=list)
+    rejects: list[dict] = field(default_factory=list)
+    rows_read: int = 0
+
+    def queries(self, round_index: int = 0) -> tuple[list[dict], dict]:
+        """Group pairs by query into shard rows (unscored); returns (rows, accounting)."""
+        rows: dict[str, dict] = {}
+        merged_rows = duplicate_responses = 0
+        for p in self.pairs:
+            new = [make_response(p.chosen, "dataset_chosen"), make_response(p.rejected, "dataset_rejected")]
+            if p.query_id in rows:
+                row = rows[p.query_id]
+                merged_rows += 1
+                row["origin"].append(p.origin)
+                new_responses, dropped = merge_responses(row["responses"], new)
+            else:
+                row = rows[p.query_id] = {"query_id": p.query_id, "messages": p.messages, "origin": [p.origin]}
+                new_responses, dropped = merge_responses([], new)
+            row["responses"] = new_responses
+            row["round"] = round_index
+            duplicate_responses += dropped
+        accounting = {
+            "rows_read": self.rows_read,
+            "queries": len(rows),
+            "rows_merged": merged_rows,
+            "rejects": len(self.rejects),
+            "duplicate_responses_dropped": duplicate_responses,
+        }
+        assert accounting["queries"] + merged_rows + len(self.rejects) == self.rows_read
+        return list(rows.values()), accounting
+
+
+def parse_transcript(text: str) -> list[dict]:
+    """``"\\n\\nHuman: a\\n\\nAssistant: b"`` → ``[{"role": "user", "content": "a"}, {"role": "assistant", ...}]``."""
+    if text.startswith(("Human:", "Assistant:")):
+        text = "\n\n" + text
+    parts = TURN_RE.split(text)
+    if parts[0].strip():
+        raise ValueError("text before the first 'Human:' turn")
+    return [{"role": ROLE[parts[i]], "content": parts[i + 1].strip()} for i in range(1, len(parts), 2)]
+
+
+def query_id(messages: list[dict]) -> str:
+    normalised = [[m["role"], " ".join(m["content"].split())] for m in messages]
+    return hashlib.sha256(json.dumps(normalised, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def split_transcript(text: str) -> tuple[list[dict], str]:
+    """Split a full transcript at its last Assistant turn: (query messages, reply)."""
+    turns = parse_transcript(text)
+    if not turns or turns[-1]["role"] != "assistant":
+        raise ValueError("the transcript does not end with an Assistant turn")
+    return turns[:-1], turns[-1]["content"]
+
+
+def check_query(query: list[dict]) -> None:
+    if not query or query[-1]["role"] != "user":
+        raise ValueError("no Human turn right before the last Assistant turn")
+    if any(not m["content"] for m in query):
+        raise ValueError("an empty turn in the query")
+
+
+def parse_row(row: dict) -> tuple[list[dict], str, str]:
+    """(query messages, chosen reply, rejected reply) of a raw Anthropic or Dahoas row; ValueError if bad."""
+    for key in ("chosen", "rejected"):
+        if key not in row:
+            raise ValueError(f"missing field {key!r} (expected chosen/rejected [+ prompt])")
+        if not isinstance(row[key], str):
+            raise ValueError(f"field {key!r} is {type(row[key]).__name__}, not a string")
+    if "prompt" in row:  # Dahoas: prompt ends with "\n\nAssistant:", chosen/rejected are the replies
+        if not isinstance(row["prompt"], str):
+            raise ValueError(f"field 'prompt' is {type(row['prompt']).__name__}, not a string")
+        chosen_q, chosen = split_transcript(row["prompt"] + row["chosen"])
+        rejected_q, rejected = split_transcript(row["prompt"] + row["rejected"])
+    else:
+        chosen_q, chosen = split_transcript(row["chosen"])
+        rejected_q, rejected = split_transcript(row["rejected"])
+    if chosen_q != rejected_q:
+        raise ValueError("chosen and rejected dialogues differ before the last Assistant reply (no common query)")
+    check_query(chosen_q)
+    if not chosen or not rejected:
+        raise ValueError(f"empty {'chosen' if not chosen else 'rejected'} reply")
+    return chosen_q, chosen, rejected
+
+
+def _local_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.name.endswith(LOCAL_SUFFIXES))
+        if not files:
+            raise NeatDataError(f"{path}: no {', '.join(LOCAL_SUFFIXES)} files in this directory")
+        return files
+    if not path.name.endswith(LOCAL_SUFFIXES):
+        raise NeatDataError(f"{path}: unsupported file type; use {', '.join(LOCAL_SUFFIXES)} or a directory")
+    return [path]
+
+
+def iter_raw_rows(source: str, split: str = "train"):
+    """Yield (origin, row) from a local path or a hub dataset id."""
+    path = Path(source)
+    if path.exists():
+        for f in _local_files(path):
+            if f.name.endswith(".parquet"):
+                import pyarrow.parquet as pq
+
+                for i, row in enumerate(pq.read_table(f).to_pylist()):
+                    yield f"{f.name}:{i}", row
+                continue
+            opener = gzip.open if f.name.endswith(".gz") else open
+            with opener(f, "rt", encoding="utf-8") as fh:
+                for line_no, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        row = json.loads(line)
+                    except json.JSONDecodeError as e:
+                        row = {"__invalid_json__": line.rstrip("\n"), "__error__": str(e)}
+                    yield f"{f.name}:{line_no}", row
+        return
+    if "/" not in source or source.startswith((".", "/")):
+        raise NeatDataError(f"{source}: no such file or directory (and not a hub dataset id like Anthropic/hh-rlhf)")
+    try:
+        import datasets
+
+        ds = datasets.load_dataset(source, split=split)
+    except Exception as e:  # network, auth, unknown id: all need the same advice
+        raise NeatDataError(
+            f"could not load hub dataset {source!r} split {split!r}: {e}. Offline, download it elsewhere and pass "
+            "a local .jsonl/.jsonl.gz/.parquet path instead"
+        ) from e
+    for i, row in enumerate(ds):
+        yield f"{source}:{split}:{i}", row
+
+
+def load_hh(
+    source: str,
+    *,
+    split: str = "train",
+    limit: int | None = None,
+    sample: int | None = None,
+    seed: int = 0,
+    max_reject_share: float = 0.05,
+) -> LoadResult:
+    """Read and validate HH-RLHF rows. ``limit`` takes the first N rows, ``sample`` a seeded random N rows."""
+    raw = list(iter_raw_rows(source, split))
+    if limit is not None:
+        raw = raw[:limit]
+    if sample is not None and sample < len(raw):
+        keep = sorted(random.Random(seed).sample(range(len(raw)), sample))
+        raw = [raw[i] for i in keep]
+    result = LoadResult(rows_read=len(raw))
+    for origin, row in raw:
+        try:
+            if "__invalid_json__" in row:
+                raise ValueError(f"invalid JSON: {row['__error__']}")
+            messages, chosen, rejected = parse_row(row)
+        except ValueError as e:
+            result.rejects.append({"origin": origin, "reason": str(e), "row": row})
+            continue
+        result.pairs.append(Pair(query_id(messages), messages, chosen, rejected, origin))
+    if result.rows_read == 0:
+        raise NeatDataError(f"{source}: no rows to load")
+    share = len(result.rejects) / result.rows_read
+    if share > max_reject_share:
+        first = result.rejects[0]
+        raise NeatDataError(
+            f"{source}: {len(result.rejects)} of {result.rows_read} rows ({share:.1%}) are bad, more than "
+            f"max_reject_share={max_reject_share:.1%}; first: {first['origin']}: {first['reason']}. Fix the input "
+            "or raise --max-reject-share"
+        )
+    return result

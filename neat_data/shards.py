@@ -1,0 +1,286 @@
+"""Ranked Parquet shards: the data contract between every NEAT stage.
+
+Layout of a data root::
+
+    <root>/round-000/shard-00000.parquet  shard-00001.parquet ...  rejects.jsonl (optional)  manifest.json
+    <root>/round-001/...
+
+One row per query (``SCHEMA`` below). Responses are sorted best-first (``neat_data.ranking``).
+
+A round directory is written shard by shard (each shard atomically), and ``manifest.json`` is written
+**last, atomically**: it is the commit marker. A directory without a manifest is an unfinished round that
+readers refuse; a directory with one is immutable and writing into it again is refused. The manifest holds
+the sha256 of every file, and readers verify them, so a truncated or edited shard is reported, not read.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from . import __version__
+from .atomic import atomic_write, atomic_write_json, atomic_write_jsonl, sha256_file
+from .errors import NeatDataError
+from .ranking import rank_responses
+from .stats import summarize
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+PENDING = ".pending.json"
+SHARD_RE = re.compile(r"^shard-(\d{5})\.parquet$")
+ROUND_RE = re.compile(r"^round-(\d{3,})$")
+
+#: Well-known response sources; other strings are allowed (e.g. a user's own generator).
+SOURCES = ("dataset_chosen", "dataset_rejected", "positive_prompt", "negative_prompt")
+
+MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
+SAMPLING_TYPE = pa.struct(
+    [
+        ("temperature", pa.float64()),
+        ("top_p", pa.float64()),
+        ("max_new_tokens", pa.int64()),
+        ("seed", pa.int64()),
+        ("placement", pa.string()),
+    ]
+)
+RESPONSE_TYPE = pa.struct(
+    [
+        ("text", pa.string()),
+        ("response_id", pa.string()),  # sha256(text)[:16]
+        ("source", pa.string()),  # dataset_chosen | dataset_rejected | positive_prompt | negative_prompt | ...
+        ("prompt_id", pa.string()),  # id of the prompt used to sample it; null for dataset responses
+        ("reward", pa.float64()),  # null until scored
+        ("rank", pa.int32()),  # 0 = best; ties share the lower rank; null until scored
+        ("generator", pa.string()),  # "dataset" or "<model id>@<adapter sha256[:12] | base>"
+        ("sampling", SAMPLING_TYPE),  # null for dataset responses
+        ("finish_reason", pa.string()),  # eos | length | null (dataset)
+    ]
+)
+SCHEMA = pa.schema(
+    [
+        ("query_id", pa.string()),  # sha256 of the normalised query turns, [:16]
+        ("messages", pa.list_(MESSAGE_TYPE)),  # the query turns (chat format), ending with a user turn
+        ("responses", pa.list_(RESPONSE_TYPE)),  # sorted best-first
+        ("round", pa.int32()),
+        ("origin", pa.list_(pa.string())),  # "<file>:<line>" of every input row merged into this query
+    ],
+    metadata={b"neat.schema_version": str(SCHEMA_VERSION).encode()},
+)
+
+
+def round_dir(root: str | os.PathLike, index: int) -> Path:
+    return Path(root) / f"round-{index:03d}"
+
+
+def shard_name(index: int) -> str:
+    return f"shard-{index:05d}.parquet"
+
+
+def code_version() -> dict:
+    """Package version plus the git commit of the source tree when it is a checkout."""
+    info = {"neat": __version__}
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        )
+        if out.returncode == 0:
+            info["git_commit"] = out.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def fingerprint(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _validate_row(row: dict, where: str) -> dict:
+    for key in ("query_id", "messages", "responses"):
+        if key not in row:
+            raise NeatDataError(f"{where}: missing field {key!r}")
+    if not row["messages"] or row["messages"][-1]["role"] != "user":
+        raise NeatDataError(f"{where}: messages must be non-empty and end with a user turn")
+    return {
+        "query_id": row["query_id"],
+        "messages": row["messages"],
+        "responses": rank_responses(row["responses"], where),
+        "round": row["round"],
+        "origin": row.get("origin") or [],
+    }
+
+
+class RoundWriter:
+    """Writes one round directory: shards (each atomic), optional side files, then the manifest.
+
+    Re-opening an unfinished round with the same ``config`` keeps its finished shards (``has_shard``), so a
+    crashed run can resume; a different config is refused. A finished round (manifest present) is refused.
+    """
+
+    def __init__(self, directory: str | os.PathLike, round_index: int, config: dict, inputs: dict | None = None):
+        self.dir = Path(directory)
+        self.round = round_index
+        self.config = config
+        self.inputs = inputs or {}
+        if (self.dir / MANIFEST).exists():
+            raise NeatDataError(
+                f"{self.dir} is a finished round ({MANIFEST} exists) and finished rounds are immutable; "
+                "write to another directory, or delete this one to redo it"
+            )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fp = fingerprint({"round": round_index, "config": config, "inputs": self.inputs})
+        pending = self.dir / PENDING
+        if pending.exists():
+            old = json.loads(pending.read_text())
+            if old.get("fingerprint") != fp:
+                raise NeatDataError(
+                    f"{self.dir} holds an unfinished round written with a different config or inputs; "
+                    f"refusing to mix them. Delete {self.dir} to start this round fresh."
+                )
+        else:
+            stray = [p.name for p in self.dir.iterdir() if not p.name.startswith(".")]
+            if stray:
+                raise NeatDataError(
+                    f"{self.dir} is not empty ({', '.join(sorted(stray)[:5])}) and is not a NEAT round; "
+                    "choose an empty or new directory"
+                )
+            atomic_write_json(pending, {"fingerprint": fp, "round": round_index, "config": config})
+        self.fingerprint = fp
+
+    def shard_path(self, index: int) -> Path:
+        return self.dir / shard_name(index)
+
+    def has_shard(self, index: int) -> bool:
+        """True when shard ``index`` was completely written (shards are renamed into place atomically)."""
+        return self.shard_path(index).exists()
+
+    def write_shard(self, index: int, rows: list[dict]) -> Path:
+        """Validate, rank and atomically write ``rows`` as shard ``index``."""
+        checked = [
+            _validate_row({**row, "round": self.round}, f"{shard_name(index)} row {i} (query {row.get('query_id')})")
+            for i, row in enumerate(rows)
+        ]
+        table = pa.Table.from_pylist(checked, schema=SCHEMA)
+        return atomic_write(self.shard_path(index), lambda tmp: pq.write_table(table, tmp))
+
+    def write_jsonl(self, name: str, rows: list[dict]) -> Path:
+        """A side file (e.g. ``rejects.jsonl``); it is hashed into the manifest like the shards."""
+        return atomic_write_jsonl(self.dir / name, rows)
+
+    def commit(self, extra: dict | None = None) -> dict:
+        """Hash everything, write ``manifest.json`` last and atomically, and return the manifest."""
+        shard_files = sorted(p for p in self.dir.iterdir() if SHARD_RE.match(p.name))
+        indices = [int(SHARD_RE.match(p.name).group(1)) for p in shard_files]
+        if indices != list(range(len(indices))):
+            raise NeatDataError(f"{self.dir}: shard numbering has gaps ({indices}); cannot commit the round")
+        rows, shards = [], []
+        for p in shard_files:
+            part = pq.read_table(p).to_pylist()
+            rows.extend(part)
+            shards.append({"file": p.name, "sha256": sha256_file(p), "rows": len(part), "bytes": p.stat().st_size})
+        side = [
+            {"file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
+            for p in sorted(self.dir.iterdir())
+            if p.is_file() and not p.name.startswith(".") and not SHARD_RE.match(p.name) and p.name != MANIFEST
+        ]
+        ids = [r["query_id"] for r in rows]
+        if len(set(ids)) != len(ids):
+            raise NeatDataError(f"{self.dir}: duplicate query_id across shards; refusing to commit the round")
+        manifest = {
+            "schema_version": SCHEMA_VERSION,
+            "round": self.round,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "code_version": code_version(),
+            "config": self.config,
+            "config_fingerprint": self.fingerprint,
+            "inputs": self.inputs,
+            "summary": summarize(rows),
+            "shards": shards,
+            "files": side,
+            "extra": extra or {},
+        }
+        atomic_write_json(self.dir / MANIFEST, manifest)
+        (self.dir / PENDING).unlink(missing_ok=True)
+        return manifest
+
+
+def is_round_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+def load_manifest(directory: str | os.PathLike) -> dict:
+    directory = Path(directory)
+    path = directory / MANIFEST
+    if not path.is_file():
+        hint = " (an unfinished round: re-run the command that writes it)" if (directory / PENDING).exists() else ""
+        raise NeatDataError(f"{directory} is not a finished NEAT round: no {MANIFEST}{hint}")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise NeatDataError(f"{path} is not valid JSON ({e}); the round is corrupted, regenerate it") from e
+    if manifest.get("schema_version") != SCHEMA_VERSION:
+        raise NeatDataError(
+            f"{path}: schema_version {manifest.get('schema_version')} is not supported by this neat "
+            f"(expects {SCHEMA_VERSION})"
+        )
+    return manifest
+
+
+def verify_round(directory: str | os.PathLike) -> dict:
+    """Check every file listed in the manifest against its sha256; return the manifest."""
+    directory = Path(directory)
+    manifest = load_manifest(directory)
+    for entry in manifest["shards"] + manifest["files"]:
+        p = directory / entry["file"]
+        if not p.is_file():
+            raise NeatDataError(f"{p}: listed in {MANIFEST} but missing; the round is incomplete, regenerate it")
+        if sha256_file(p) != entry["sha256"]:
+            raise NeatDataError(
+                f"{p}: sha256 does not match {MANIFEST} (the file was truncated or edited); "
+                "regenerate the round or restore the file"
+            )
+    return manifest
+
+
+def read_shard(path: str | os.PathLike) -> list[dict]:
+    """Rows of one shard file. Inside a finished round the file is verified against the manifest first."""
+    path = Path(path)
+    if is_round_dir(path.parent):
+        manifest = load_manifest(path.parent)
+        entry = next((s for s in manifest["shards"] if s["file"] == path.name), None)
+        if entry is None:
+            raise NeatDataError(f"{path} is not listed in {path.parent / MANIFEST}")
+        if sha256_file(path) != entry["sha256"]:
+            raise NeatDataError(f"{path}: sha256 does not match {MANIFEST} (truncated or edited); regenerate it")
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as e:
+        raise NeatDataError(f"{path} is not a readable Parquet shard ({e})") from e
+    version = (table.schema.metadata or {}).get(b"neat.schema_version")
+    if version != str(SCHEMA_VERSION).encode():
+        raise NeatDataError(f"{path}: not a NEAT shard of schema_version {SCHEMA_VERSION} (found {version!r})")
+    return table.to_pylist()
+
+
+def read_round(directory: str | os.PathLike) -> list[dict]:
+    """All rows of a finished round, verified against its manifest."""
+    directory = Path(directory)
+    manifest = verify_round(directory)
+    rows = []
+    for entry in manifest["shards"]:
+        rows.extend(pq.read_table(directory / entry["file"]).to_pylist())
+    return rows
+
+
+def list_rounds(root: str | os.PathLike) -> list[Path]:
+    """Finished round directories under a data root, in round order (unfinished ones are skipped)."""
+    root = Path(root)
+    found = [p for p in root.iterdir() if p.is_dir() and ROUND_RE.match(p.name)] if root.is_dir() else []
+    return sorted((p for p in found if is_round_dir(p)), key=lambda p: int(ROUND_RE.match(p.name).group(1)))
