@@ -92,6 +92,13 @@ def query_id(messages: list[dict]) -> str:
     return hashlib.sha256(json.dumps(normalised, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
+def split_of(qid: str, test_share: float = 0.2, seed: int = 0) -> str:
+    """Deterministic train/test split of a query by its id: the same query is always on the same side, so the
+    reward model, the trainers and the evaluation can share one held-out set."""
+    h = int(hashlib.sha256(f"{seed}:{qid}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if h < test_share else "train"
+
+
 def split_transcript(text: str) -> tuple[list[dict], str]:
     """Split a full transcript at its last Assistant turn: (query messages, reply)."""
     turns = parse_transcript(text)

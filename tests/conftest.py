@@ -126,3 +126,14 @@ def tiny_rm_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     BertForSequenceClassification(config).save_pretrained(path)
     tiny_tokenizer.save_pretrained(path)
     return path
+
+
+REAL_HH = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "hh-rlhf" / "harmless-base-dev.jsonl.gz"
+
+
+@pytest.fixture
+def real_hh_path() -> Path:
+    """The 1600 real HH-RLHF pairs beside the checkout; tests using it skip when it is absent."""
+    if not REAL_HH.exists():
+        pytest.skip(f"real HH-RLHF sample not found at {REAL_HH}")
+    return REAL_HH
