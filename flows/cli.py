@@ -49,9 +49,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from neat_data.errors import NeatDataError
 
+    args = argv[len(name.split()) :]
+    positional = getattr(module, "POSITIONAL", None)  # e.g. `neat inspect PATH` == `neat inspect --path PATH`
+    if positional and args and not args[0].startswith("-"):
+        args = [f"--{positional}", *args]
     parser = HfArgumentParser(module.Config, prog=f"neat {name}", description=module.__doc__)
     try:
-        (config,) = parser.parse_args_into_dataclasses(argv[len(name.split()) :])  # __post_init__ validates
+        (config,) = parser.parse_args_into_dataclasses(args)  # __post_init__ validates
         return int(module.run(config) or 0)
     except NeatDataError as e:
         print(f"neat {name}: error: {e}", file=sys.stderr)

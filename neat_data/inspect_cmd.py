@@ -1,0 +1,185 @@
+"""Summarise NEAT data: a shard file, a round directory, or a data root holding round-NNN directories.
+
+Reports rows, responses per query by source, reward statistics per source, the paper's reward-gap analysis
+(share of queries whose best-worst gap exceeds 1.0 and 5.0), positive-vs-negative separation when both kinds
+of prompted responses exist, rejects, and a few sample rows. ``--json`` prints one JSON object;
+``--plot out.png`` draws a reward histogram per source. Files are verified against the round manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import NeatDataError
+from .shards import MANIFEST, ROUND_RE, SHARD_RE, list_rounds, load_manifest, read_round, read_shard
+from .stats import summarize
+
+#: this command takes its path as the first positional argument (see flows/cli.py)
+POSITIONAL = "path"
+
+
+@dataclass
+class Config:
+    path: str = field(metadata={"help": "a shard-NNNNN.parquet file, a round directory, or a data root"})
+    json: bool = field(default=False, metadata={"help": "print one JSON object instead of the text report"})
+    samples: int = field(default=1, metadata={"help": "how many sample rows to show (0 for none)"})
+    plot: str | None = field(default=None, metadata={"help": "write a per-source reward histogram PNG here"})
+    seed: int = field(default=0, metadata={"help": "which sample rows to show (seeded)"})
+
+    def __post_init__(self):
+        if self.samples < 0:
+            raise NeatDataError(f"--samples must be >= 0, got {self.samples}")
+
+
+def _rejects(round_path: Path) -> int:
+    f = round_path / "rejects.jsonl"
+    return sum(1 for line in f.open(encoding="utf-8") if line.strip()) if f.exists() else 0
+
+
+def _efficacy_warning(summary: dict) -> str | None:
+    rewards, share = summary["reward"], summary["pos_gt_neg_share"]
+    if share is None or "negative_prompt" not in rewards or "positive_prompt" not in rewards:
+        return None
+    if rewards["negative_prompt"]["mean"] >= rewards["positive_prompt"]["mean"] or share <= 0.5:
+        return (
+            "the negative prompt does not lower reward here (negative mean "
+            f"{rewards['negative_prompt']['mean']:.3f} vs positive {rewards['positive_prompt']['mean']:.3f}, "
+            f"positive wins on {share:.0%} of queries): NEAT's penalty term has little signal"
+        )
+    return None
+
+
+def describe(path: str | Path) -> tuple[dict, list[dict]]:
+    """(report, rows) for a shard, a round or a data root (the latest round; all rounds under ``rounds``)."""
+    path = Path(path)
+    if not path.exists():
+        raise NeatDataError(f"{path}: no such file or directory")
+    if path.is_file():
+        if not SHARD_RE.match(path.name) and path.suffix != ".parquet":
+            raise NeatDataError(f"{path}: not a Parquet shard; pass a shard, a round directory or a data root")
+        rows = read_shard(path)
+        report = {"path": str(path), "kind": "shard", "round": rows[0]["round"] if rows else None, "rejects": 0}
+        report["verified"] = (path.parent / MANIFEST).exists()
+    elif (path / MANIFEST).exists() or ROUND_RE.match(path.name):
+        manifest = load_manifest(path)
+        rows = read_round(path)
+        report = {"path": str(path), "kind": "round", "round": manifest["round"], "rejects": _rejects(path)}
+        report.update(verified=True, created=manifest["created"], manifest_extra=manifest.get("extra", {}))
+    else:
+        rounds = list_rounds(path)
+        if not rounds:
+            raise NeatDataError(f"{path}: no finished round-NNN directories here (and not a round or a shard)")
+        per_round = []
+        for r in rounds:
+            rep, rows = describe(r)
+            per_round.append({k: rep[k] for k in ("path", "round", "queries", "responses", "reward",
+                                                   "gap_over_1", "gap_over_5", "pos_gt_neg_share", "rejects")})
+        report = {**rep, "path": str(path), "kind": "root", "rounds": per_round}
+        return report, rows
+    report.update(summarize(rows))
+    report["efficacy_warning"] = _efficacy_warning(report)
+    return report, rows
+
+
+def _sample_rows(rows: list[dict], n: int, seed: int) -> list[dict]:
+    import random
+
+    return [rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), min(n, len(rows))))]
+
+
+def _short(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_row(row: dict) -> str:
+    lines = [f"query {row['query_id']} (round {row['round']}, from {', '.join(row['origin'][:3])})"]
+    for m in row["messages"]:
+        lines.append(textwrap.indent(textwrap.fill(f"{m['role']}: {_short(m['content'], 400)}", 100), "  "))
+    for r in row["responses"]:
+        reward = "   unscored" if r["reward"] is None else f"{r['reward']:+11.3f}"
+        rank = "-" if r["rank"] is None else r["rank"]
+        label = r["source"] + (f"/{r['prompt_id']}" if r["prompt_id"] else "")
+        lines.append(f"    #{rank:<2} {reward}  {label:<28} {_short(r['text'], 90)}")
+    return "\n".join(lines)
+
+
+def format_report(report: dict) -> str:
+    out = [f"{report['kind']} {report['path']}" + (f"  (round {report['round']})" if report["round"] is not None else "")]
+    if report["kind"] == "root":
+        out.append(f"rounds: {', '.join(str(r['round']) for r in report['rounds'])}; the latest is described below")
+    out.append(
+        f"queries: {report['queries']}   responses: {report['responses']} "
+        f"({report['responses_per_query']:.2f} per query)   rejects: {report['rejects']}"
+    )
+    out.append("responses by source: " + ", ".join(f"{k} {v}" for k, v in report["responses_by_source"].items()))
+    if not report["scored"]:
+        out.append("unscored data: no rewards yet (run `neat score` or `neat generate` with --rm)")
+        return "\n".join(out)
+    out.append(f"{'reward by source':<22}{'n':>6}{'mean':>9}{'std':>9}{'min':>9}{'q25':>9}{'q50':>9}{'q75':>9}{'max':>9}")
+    for source, s in report["reward"].items():
+        out.append(
+            f"  {source:<20}{s['count']:>6}{s['mean']:>9.3f}{s['std']:>9.3f}{s['min']:>9.3f}"
+            f"{s['q25']:>9.3f}{s['q50']:>9.3f}{s['q75']:>9.3f}{s['max']:>9.3f}"
+        )
+    if report["gap_queries"]:
+        out.append(
+            f"reward gap best-worst: > 1.0 on {report['gap_over_1']:.1%}, > 5.0 on {report['gap_over_5']:.1%} "
+            f"of {report['gap_queries']} queries (mean gap {report['gap_mean']:.3f})"
+        )
+    if report["pos_gt_neg_share"] is not None:
+        out.append(
+            f"positive vs negative prompt: best positive outscores best negative on "
+            f"{report['pos_gt_neg_share']:.1%} of {report['pos_neg_queries']} queries"
+        )
+    if report.get("efficacy_warning"):
+        out.append(f"WARNING: {report['efficacy_warning']}")
+    return "\n".join(out)
+
+
+def plot_rewards(rows: list[dict], out: str | Path, title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_source: dict[str, list[float]] = {}
+    for row in rows:
+        for r in row["responses"]:
+            if r["reward"] is not None:
+                by_source.setdefault(r["source"], []).append(r["reward"])
+    if not by_source:
+        raise NeatDataError("--plot: the data is unscored, there are no rewards to plot")
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for source, values in sorted(by_source.items()):
+        ax.hist(values, bins=40, alpha=0.5, label=f"{source} (n={len(values)})")
+    ax.set(xlabel="reward", ylabel="responses", title=title)
+    ax.legend()
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def run(config: Config) -> int:
+    report, rows = describe(config.path)
+    samples = _sample_rows(rows, config.samples, config.seed) if rows else []
+    if config.plot:
+        plot_rewards(rows, config.plot, f"rewards by source: {config.path}")
+    if config.json:
+        print(json.dumps({**report, "samples": samples}, indent=2, default=str))
+    else:
+        print(format_report(report))
+        for row in samples:
+            print("\n" + format_row(row))
+        if config.plot:
+            print(f"\nwrote {config.plot}")
+    if report.get("efficacy_warning") and config.json:
+        print(f"WARNING: {report['efficacy_warning']}", file=sys.stderr)
+    return 0
