@@ -1,0 +1,50 @@
+import pytest
+import yaml
+
+from flows.run_config import load_run_config, matches, section_args
+from neat_data.errors import NeatDataError
+
+
+def write(tmp_path, data) -> str:
+    path = tmp_path / "run.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_valid_minimal_config(tmp_path):
+    cfg = load_run_config(write(tmp_path, {"name": "t", "dataset": "d.jsonl", "out": "o", "data": {"limit": 8}}))
+    assert cfg.rounds == 2 and cfg.policy == "default" and cfg.data == {"limit": 8}
+
+
+def test_unknown_keys_wrong_types_and_reserved_keys_are_all_listed(tmp_path):
+    path = write(tmp_path, {
+        "name": "t", "dataset": "d", "out": "o", "roundz": 3, "rounds": "two",
+        "data": {"limit": "eight", "colour": "red", "dataset": "other"},
+    })
+    with pytest.raises(NeatDataError) as e:
+        load_run_config(path)
+    msg = str(e.value)
+    assert f"{path}.roundz: unknown key" in msg
+    assert f"{path}.rounds: expected int, got str 'two'" in msg
+    assert f"{path}:data.limit: expected" in msg and "got str 'eight'" in msg
+    assert f"{path}:data.colour: unknown key" in msg
+    assert f"{path}:data.dataset: set by the flow itself" in msg
+
+
+def test_missing_required_keys_and_missing_file(tmp_path):
+    with pytest.raises(NeatDataError, match="missing required key 'dataset'"):
+        load_run_config(write(tmp_path, {"name": "t", "out": "o"}))
+    with pytest.raises(NeatDataError, match="config file not found"):
+        load_run_config(str(tmp_path / "nope.yaml"))
+
+
+def test_type_matching():
+    assert matches(3, int) and not matches(True, int) and not matches(3.5, int)
+    assert matches(3, float) and matches(None, int | None) and matches(["a"], list[str])
+    assert not matches([1], list[str]) and not matches("yes", bool)
+
+
+def test_section_args():
+    assert section_args({"limit": 4, "flag": True, "names": ["a", "b"], "skip": None}) == [
+        "--limit", "4", "--flag", "true", "--names", "a", "b",
+    ]
