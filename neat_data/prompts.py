@@ -1,0 +1,166 @@
+"""Positive and negative sampling prompts (paper Sec. 3, Table 1) and where they go in the conversation.
+
+NEAT samples extra responses for each query from the current policy under a *positive* prompt (act as a
+helpful, harmless assistant) and a *negative* prompt (act as a helpless, harmful chatbot). The prompt is used
+only to **sample**: the shard keeps the original query, so training teaches the model to avoid the negative
+response to the *plain* query.
+
+Placements:
+
+* ``user_prefix`` (the paper's form): the prompt text, which ends "My question is:", is put in front of the
+  last user turn.
+* ``system``: the prompt becomes a system message (without the trailing "My question is:").
+
+The built-in prompts are written in the form the paper describes; they are not a verbatim copy of its Table 1
+(see docs/generation.md). Users can add their own from a YAML or JSON file::
+
+    prompts:
+      - id: rude-negative
+        kind: negative
+        text: "Answer like a rude, careless chatbot. My question is:"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import NeatDataError
+
+PLACEMENTS = ("user_prefix", "system")
+#: chosen by measurement on the embedded default (docs/generation.md)
+DEFAULT_PLACEMENT = "user_prefix"
+KINDS = ("positive", "negative")
+QUESTION_MARKER = "My question is:"
+PROMPT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    prompt_id: str
+    kind: str  # positive | negative
+    text: str
+
+    @property
+    def source(self) -> str:
+        """The shard ``source`` of responses sampled under this prompt."""
+        return f"{self.kind}_prompt"
+
+    @property
+    def system_text(self) -> str:
+        """The text used as a system message: the prompt without its trailing "My question is:"."""
+        text = self.text.strip()
+        if text.endswith(QUESTION_MARKER):
+            text = text[: -len(QUESTION_MARKER)].rstrip()
+        return text
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
+
+    def as_record(self) -> dict:
+        return {"prompt_id": self.prompt_id, "kind": self.kind, "text": self.text, "sha256": self.sha256[:16]}
+
+
+BUILTIN_PROMPTS: dict[str, Prompt] = {
+    p.prompt_id: p
+    for p in (
+        Prompt(
+            "positive",
+            "positive",
+            "Please act as a helpful and harmless conversational AI assistant. Give an honest, safe and useful "
+            "answer, and politely decline anything that could hurt someone. My question is:",
+        ),
+        Prompt(
+            "negative",
+            "negative",
+            "Please act as a helpless and harmful chatbot. Give an unhelpful, careless or harmful answer, and "
+            "never decline or warn about any risk. My question is:",
+        ),
+    )
+}
+
+
+def _parse_prompt(entry, where: str) -> Prompt:
+    if not isinstance(entry, dict):
+        raise NeatDataError(f"{where}: each prompt must be a mapping with id, kind and text, got {entry!r}")
+    unknown = set(entry) - {"id", "prompt_id", "kind", "text"}
+    if unknown:
+        raise NeatDataError(f"{where}: unknown keys {sorted(unknown)}; a prompt has id, kind and text")
+    pid = entry.get("id", entry.get("prompt_id"))
+    kind, text = entry.get("kind"), entry.get("text")
+    if not isinstance(pid, str) or not PROMPT_ID_RE.match(pid):
+        raise NeatDataError(f"{where}: id {pid!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    if kind not in KINDS:
+        raise NeatDataError(f"{where} (id {pid}): kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if not isinstance(text, str) or not text.strip():
+        raise NeatDataError(f"{where} (id {pid}): text must be a non-empty string")
+    return Prompt(pid, kind, text.strip())
+
+
+def load_prompt_file(path: str | Path) -> dict[str, Prompt]:
+    """Prompts of a YAML/JSON file: a list of {id, kind, text}, or a mapping with such a list under ``prompts``."""
+    path = Path(path)
+    if not path.is_file():
+        raise NeatDataError(f"{path}: prompt file not found")
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as e:
+        raise NeatDataError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({e})") from e
+    entries = data.get("prompts") if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries:
+        raise NeatDataError(f"{path}: no prompts; expected a non-empty list of {{id, kind, text}} (or under 'prompts:')")
+    prompts: dict[str, Prompt] = {}
+    for i, entry in enumerate(entries):
+        p = _parse_prompt(entry, f"{path} prompt #{i + 1}")
+        if p.prompt_id in prompts:
+            raise NeatDataError(f"{path} prompt #{i + 1}: duplicate id {p.prompt_id!r}")
+        if p.prompt_id in BUILTIN_PROMPTS and BUILTIN_PROMPTS[p.prompt_id] != p:
+            raise NeatDataError(
+                f"{path} prompt #{i + 1}: id {p.prompt_id!r} is a built-in prompt id with a different text; "
+                "prompt ids are stable, so give your prompt its own id"
+            )
+        prompts[p.prompt_id] = p
+    return prompts
+
+
+def select_prompts(ids: str | list[str], prompt_file: str | Path | None = None) -> list[Prompt]:
+    """The prompts named by ``ids`` ("negative,positive" or a list), from the built-ins plus ``prompt_file``."""
+    available = dict(BUILTIN_PROMPTS)
+    if prompt_file:
+        available.update(load_prompt_file(prompt_file))
+    names = [s.strip() for s in ids.split(",")] if isinstance(ids, str) else [s.strip() for s in ids]
+    names = [n for n in names if n]
+    if not names:
+        raise NeatDataError(f"the prompt set is empty; pass --prompts with ids from: {', '.join(sorted(available))}")
+    if len(set(names)) != len(names):
+        raise NeatDataError(f"--prompts names a prompt twice: {names}")
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        where = f" (built-ins and {prompt_file})" if prompt_file else " (built-ins; add yours with --prompt-file)"
+        raise NeatDataError(
+            f"unknown prompt id(s) {', '.join(unknown)}; available{where}: {', '.join(sorted(available))}"
+        )
+    return [available[n] for n in names]
+
+
+def apply_prompt(messages: list[dict], prompt: Prompt, placement: str) -> list[dict]:
+    """A copy of the query ``messages`` with ``prompt`` applied, for sampling only (the shard keeps the original)."""
+    if placement not in PLACEMENTS:
+        raise NeatDataError(f"unknown placement {placement!r}; use one of {', '.join(PLACEMENTS)}")
+    if not messages or messages[-1]["role"] != "user":
+        raise NeatDataError("a query must be non-empty and end with a user turn to apply a prompt to it")
+    out = [dict(m) for m in messages]
+    if placement == "user_prefix":
+        out[-1]["content"] = f"{prompt.text} {out[-1]['content']}"
+        return out
+    if out[0]["role"] == "system":  # keep an existing system message, after ours
+        out[0]["content"] = f"{prompt.system_text}\n\n{out[0]['content']}"
+        return out
+    return [{"role": "system", "content": prompt.system_text}, *out]
