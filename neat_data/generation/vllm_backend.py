@@ -1,0 +1,214 @@
+"""The GPU generation backend: vLLM's ``LLM`` + ``SamplingParams``, the round's LoRA adapter via ``LoRARequest``.
+
+The engine lives in a child process (multiprocessing *spawn*) for the backend's whole life: ``close()`` ends the
+process, which is the only reliable way to give its GPU memory back before training starts (vLLM issue 1908).
+vLLM is imported only inside that process, so ``neat`` works without the optional ``vllm`` extra.
+
+Prompts are rendered and left-truncated in the parent with the policy's Hugging Face tokenizer (the same code as
+the transformers backend) and sent to vLLM as token ids, so both backends see exactly the same prompts.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import traceback
+from collections import namedtuple
+from pathlib import Path
+from typing import Callable
+
+from ..errors import NeatDataError
+from .base import (
+    Generation,
+    GenerationBackend,
+    OnBatch,
+    SamplingConfig,
+    context_length,
+    generator_id,
+    prompt_budget,
+    render_prompts,
+    resolve_chat_template,
+    stop_token_ids,
+)
+
+#: What the engine process needs from vLLM; tests inject a fake one through ``engine_factory``.
+VllmApi = namedtuple("VllmApi", "LLM SamplingParams LoRARequest")
+
+FINISH_REASONS = {"stop": "eos", "length": "length"}
+LORA_NAME, LORA_ID = "neat-round-adapter", 1
+
+
+def vllm_api() -> VllmApi:
+    try:
+        from vllm import LLM, SamplingParams
+        from vllm.lora.request import LoRARequest
+    except ImportError as e:
+        raise NeatDataError(
+            f"the vllm backend needs vLLM ({e}); install it with `pip install 'neat[vllm]'` on a CUDA machine, "
+            "or use --backend transformers"
+        ) from e
+    return VllmApi(LLM, SamplingParams, LoRARequest)
+
+
+def _run_engine(api: VllmApi, llm, request: dict) -> list[list[tuple[str, str, int]]]:
+    params = api.SamplingParams(**request["sampling"])
+    lora = api.LoRARequest(*request["lora"]) if request["lora"] else None
+    prompts = [{"prompt_token_ids": ids} for ids in request["prompts"]]
+    outputs = llm.generate(prompts, params, lora_request=lora, use_tqdm=False)
+    stops = set(request["sampling"]["stop_token_ids"])
+    results = []
+    for out in outputs:
+        gens = []
+        for c in out.outputs:
+            n_tokens = len(c.token_ids) - (1 if c.token_ids and c.token_ids[-1] in stops else 0)
+            gens.append((c.text.strip(), FINISH_REASONS.get(c.finish_reason, str(c.finish_reason)), n_tokens))
+        results.append(gens)
+    return results
+
+
+def _engine_process(conn, engine_factory, engine_kwargs: dict) -> None:
+    """Child process: build the engine once, then answer generate requests until told to stop (None)."""
+    try:
+        api = engine_factory() if engine_factory is not None else vllm_api()
+        llm = api.LLM(**engine_kwargs)
+        conn.send(("ready", None))
+    except BaseException as e:  # report, do not hang the parent
+        conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+        return
+    while True:
+        request = conn.recv()
+        if request is None:
+            break
+        try:
+            conn.send(("ok", _run_engine(api, llm, request)))
+        except BaseException as e:
+            conn.send(("error", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+    conn.close()
+
+
+class VllmBackend(GenerationBackend):
+    def __init__(
+        self,
+        policy: str,
+        *,
+        adapter: str | None = None,
+        dtype: str = "float32",
+        device: str = "auto",
+        batch_size: int = 8,
+        chat_template: str | None = None,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.6,
+        max_lora_rank: int | None = None,
+        engine_factory: Callable[[], VllmApi] | None = None,
+        in_process: bool = False,
+    ):
+        from transformers import AutoConfig, AutoTokenizer, GenerationConfig
+
+        from ..models import resolve_policy
+
+        if device not in ("auto", "cuda"):
+            raise NeatDataError(f"the vllm backend runs on CUDA GPUs; --device {device} needs --backend transformers")
+        path = str(resolve_policy(policy))
+        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        config = AutoConfig.from_pretrained(path)
+        try:
+            gen_config = GenerationConfig.from_pretrained(path)
+        except OSError:
+            gen_config = None
+        self.template = resolve_chat_template(self.tokenizer, chat_template, policy)
+        self.context = context_length(config, self.tokenizer)
+        self.stop_ids = stop_token_ids(self.tokenizer, gen_config)
+        self.generator = generator_id(policy, adapter)
+        self.stats = {"prompts": 0, "truncated": 0, "context": self.context}
+        self.lora = None
+        if adapter is not None:
+            adapter_dir = Path(adapter)
+            if not (adapter_dir / "adapter_config.json").is_file():
+                raise NeatDataError(f"--adapter {adapter}: no adapter_config.json there; pass a peft LoRA adapter dir")
+            rank = json.loads((adapter_dir / "adapter_config.json").read_text()).get("r", 16)
+            max_lora_rank = max_lora_rank or rank
+            self.lora = (LORA_NAME, LORA_ID, str(adapter_dir.resolve()))
+        # batch_size is not an engine setting: vLLM schedules its own batches (continuous batching).
+        self.engine_kwargs = {
+            "model": path,
+            "tokenizer": path,
+            "dtype": dtype,
+            "tensor_parallel_size": tensor_parallel_size,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "max_model_len": self.context,
+            "trust_remote_code": False,
+            "enable_lora": self.lora is not None,
+            **({"max_lora_rank": max_lora_rank} if self.lora else {}),
+        }
+        self._factory = engine_factory
+        self._in_process = in_process
+        self._start()
+
+    def _start(self) -> None:
+        if self._in_process:  # tests and debugging only: GPU memory is then not freed by close()
+            self._api = self._factory() if self._factory is not None else vllm_api()
+            self._llm = self._api.LLM(**self.engine_kwargs)
+            return
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_engine_process, args=(child, self._factory, self.engine_kwargs), daemon=True)
+        self._proc.start()
+        child.close()
+        self._receive()  # "ready", or the engine's start-up error
+
+    def _receive(self):
+        try:
+            status, payload = self._conn.recv()
+        except EOFError:
+            self._proc.join(timeout=5)
+            raise RuntimeError(f"the vLLM engine process died (exit code {self._proc.exitcode})") from None
+        if status == "error":
+            raise RuntimeError(f"the vLLM engine process failed: {payload}")
+        return payload
+
+    def generate(
+        self, conversations: list[list[dict]], sampling: SamplingConfig, on_batch: OnBatch | None = None
+    ) -> list[list[Generation]]:
+        ids, truncated = render_prompts(
+            self.tokenizer, conversations, self.template, prompt_budget(self.context, sampling.max_new_tokens)
+        )
+        self.stats["prompts"] += len(ids)
+        self.stats["truncated"] += truncated
+        request = {
+            "prompts": ids,
+            "sampling": {
+                "n": sampling.n,
+                "temperature": sampling.temperature,
+                "top_p": sampling.top_p,
+                "top_k": -1,
+                "max_tokens": sampling.max_new_tokens,
+                "seed": sampling.seed,
+                "stop_token_ids": self.stop_ids,
+                "skip_special_tokens": True,
+            },
+            "lora": self.lora,
+        }
+        if self._in_process:
+            raw = _run_engine(self._api, self._llm, request)
+        else:
+            self._conn.send(request)
+            raw = self._receive()
+        results = [[Generation(*g) for g in gens] for gens in raw]
+        if on_batch is not None:
+            on_batch(len(results), sum(g.n_tokens for gens in results for g in gens))
+        return results
+
+    def close(self) -> None:
+        if self._in_process:
+            self._llm = None
+            return
+        if getattr(self, "_proc", None) is not None and self._proc.is_alive():
+            try:
+                self._conn.send(None)
+            except (BrokenPipeError, OSError):
+                pass
+            self._proc.join(timeout=60)
+            if self._proc.is_alive():
+                self._proc.terminate()
+                self._proc.join()
+        self._proc = None
