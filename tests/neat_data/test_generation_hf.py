@@ -1,0 +1,157 @@
+import shutil
+
+import pytest
+
+from neat_data.errors import NeatDataError
+from neat_data.generation import Generation, SamplingConfig, make_backend
+from neat_data.generation.base import CHATML_TEMPLATE, batch_seed, render_prompts, stop_token_ids
+
+CONVERSATIONS = [
+    [{"role": "user", "content": "How do I bake bread?"}],
+    [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+        {"role": "user", "content": "Tell me a joke."},
+    ],
+    [{"role": "user", "content": "What is the capital of France?"}],
+]
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_policy_dir):
+    b = make_backend("transformers", str(tiny_policy_dir), device="cpu", batch_size=2)
+    yield b
+    b.close()
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"max_new_tokens": -3}, "max_new_tokens"),
+        ({"n": 0}, "n \\(samples"),
+        ({"top_p": 0.0}, "top_p"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"temperature": 0.0, "n": 2}, "greedy"),
+    ],
+)
+def test_sampling_config_validation(kwargs, message):
+    with pytest.raises(NeatDataError, match=message):
+        SamplingConfig(**kwargs)
+
+
+def test_sampling_record_matches_the_shard_struct():
+    from neat_data.shards import SAMPLING_TYPE
+
+    record = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=16, n=3, seed=5).as_record("system")
+    assert record == {"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 16, "seed": 5, "placement": "system"}
+    assert set(record) == {f.name for f in SAMPLING_TYPE}
+
+
+def test_generates_n_samples_per_conversation_in_input_order(backend):
+    out = backend.generate(CONVERSATIONS, SamplingConfig(max_new_tokens=6, n=3, seed=1))
+    assert len(out) == len(CONVERSATIONS) and all(len(g) == 3 for g in out)
+    for gens in out:
+        for g in gens:
+            assert isinstance(g, Generation) and g.finish_reason in ("eos", "length")
+            assert 0 <= g.n_tokens <= 6 and (g.finish_reason == "eos" or g.n_tokens == 6)
+            assert "<|im_end|>" not in g.text and "<|im_start|>" not in g.text
+
+
+def test_same_seed_same_samples_other_seed_other_samples(backend):
+    a = backend.generate(CONVERSATIONS, SamplingConfig(max_new_tokens=8, n=2, seed=7))
+    b = backend.generate(CONVERSATIONS, SamplingConfig(max_new_tokens=8, n=2, seed=7))
+    c = backend.generate(CONVERSATIONS, SamplingConfig(max_new_tokens=8, n=2, seed=8))
+    assert a == b
+    assert a != c
+
+
+def test_batched_left_padded_greedy_equals_one_at_a_time(tiny_policy_dir, backend):
+    single = make_backend("transformers", str(tiny_policy_dir), device="cpu", batch_size=1)
+    greedy = SamplingConfig(temperature=0.0, max_new_tokens=8)
+    assert backend.generate(CONVERSATIONS, greedy) == single.generate(CONVERSATIONS, greedy)
+
+
+def test_on_batch_reports_every_conversation_and_token(backend):
+    seen = []
+    out = backend.generate(CONVERSATIONS, SamplingConfig(max_new_tokens=5, n=2), on_batch=lambda c, t: seen.append((c, t)))
+    assert sum(c for c, _ in seen) == len(CONVERSATIONS)
+    assert sum(t for _, t in seen) == sum(g.n_tokens for gens in out for g in gens)
+    assert len(seen) == 2  # batch_size 2 over 3 conversations
+
+
+def test_decode_stops_at_end_of_turn_and_strips_special_tokens(backend, tiny_tokenizer):
+    im_start, im_end = tiny_tokenizer.convert_tokens_to_ids(["<|im_start|>", "<|im_end|>"])
+    words = tiny_tokenizer("Paris is", add_special_tokens=False)["input_ids"]
+    stopped = backend._decode([im_start, *words, im_end, *words, backend.pad_id])
+    assert stopped == Generation("Paris is", "eos", len(words) + 1)
+    cut = backend._decode(words)
+    assert cut == Generation("Paris is", "length", len(words))
+
+
+def test_stop_tokens_include_end_of_turn(tiny_tokenizer):
+    ids = stop_token_ids(tiny_tokenizer)
+    assert tiny_tokenizer.convert_tokens_to_ids("<|im_end|>") in ids
+
+
+def test_long_query_is_left_truncated_and_counted(tiny_policy_dir):
+    b = make_backend("transformers", str(tiny_policy_dir), device="cpu")
+    long = [{"role": "user", "content": "the quick brown fox " * 300 + "What is the capital of France?"}]
+    out = b.generate([long, CONVERSATIONS[0]], SamplingConfig(max_new_tokens=4))
+    assert len(out) == 2 and b.stats["truncated"] == 1 and b.stats["prompts"] == 2
+    ids, truncated = render_prompts(b.tokenizer, [long], b.template, 100)
+    full, _ = render_prompts(b.tokenizer, [long], b.template, None)
+    assert truncated == 1 and len(ids[0]) == 100 and ids[0] == full[0][-100:]  # the end of the prompt is kept
+    with pytest.raises(NeatDataError, match="lower --max-new-tokens"):
+        b.generate([CONVERSATIONS[0]], SamplingConfig(max_new_tokens=b.context))
+
+
+def test_policy_without_chat_template_fails_clearly_or_uses_the_fallback(tiny_policy_dir, tmp_path):
+    plain = tmp_path / "plain-policy"
+    shutil.copytree(tiny_policy_dir, plain)
+    (plain / "chat_template.jinja").unlink(missing_ok=True)
+    import json
+
+    cfg = json.loads((plain / "tokenizer_config.json").read_text())
+    cfg.pop("chat_template", None)
+    (plain / "tokenizer_config.json").write_text(json.dumps(cfg))
+    with pytest.raises(NeatDataError, match="no chat template.*--chat-template chatml"):
+        make_backend("transformers", str(plain), device="cpu")
+    b = make_backend("transformers", str(plain), device="cpu", chat_template="chatml")
+    assert b.template == CHATML_TEMPLATE
+    assert len(b.generate([CONVERSATIONS[0]], SamplingConfig(max_new_tokens=3))[0]) == 1
+    with pytest.raises(NeatDataError, match="no such file"):
+        make_backend("transformers", str(plain), device="cpu", chat_template=str(tmp_path / "missing.jinja"))
+
+
+def test_adapter_policy_and_generator_id(tiny_policy_dir, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from neat_data.models import adapter_hash
+
+    torch.manual_seed(0)
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_policy_dir),
+        LoraConfig(r=4, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
+    model.save_pretrained(tmp_path / "adapter")
+    base = make_backend("transformers", str(tiny_policy_dir), device="cpu")
+    tuned = make_backend("transformers", str(tiny_policy_dir), adapter=str(tmp_path / "adapter"), device="cpu")
+    assert base.generator == f"{tiny_policy_dir.name}@base"
+    assert tuned.generator == f"{tiny_policy_dir.name}@{adapter_hash(tmp_path / 'adapter')}"
+    ids = torch.tensor([[1, 2, 3, 4]])
+    assert not torch.allclose(base.model(ids).logits, tuned.model(ids).logits)  # the adapter is applied
+
+
+def test_batch_seed_depends_on_seed_and_prompts_only():
+    assert batch_seed(0, [[1, 2]]) == batch_seed(0, [[1, 2]])
+    assert batch_seed(0, [[1, 2]]) != batch_seed(1, [[1, 2]]) != batch_seed(0, [[1, 3]])
+
+
+def test_unknown_backend_and_bad_batch_size(tiny_policy_dir):
+    with pytest.raises(NeatDataError, match="unknown generation backend"):
+        make_backend("onnx", str(tiny_policy_dir))
+    with pytest.raises(NeatDataError, match="batch_size"):
+        make_backend("transformers", str(tiny_policy_dir), batch_size=0)
