@@ -1,0 +1,320 @@
+"""Train a policy on ranked shards with the NEAT loss or a baseline (SFT, RRHF, DPO); LoRA or full fine-tuning.
+
+    neat train --shards data/runs/x/round-001 --loss neat --policy default --out runs/x/adapters/round-001
+
+``--shards`` takes round directories or data roots (all their rounds). ``--out`` receives the adapter (or the
+full model), ``train_config.json`` (every setting, resolved), ``data.json`` (manifest sha256 and fingerprints
+of every round read, query counts), ``train_log.jsonl`` (one line per optimizer step: loss, loss_sft,
+loss_rank, loss_pen, loss_dpo, grad norm, counts), ``seen_queries.rank-N.jsonl`` and ``result.json``
+(written last: the run is complete). A crashed run resumes from its last checkpoint when the same command is
+run again. The same command on the same rounds with the same seed reproduces the per-step losses (on CPU).
+Multi-process: ``accelerate launch --num_processes 2 -m flows.cli train ...`` or ``torchrun --nproc_per_node 2
+-m flows.cli train ...`` (DDP; gloo on CPU). See docs/training.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from neat_data.atomic import atomic_write_json, sha256_file
+from neat_data.errors import NeatDataError
+from neat_data.shards import code_version, fingerprint
+
+from .data import TRAIN_SPLITS, DataReport, ResponseCollator, load_examples, tokenize_all
+from .losses import LOSSES, PENALTIES, LossConfig
+from .trainer import TRAIN_LOG, NeatTrainer, seen_path
+
+METHODS = ("lora", "full")
+CHECKPOINTS = "checkpoints"
+IDENTITY = "train_config.json"
+RESULT = "result.json"
+
+
+@dataclass
+class Config:
+    shards: list[str] = field(metadata={"help": "round directories (or data roots: all their rounds) to train on"})
+    out: str = field(metadata={"help": "output directory: adapter/model, configs, train_log.jsonl, checkpoints"})
+    loss: str = field(default="neat", metadata={"help": f"training objective: {' | '.join(LOSSES)}"})
+    policy: str = field(default="default", metadata={"help": "base model: HF id or path; 'default' = embedded SmolLM2"})
+    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter to continue training (previous round)"})
+    alpha: float = field(default=1.0, metadata={"help": "weight α of the ranking loss L_rank (neat, rrhf)"})
+    beta: float = field(default=0.1, metadata={"help": "weight β of the penalty L_pen (neat), or DPO's β (dpo)"})
+    penalty: str = field(default="nll", metadata={"help": f"penalty on the worst response: {' | '.join(PENALTIES)}"})
+    pen_floor: float = field(default=-5.0, metadata={"help": "per-token log-prob floor of the nll penalty (guard)"})
+    max_steps: int = field(default=-1, metadata={"help": "optimizer steps (-1: --epochs passes over the data)"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the data when --max-steps is -1"})
+    seed: int = field(default=0, metadata={"help": "seed of initialisation, data order and dropout"})
+    batch_size: int = field(default=1, metadata={"help": "queries per device per micro-step"})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation micro-steps per optimizer step"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate (AdamW)"})
+    lr_scheduler: str = field(default="linear", metadata={"help": "transformers scheduler name (linear, cosine, constant)"})
+    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping (0: off)"})
+    method: str = field(default="lora", metadata={"help": f"{' | '.join(METHODS)} fine-tuning"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16)"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (paper: 16)"})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
+    lora_targets: str = field(default="all-linear", metadata={"help": "LoRA target modules: all-linear or a,b,c"})
+    response_micro_batch: int = field(
+        default=8, metadata={"help": "responses per forward pass; larger batches take the two-pass path (flat memory)"}
+    )
+    max_length: int = field(default=512, metadata={"help": "query + response tokens (the query is cut from the left)"})
+    max_response_length: int = field(default=256, metadata={"help": "response tokens kept (cut from the right)"})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations to save memory"})
+    dtype: str = field(default="float32", metadata={"help": "weights dtype: float32 | bfloat16 | float16"})
+    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (autocast) via the Trainer"})
+    device: str = field(default="auto", metadata={"help": "auto | cpu (auto: the launcher's GPU if any, else CPU)"})
+    train_split: str = field(default="train", metadata={"help": "train: only split_of(query)=='train' queries | all"})
+    save_steps: int = field(default=200, metadata={"help": "checkpoint every N optimizer steps (for resume)"})
+    keep_checkpoints: bool = field(default=False, metadata={"help": "keep OUT/checkpoints after a successful run"})
+    report_to: str = field(default="none", metadata={"help": "Trainer integrations: none | tensorboard | wandb | ..."})
+    chat_template: str | None = field(default=None, metadata={"help": "'chatml' or a Jinja file for template-less policies"})
+
+    def __post_init__(self):
+        checks = {"loss": LOSSES, "penalty": PENALTIES, "method": METHODS, "train_split": TRAIN_SPLITS,
+                  "device": ("auto", "cpu", "cuda")}
+        for name, allowed in checks.items():
+            if getattr(self, name) not in allowed:
+                raise NeatDataError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        for name in ("batch_size", "grad_accum", "lora_r", "lora_alpha", "response_micro_batch", "max_length",
+                     "max_response_length", "save_steps"):
+            if getattr(self, name) < 1:
+                raise NeatDataError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise NeatDataError(f"--max-steps must be a positive number of steps or -1, got {self.max_steps}")
+        if self.pen_floor >= 0:
+            raise NeatDataError(f"--pen-floor is a log-probability and must be negative, got {self.pen_floor}")
+        if self.adapter and self.method == "full":
+            raise NeatDataError("--adapter continues a LoRA adapter; it cannot be combined with --method full")
+        if self.max_response_length >= self.max_length:
+            raise NeatDataError("--max-response-length must be below --max-length (room for the query)")
+
+    def loss_config(self) -> LossConfig:
+        return LossConfig(self.loss, self.alpha, self.beta, self.penalty, self.pen_floor)
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def _log(msg: str) -> None:
+    if _rank() == 0:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def config_sha256(model_dir: str) -> str | None:
+    path = Path(model_dir) / "config.json"
+    return sha256_file(path) if path.is_file() else None
+
+
+def check_adapter_base(adapter: str, policy_path: str) -> None:
+    """Refuse an adapter trained on another base model than ``policy_path`` (clear error naming the file)."""
+    cfg_path = Path(adapter) / "adapter_config.json"
+    if not cfg_path.is_file():
+        raise NeatDataError(f"--adapter {adapter}: no adapter_config.json, so it is not a PEFT adapter directory")
+    ours = Path(adapter) / IDENTITY
+    expected = config_sha256(policy_path)
+    if ours.is_file():  # trained by neat train: compare the exact base config it was trained on
+        recorded = json.loads(ours.read_text()).get("policy_config_sha256")
+        if recorded and expected and recorded != expected:
+            raise NeatDataError(
+                f"{ours}: the adapter was trained on another base model ({json.loads(ours.read_text())['policy_path']}) "
+                f"than --policy {policy_path}; pass the --policy it was trained on"
+            )
+        return
+    base = json.loads(cfg_path.read_text()).get("base_model_name_or_path")
+    if not base:
+        return
+    same = base == policy_path or (Path(base).exists() and Path(base).resolve() == Path(policy_path).resolve())
+    if not same and Path(base).exists() and config_sha256(base) == expected:
+        same = True  # a copy of the same model
+    if not same:
+        raise NeatDataError(
+            f"{cfg_path}: base_model_name_or_path is {base!r} but --policy is {policy_path}; an adapter only fits the "
+            "base model it was trained on: pass that --policy"
+        )
+
+
+def _identity(config: Config, policy_path: str, report: DataReport) -> dict:
+    """What must match for a re-run to resume this output directory (written as train_config.json)."""
+    return {
+        "config": asdict(config),
+        "policy_path": policy_path,
+        "policy_config_sha256": config_sha256(policy_path),
+        "adapter_sha256": sha256_file(Path(config.adapter) / "adapter_model.safetensors") if config.adapter else None,
+        "data": [r["manifest_sha256"] for r in report.rounds],
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+    }
+
+
+def prepare_out(out: Path, identity: dict) -> Path | None:
+    """Claim ``out`` (fresh) or resume it; returns the checkpoint to resume from, if any."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    marker = out / IDENTITY
+    if (out / RESULT).exists():
+        raise NeatDataError(f"{out} holds a finished training run ({RESULT} exists); choose another --out")
+    if marker.exists():
+        old = json.loads(marker.read_text())
+        if fingerprint(old["identity"]) != fingerprint(identity):
+            raise NeatDataError(
+                f"{marker}: {out} holds an unfinished run with different settings or data; refusing to mix them. "
+                f"Use the same command to resume it, or another --out"
+            )
+    elif out.exists() and any(out.iterdir()):
+        raise NeatDataError(f"{out} is not empty and not a neat train output; choose an empty or new --out")
+    checkpoints = out / CHECKPOINTS
+    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
+    step = json.loads((Path(last) / "trainer_state.json").read_text())["global_step"] if last else 0
+    if _rank() == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        if not marker.exists():
+            atomic_write_json(marker, {"identity": identity, "code_version": code_version(),
+                                       "policy_path": identity["policy_path"],
+                                       "policy_config_sha256": identity["policy_config_sha256"]})
+        _truncate_jsonl(out / TRAIN_LOG, step)
+    _truncate_jsonl(seen_path(out, _rank()), step)
+    return Path(last) if last else None
+
+
+def _truncate_jsonl(path: Path, step: int) -> None:
+    """Drop log lines of steps after ``step`` (they are redone after resuming from that checkpoint)."""
+    if path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+        path.write_text("".join(ln + "\n" for ln in lines))
+
+
+def build_model(config: Config, policy_path: str):
+    """(model ready to train, tokenizer, frozen reference model for DPO with full fine-tuning or None)."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    from neat_data.models import load_policy
+
+    model, tokenizer = load_policy(policy_path, dtype=config.dtype, device="cpu", trainable=True)
+    if config.adapter:
+        model = PeftModel.from_pretrained(model, config.adapter, is_trainable=True)
+    elif config.method == "lora":
+        targets = config.lora_targets if config.lora_targets == "all-linear" else config.lora_targets.split(",")
+        model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
+                                                 lora_dropout=config.lora_dropout, target_modules=targets,
+                                                 task_type="CAUSAL_LM"))
+    ref_model = None
+    if config.loss == "dpo" and config.method == "full":
+        ref_model = copy.deepcopy(model).eval().requires_grad_(False)
+    return model, tokenizer, ref_model
+
+
+def training_args(config: Config, out: Path):
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(out / CHECKPOINTS),
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_steps,
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        max_steps=config.max_steps,
+        num_train_epochs=config.epochs,
+        seed=config.seed,
+        data_seed=config.seed,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=1,
+        report_to=[] if config.report_to == "none" else config.report_to.split(","),
+        bf16=config.bf16,
+        use_cpu=config.device == "cpu",
+        remove_unused_columns=False,
+        gradient_checkpointing=config.gradient_checkpointing,
+        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+        ddp_find_unused_parameters=False,
+        dataloader_num_workers=0,
+        disable_tqdm=_rank() != 0,
+    )
+
+
+def weights_sha256(model) -> str:
+    """Hash of the trainable weights (equal on every rank after DDP training)."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.named_parameters()):
+        if p.requires_grad:
+            h.update(name.encode())
+            h.update(p.detach().float().cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def run(config: Config) -> int:
+    from neat_data.generation.base import resolve_chat_template
+    from neat_data.models import resolve_policy
+
+    out = Path(config.out)
+    policy_path = resolve_policy(config.policy)
+    if config.adapter:
+        check_adapter_base(config.adapter, policy_path)
+    examples, report = load_examples(config.shards, config.train_split)
+    _log(f"read {report.queries_read} queries from {len(report.rounds)} round(s): {report.queries} to train on, "
+         f"{report.held_out} held out (test split, never trained on), {report.superseded} superseded by a later "
+         f"round; {report.single_response} with one response (SFT only), {report.tied} with tied rewards")
+    resume = prepare_out(out, _identity(config, policy_path, report))
+
+    import torch
+    from accelerate.utils import gather_object
+
+    model, tokenizer, ref_model = build_model(config, policy_path)
+    template = resolve_chat_template(tokenizer, config.chat_template, config.policy)
+    loss_config = config.loss_config()
+    features, truncated = tokenize_all(examples, tokenizer, template, loss_config.responses_used,
+                                       config.max_length, config.max_response_length)
+    if truncated:
+        _log(f"{truncated} queries were cut from the left to fit --max-length {config.max_length}")
+    trainer = NeatTrainer(
+        model=model,
+        args=training_args(config, out),
+        train_dataset=features,
+        data_collator=ResponseCollator(tokenizer.pad_token_id),
+        loss_config=loss_config,
+        response_micro_batch=config.response_micro_batch,
+        out_dir=out,
+        ref_model=ref_model,
+    )
+    if ref_model is not None:
+        ref_model.to(trainer.args.device)
+    if resume:
+        _log(f"resuming from {resume}")
+    start = time.time()
+    train_output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    hashes = gather_object([weights_sha256(trainer.model)])
+    trainer.save_model(str(out))
+    if trainer.is_world_process_zero():
+        if config.method == "full":
+            tokenizer.save_pretrained(out)
+        if len(set(hashes)) != 1:
+            raise NeatDataError(f"the ranks ended with different weights ({hashes}); the DDP run is broken")
+        atomic_write_json(out / "data.json", {**asdict(report), "truncated_queries": truncated})
+        tokens = sum(json.loads(ln).get("response_tokens", 0) for ln in (out / TRAIN_LOG).read_text().splitlines())
+        atomic_write_json(out / RESULT, {
+            "steps": trainer.state.global_step,
+            "train_loss": train_output.training_loss,
+            "seconds_this_session": round(time.time() - start, 2),
+            "response_tokens": tokens,
+            "world_size": trainer.accelerator.num_processes,
+            "weights_sha256_per_rank": hashes,
+            "saved": "adapter" if config.method == "lora" else "model",
+            "torch_threads": torch.get_num_threads(),
+        })
+        if not config.keep_checkpoints:
+            shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
+        _log(f"trained {trainer.state.global_step} steps; wrote {out}")
+    return 0
