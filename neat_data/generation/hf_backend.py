@@ -1,13 +1,18 @@
 """The default generation backend: transformers ``generate`` on CPU or CUDA.
 
 Batched with left padding and the KV cache; conversations are sorted by length so a batch pads little.
+Prompts are pre-filled one at a time (no padding: the prefill is the compute-bound part) and their KV caches
+left-padded into one batch cache, so the batch only pays for padding in the cheap decoding steps.
 Sampling is plain temperature / nucleus sampling (top-k off), stopping at EOS or an end-of-turn token.
 The policy of round r is the base model plus the LoRA adapter of round r-1 (merged for speed).
 """
 
 from __future__ import annotations
 
+import inspect
+
 import torch
+import torch.nn.functional as F
 
 from .base import (
     Generation,
@@ -49,6 +54,7 @@ class TransformersBackend(GenerationBackend):
         self.pad_id = pad if pad is not None else self.stop_ids[0]
         self.generator = generator_id(policy, adapter)
         self.stats = {"prompts": 0, "truncated": 0, "context": self.context}
+        self._logits_to_keep = "logits_to_keep" in inspect.signature(self.model.forward).parameters
 
     @property
     def device(self) -> torch.device:
@@ -77,25 +83,59 @@ class TransformersBackend(GenerationBackend):
         width = max(len(p) for p in prompts)
         input_ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts], device=self.device)
         attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
-        torch.manual_seed(batch_seed(sampling.seed, prompts))
+        n = sampling.n
         sample = sampling.temperature > 0
         with torch.inference_mode():
+            cache = self._prefill(prompts)
+            if cache is not None:  # generate does not expand a given cache: repeat everything n times here
+                cache.batch_repeat_interleave(n)
+                input_ids, attention_mask = input_ids.repeat_interleave(n, 0), attention_mask.repeat_interleave(n, 0)
+            torch.manual_seed(batch_seed(sampling.seed, prompts))
             out = self.model.generate(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
+                past_key_values=cache,
                 do_sample=sample,
                 temperature=sampling.temperature if sample else None,
                 top_p=sampling.top_p if sample else None,
                 top_k=0 if sample else None,
                 max_new_tokens=sampling.max_new_tokens,
-                num_return_sequences=sampling.n,
+                num_return_sequences=1 if cache is not None else n,
                 eos_token_id=self.stop_ids,
                 pad_token_id=self.pad_id,
                 use_cache=True,
             )
         new_tokens = out[:, width:].tolist()
         gens = [self._decode(tokens) for tokens in new_tokens]
-        return [gens[i * sampling.n : (i + 1) * sampling.n] for i in range(len(prompts))]
+        return [gens[i * n : (i + 1) * n] for i in range(len(prompts))]
+
+    def _prefill(self, prompts: list[list[int]]):
+        """The KV cache of every prompt but its last token, computed prompt by prompt and left-padded into one
+        batch cache. None (generate then pre-fills the padded batch itself) for caches other than a plain
+        DynamicCache (sliding-window, hybrid or recurrent models) and for one-token prompts."""
+        from transformers import DynamicCache
+        from transformers.cache_utils import DynamicLayer
+
+        if len(prompts) == 1 or min(len(p) for p in prompts) < 2:
+            return None
+        kwargs = {"logits_to_keep": 1} if self._logits_to_keep else {}
+        caches = []
+        for p in prompts:
+            cache = self.model(input_ids=torch.tensor([p[:-1]], device=self.device), use_cache=True, **kwargs).past_key_values
+            if type(cache) is not DynamicCache or any(type(layer) is not DynamicLayer for layer in cache.layers):
+                return None
+            caches.append(cache)
+        width = max(len(p) for p in prompts) - 1
+
+        def left_pad(t: torch.Tensor) -> torch.Tensor:  # [1, heads, length, dim] -> [1, heads, width, dim]
+            return F.pad(t, (0, 0, width - t.shape[2], 0))
+
+        return DynamicCache(
+            [
+                (torch.cat([left_pad(c.layers[i].keys) for c in caches]), torch.cat([left_pad(c.layers[i].values) for c in caches]))
+                for i in range(len(caches[0].layers))
+            ]
+        )
 
     def _decode(self, tokens: list[int]) -> Generation:
         stops = set(self.stop_ids)
