@@ -237,8 +237,8 @@ def training_args(config: Config, out: Path):
         bf16=config.bf16,
         use_cpu=config.device == "cpu",
         remove_unused_columns=False,
-        gradient_checkpointing=config.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+        activation_checkpointing=config.gradient_checkpointing,
+        activation_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
         ddp_find_unused_parameters=False,
         dataloader_num_workers=0,
         disable_tqdm=_rank() != 0,
@@ -272,6 +272,9 @@ def run(config: Config) -> int:
     import torch
     from accelerate.utils import gather_object
 
+    from transformers import set_seed
+
+    set_seed(config.seed)  # before the LoRA weights are initialised: same seed, same adapter init
     model, tokenizer, ref_model = build_model(config, policy_path)
     template = resolve_chat_template(tokenizer, config.chat_template, config.policy)
     loss_config = config.loss_config()
@@ -298,6 +301,7 @@ def run(config: Config) -> int:
     hashes = gather_object([weights_sha256(trainer.model)])
     trainer.save_model(str(out))
     if trainer.is_world_process_zero():
+        (out / "training_args.bin").unlink(missing_ok=True)  # a pickle; train_config.json records the settings
         if config.method == "full":
             tokenizer.save_pretrained(out)
         if len(set(hashes)) != 1:

@@ -40,3 +40,14 @@ def scored_round(tmp_path):
     rows = make_rows(20, 1)
     assert any(split_of(r["query_id"]) == "test" for r in rows)
     return write_round(tmp_path / "data", 1, rows)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The tiny models are fastest on one thread; on a shared CPU, more threads mostly wait for each other."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
