@@ -1,0 +1,203 @@
+"""Evaluate a policy on held-out HH-RLHF queries: RM reward, perplexity, win rate, length and distinct-2.
+
+    neat eval --policy default --adapter runs/x/adapters/round-001 --dataset hh.jsonl.gz --rm default --json
+
+The queries are the project-wide test split (``neat_data.hh.split_of(query_id) == "test"``), never trained
+on by ``neat train``; ``--limit`` takes the first N of them. The policy answers each (greedy by default,
+``--temperature`` > 0 samples); the reward model scores the answers (mean ± std) and the dataset's chosen
+responses (``chosen_mean_reward``, a reference level). Perplexity is that of the dataset's chosen responses
+under the policy (query tokens excluded, as in training). With ``--baseline-policy`` (and
+``--baseline-adapter``) or ``--baseline-responses FILE`` (the ``--responses-out`` of an earlier eval), the RM
+judges policy vs baseline per query: ``win_rate``. ``--json`` prints one JSON object on stdout (everything
+else goes to stderr). ``--plot PNG --plot-from FILE...`` draws reward curves across rounds from eval JSON
+files (and loss curves from train_log.jsonl files) and needs no model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from neat_data.atomic import atomic_write_json, atomic_write_jsonl
+from neat_data.errors import NeatDataError
+
+from . import metrics
+
+
+@dataclass
+class Config:
+    policy: str = field(default="default", metadata={"help": "HF causal LM id or path; 'default' = embedded SmolLM2"})
+    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter of the policy (peft dir)"})
+    dataset: str | None = field(default=None, metadata={"help": "HH-RLHF hub id or local .jsonl/.jsonl.gz/.parquet"})
+    split: str = field(default="train", metadata={"help": "split of a hub dataset (the held-out split is then applied)"})
+    rm: str = field(default="default", metadata={"help": "reward model id or path; 'default' = the embedded RM"})
+    json: bool = field(default=False, metadata={"help": "print the report as one JSON object on stdout"})
+    out: str | None = field(default=None, metadata={"help": "also write the JSON report to this file"})
+    limit: int = field(default=64, metadata={"help": "evaluate the first N held-out (test split) queries"})
+    temperature: float = field(default=0.0, metadata={"help": "0 = greedy; > 0 samples"})
+    top_p: float = field(default=1.0, metadata={"help": "nucleus cut when sampling"})
+    max_new_tokens: int = field(default=128, metadata={"help": "maximum tokens per response"})
+    seed: int = field(default=0, metadata={"help": "sampling seed"})
+    batch_size: int = field(default=8, metadata={"help": "conversations per generate batch, sequences per NLL batch"})
+    rm_batch_size: int = field(default=16, metadata={"help": "responses per reward-model batch"})
+    max_length: int = field(default=1024, metadata={"help": "tokens per perplexity sequence (query cut from the left)"})
+    backend: str = field(default="transformers", metadata={"help": "generation backend: transformers | vllm"})
+    dtype: str = field(default="float32", metadata={"help": "model dtype: float32 | bfloat16 | float16"})
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
+    chat_template: str | None = field(default=None, metadata={"help": "'chatml' or a Jinja file for template-less policies"})
+    baseline_policy: str | None = field(default=None, metadata={"help": "judge win rate against this policy's answers"})
+    baseline_adapter: str | None = field(default=None, metadata={"help": "LoRA adapter of the baseline policy"})
+    baseline_responses: str | None = field(default=None, metadata={"help": "JSONL {query_id, response}: the baseline"})
+    responses_out: str | None = field(default=None, metadata={"help": "write the policy's answers (JSONL) here"})
+    plot: str | None = field(default=None, metadata={"help": "write reward/loss curves to this PNG (with --plot-from)"})
+    plot_from: list[str] = field(default_factory=list, metadata={"help": "eval JSON files and/or train_log.jsonl files"})
+
+    def __post_init__(self):
+        if self.plot:
+            if not self.plot_from:
+                raise NeatDataError("--plot needs --plot-from FILE... (eval JSON files or train_log.jsonl files)")
+            return
+        if not self.dataset:
+            raise NeatDataError("--dataset is required (the HH-RLHF file or hub id whose test split is evaluated)")
+        for name in ("limit", "max_new_tokens", "batch_size", "rm_batch_size", "max_length"):
+            if getattr(self, name) < 1:
+                raise NeatDataError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.baseline_policy and self.baseline_responses:
+            raise NeatDataError("give either --baseline-policy or --baseline-responses, not both")
+        if self.baseline_adapter and not self.baseline_policy:
+            raise NeatDataError("--baseline-adapter needs --baseline-policy (the base model of that adapter)")
+
+
+def heldout_queries(config: Config) -> list:
+    """The first ``limit`` distinct held-out queries (one Pair each: messages and the dataset's chosen reply)."""
+    from neat_data.hh import load_hh, split_of
+
+    result = load_hh(config.dataset, split=config.split)
+    seen, pairs = set(), []
+    for p in result.pairs:
+        if split_of(p.query_id) == "test" and p.query_id not in seen:
+            seen.add(p.query_id)
+            pairs.append(p)
+    if not pairs:
+        raise NeatDataError(f"{config.dataset}: no query of the held-out test split (split_of == 'test'); use more rows")
+    return pairs[: config.limit]
+
+
+def generate(config: Config, policy: str, adapter: str | None, pairs: list) -> list:
+    from neat_data.generation import SamplingConfig, make_backend
+
+    sampling = SamplingConfig(config.temperature, config.top_p, config.max_new_tokens, 1, config.seed)
+    kwargs = {"chat_template": config.chat_template} if config.backend == "transformers" else {}
+    with make_backend(config.backend, policy, adapter=adapter, dtype=config.dtype, device=config.device,
+                      batch_size=config.batch_size, **kwargs) as backend:
+        return [gens[0] for gens in backend.generate([p.messages for p in pairs], sampling)]
+
+
+def read_baseline(path: str, pairs: list) -> list[str]:
+    try:
+        rows = {r["query_id"]: r["response"] for r in map(json.loads, Path(path).read_text().splitlines()) if r}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise NeatDataError(f"--baseline-responses {path}: expected JSONL lines {{query_id, response}} ({e})") from e
+    missing = [p.query_id for p in pairs if p.query_id not in rows]
+    if missing:
+        raise NeatDataError(
+            f"--baseline-responses {path}: no response for {len(missing)} evaluated queries (e.g. {missing[0]}); "
+            "write it with the same --dataset and --limit (neat eval --responses-out)"
+        )
+    return [rows[p.query_id] for p in pairs]
+
+
+def chosen_perplexity(config: Config, pairs: list) -> dict:
+    """Perplexity of the dataset's chosen replies under the policy, tokenised exactly as in training."""
+    import torch
+
+    from neat_data.generation.base import resolve_chat_template
+    from neat_data.models import load_policy
+
+    from .data import ResponseCollator, tokenize_example
+    from .losses import token_logprobs
+
+    model, tokenizer = load_policy(config.policy, dtype=config.dtype, device=config.device, adapter=config.adapter)
+    template = resolve_chat_template(tokenizer, config.chat_template, config.policy)
+    collate = ResponseCollator(tokenizer.pad_token_id)
+    features = [tokenize_example({"query_id": p.query_id, "messages": p.messages, "texts": [p.chosen], "rewards": [0.0]},
+                                 tokenizer, template, "best", config.max_length, config.max_length // 2)
+                for p in pairs]
+    nll, tokens = 0.0, 0
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        for start in range(0, len(features), config.batch_size):
+            batch = collate(features[start:start + config.batch_size])
+            ids, attention = batch["input_ids"].to(device), batch["attention_mask"].to(device)
+            logits = model(input_ids=ids, attention_mask=attention).logits
+            logp, _ = token_logprobs(logits, ids, batch["loss_mask"].to(device))
+            nll -= logp.sum().item()
+            tokens += logp.numel()
+    return {"perplexity": metrics.perplexity(nll, tokens), "perplexity_tokens": tokens}
+
+
+def evaluate(config: Config) -> dict:
+    from neat_data.scoring import RewardScorer
+    from neat_data.models import resolve_rm
+
+    pairs = heldout_queries(config)
+    gens = generate(config, config.policy, config.adapter, pairs)
+    texts = [g.text for g in gens]
+    baseline = None
+    if config.baseline_responses:
+        baseline = read_baseline(config.baseline_responses, pairs)
+    elif config.baseline_policy:
+        baseline = [g.text for g in generate(config, config.baseline_policy, config.baseline_adapter, pairs)]
+    scorer = RewardScorer(resolve_rm(config.rm), device=config.device, batch_size=config.rm_batch_size)
+    rewards = scorer.score([(p.messages, t) for p, t in zip(pairs, texts)])
+    chosen = scorer.score([(p.messages, p.chosen) for p in pairs])
+    mean, std = metrics.mean_std(rewards)
+    report = {
+        "n": len(pairs),
+        "mean_reward": mean,
+        "reward_std": std,
+        "chosen_mean_reward": metrics.mean_std(chosen)[0],
+        **chosen_perplexity(config, pairs),
+        "distinct_1": metrics.distinct_n(texts, 1),
+        "distinct_2": metrics.distinct_n(texts, 2),
+        "length": metrics.length_stats([g.n_tokens for g in gens], [g.finish_reason for g in gens], texts),
+        "policy": config.policy,
+        "adapter": config.adapter,
+        "rm": config.rm,
+        "rm_fingerprint": scorer.fingerprint,
+        "dataset": config.dataset,
+        "sampling": {"temperature": config.temperature, "top_p": config.top_p,
+                     "max_new_tokens": config.max_new_tokens, "seed": config.seed},
+    }
+    if baseline is not None:
+        base_rewards = scorer.score([(p.messages, t) for p, t in zip(pairs, baseline)])
+        report["baseline"] = config.baseline_responses or f"{config.baseline_policy}@{config.baseline_adapter or 'base'}"
+        report["baseline_mean_reward"] = metrics.mean_std(base_rewards)[0]
+        report.update(metrics.win_rate(rewards, base_rewards))
+    if config.responses_out:
+        atomic_write_jsonl(config.responses_out, [{"query_id": p.query_id, "response": t, "reward": r}
+                                                  for p, t, r in zip(pairs, texts, rewards)])
+    return report
+
+
+def run(config: Config) -> int:
+    if config.plot:
+        print(f"wrote {metrics.plot_curves(config.plot_from, config.plot)}", file=sys.stderr)
+        return 0
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON report
+        report = evaluate(config)
+    if config.out:
+        atomic_write_json(config.out, report)
+    if config.json:
+        print(json.dumps(report, sort_keys=True))
+        return 0
+    line = f"n={report['n']}  reward {report['mean_reward']:.4f} ± {report['reward_std']:.4f} (dataset chosen " \
+           f"{report['chosen_mean_reward']:.4f})  perplexity {report['perplexity']:.3f}  distinct-2 " \
+           f"{report['distinct_2']:.3f}  mean length {report['length']['mean_tokens']:.1f} tokens"
+    if "win_rate" in report:
+        line += f"  win rate vs {report['baseline']} {report['win_rate']:.3f}"
+    print(line)
+    return 0
