@@ -48,7 +48,7 @@ class Config:
     max_new_tokens: int = field(default=128, metadata={"help": "maximum tokens per sampled response"})
     seed: int = field(default=0, metadata={"help": "sampling seed (same seed, inputs and settings: same samples)"})
     limit: int | None = field(default=None, metadata={"help": "use only the first N queries of the previous round"})
-    batch_size: int = field(default=8, metadata={"help": "conversations per generate batch (transformers backend)"})
+    batch_size: int = field(default=16, metadata={"help": "conversations per generate batch (transformers backend)"})
     rm_batch_size: int = field(default=16, metadata={"help": "responses per reward-model batch"})
     rows_per_shard: int = field(default=256, metadata={"help": "queries per output shard (the unit of resume)"})
     dtype: str = field(default="float32", metadata={"help": "model dtype: float32 | bfloat16 | float16"})

@@ -1,0 +1,81 @@
+"""Batched vs one-prompt-at-a-time generation throughput (generated tokens/s) with the transformers backend.
+
+Both runs use the same policy, the same prompted conversations (real HH queries under the negative and positive
+prompts) and the same sampling settings; only the batch size differs.
+
+    .venv/bin/python bench/bench_generation.py [--hh PATH] [--queries 16] [--batch-size 32] [--max-new-tokens 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import machine_info  # noqa: E402
+
+from neat_data.generation import SamplingConfig, make_backend  # noqa: E402
+from neat_data.hh import load_hh  # noqa: E402
+from neat_data.prompts import DEFAULT_PLACEMENT, apply_prompt, select_prompts  # noqa: E402
+
+REAL_HH = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-rlhf" / "harmless-base-dev.jsonl.gz"
+
+
+def timed(backend, conversations, sampling) -> dict:
+    start = time.perf_counter()
+    outputs = backend.generate(conversations, sampling)
+    seconds = time.perf_counter() - start
+    tokens = sum(g.n_tokens for gens in outputs for g in gens)
+    return {"batch_size": backend.batch_size, "seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds,
+            "finish_eos": sum(g.finish_reason == "eos" for gens in outputs for g in gens)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--hh", default=str(REAL_HH), help="HH-RLHF file to take the queries from")
+    ap.add_argument("--policy", default="default")
+    ap.add_argument("--queries", type=int, default=16, help="queries; each is sampled under 2 prompts")
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-new-tokens", type=int, default=128)
+    ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--placement", default=DEFAULT_PLACEMENT)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch CPU threads (on a busy shared machine 1 avoids OpenMP stalls); default: torch's")
+    args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+
+    pairs = load_hh(args.hh, sample=args.queries, seed=args.seed).pairs
+    prompts = select_prompts("negative,positive")
+    conversations = [apply_prompt(p.messages, prompt, args.placement) for p in pairs for prompt in prompts]
+    sampling = SamplingConfig(temperature=1.0, top_p=1.0, max_new_tokens=args.max_new_tokens, n=1, seed=args.seed)
+    backend = make_backend("transformers", args.policy, dtype=args.dtype, device=args.device, batch_size=1)
+    backend.generate(conversations[:1], SamplingConfig(max_new_tokens=4))  # warm-up
+    load_before = machine_info(args.dtype)["loadavg_1m"]
+    single = timed(backend, conversations, sampling)
+    backend.batch_size = args.batch_size
+    batched = timed(backend, conversations, sampling)
+    print(json.dumps({
+        "benchmark": "generation_batched_vs_single",
+        "policy": args.policy,
+        "generator": backend.generator,
+        "conversations": len(conversations),
+        "placement": args.placement,
+        "sampling": sampling.as_record(args.placement),
+        "single": single,
+        "batched": batched,
+        "speedup_tokens_per_s": batched["tokens_per_s"] / single["tokens_per_s"],
+        "target_speedup": 5.0,
+        "machine": {**machine_info(args.dtype), "loadavg_1m_before": load_before},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
