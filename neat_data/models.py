@@ -114,6 +114,11 @@ def convert_gguf_policy(out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
 
+def looks_like_path(name: str) -> bool:
+    """A local path (existing, or written like one) rather than a hub id such as ``org/model``."""
+    return Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
+
+
 def resolve_policy(name: str) -> str:
     """``default`` -> the cached SmolLM2 directory (converted on first use); a local path or hub id as is."""
     if name == "default":
@@ -121,7 +126,7 @@ def resolve_policy(name: str) -> str:
         if not (target / "config.json").is_file():
             _atomic_dir(target, convert_gguf_policy)
         return str(target)
-    if Path(name).exists() or name.startswith((".", "/", "~")) or name.count("/") != 1:
+    if looks_like_path(name):
         path = Path(name).expanduser()
         if not path.is_dir() or not (path / "config.json").is_file():
             raise NeatDataError(

@@ -101,17 +101,13 @@ def _weights_digest(path: Path) -> str:
     return sha256_file(real)
 
 
-def rm_fingerprint(model_dir: Path, tokenizer, max_length: int, dtype: str, name: str) -> str:
+def rm_fingerprint(model_dir: Path, tokenizer, max_length: int, dtype: str) -> str:
     """Changes whenever the scores could: weights, config, tokenizer/template, max length or dtype."""
     parts = {"max_length": max_length, "dtype": dtype, "template": getattr(tokenizer, "chat_template", None)}
-    if model_dir.is_dir():
-        weights = sorted(model_dir.glob("*.safetensors"))
-        parts["weights"] = {p.name: _weights_digest(p) for p in weights}
-        for extra in ("config.json", "tokenizer.json", "vocab.txt", "tokenizer_config.json"):
-            if (model_dir / extra).is_file():
-                parts[extra] = hashlib.sha256((model_dir / extra).read_bytes()).hexdigest()
-    else:
-        parts["name"] = name
+    parts["weights"] = {p.name: _weights_digest(p) for p in sorted(model_dir.glob("*.safetensors"))}
+    for name in ("config.json", "tokenizer_config.json", *TOKENIZER_FILES):
+        if (model_dir / name).is_file():
+            parts[name] = hashlib.sha256((model_dir / name).read_bytes()).hexdigest()
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -131,11 +127,11 @@ def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: boo
     """(model in eval mode, tokenizer, model directory) of a one-output sequence-classification RM."""
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
 
-    from .models import resolve_device, resolve_dtype
+    from .models import looks_like_path, resolve_device, resolve_dtype
 
-    path = Path(name)
+    path = Path(name).expanduser()
     if not path.exists():
-        if name.startswith((".", "/", "~")) or name.count("/") != 1:
+        if looks_like_path(name):
             raise NeatDataError(f"reward model {name!r}: no such directory (and not a hub id like org/model)")
         path = _hub_snapshot(name)
     if not (path / "config.json").is_file():
@@ -238,7 +234,7 @@ class RewardScorer:
         )
         self.batch_size = batch_size
         self.max_length = max_length or max_length_of(self.model.config, self.tokenizer)
-        self.fingerprint = rm_fingerprint(self.path, self.tokenizer, self.max_length, dtype, self.name)
+        self.fingerprint = rm_fingerprint(self.path, self.tokenizer, self.max_length, dtype)
         self.cache = ScoreCache(cache_dir or default_cache_dir()) if use_cache else None
         self.progress = progress
         self.truncated = 0  # inputs truncated from the left (counted once per scored, not cached, input)

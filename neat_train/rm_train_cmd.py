@@ -40,7 +40,7 @@ class Config:
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     max_length: int = field(default=256, metadata={"help": "input tokens; longer inputs are cut from the left"})
     epochs: float = field(default=2.0, metadata={"help": "training epochs"})
-    learning_rate: float = field(default=3e-4, metadata={"help": "peak learning rate (linear decay, 10% warm-up)"})
+    learning_rate: float = field(default=3e-4, metadata={"help": "peak learning rate (linear decay, 10%% warm-up)"})
     batch_size: int = field(default=16, metadata={"help": "pairs per step"})
 
     def __post_init__(self):
@@ -111,7 +111,8 @@ def run(config: Config) -> int:
         if held_out and config.train_on == "train":
             scorer = RewardScorer(str(tmp_out), use_cache=False)
             report["held_out"] = evaluate_pairs(scorer, held_out)
-        (tmp_out / "neat_rm_train.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+        for directory in filter(None, (tmp_out, delta and tmp_delta)):  # the delta keeps its provenance too
+            (directory / "neat_rm_train.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         _replace(tmp_out, out)
         if delta:
             delta.parent.mkdir(parents=True, exist_ok=True)

@@ -78,3 +78,16 @@ def test_rm_train_rejects_bad_flags(hh_file):
         rm_train_cmd.Config(pairs=str(hh_file), method="full", delta_out="x")
     with pytest.raises(NeatDataError, match="--train-on"):
         rm_train_cmd.Config(pairs=str(hh_file), train_on="test")
+
+
+@pytest.mark.parametrize("command", [["rm", "train"], ["rm", "eval"], ["score"]])
+def test_help_lists_the_flags_others_rely_on(command, capsys):
+    from flows.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    flags = {"rm train": ["--pairs", "--out", "--limit", "--seed"], "rm eval": ["--pairs", "--rm", "--json", "--limit"],
+             "score": ["--dataset", "--rm", "--out", "--limit", "--batch-size"]}[" ".join(command)]
+    assert all(flag in out for flag in flags)
