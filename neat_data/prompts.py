@@ -32,7 +32,7 @@ from .errors import NeatDataError
 
 PLACEMENTS = ("user_prefix", "system")
 #: chosen by measurement on the embedded default (docs/generation.md)
-DEFAULT_PLACEMENT = "user_prefix"
+DEFAULT_PLACEMENT = "system"
 KINDS = ("positive", "negative")
 QUESTION_MARKER = "My question is:"
 PROMPT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
