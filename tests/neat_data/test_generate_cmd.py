@@ -76,7 +76,8 @@ class FakeBackend:
         self.calls += 1
         out = []
         for i, conv in enumerate(conversations):
-            tag = "NEG" if BUILTIN_PROMPTS["negative"].text in conv[-1]["content"] else "POS"
+            negative = BUILTIN_PROMPTS["negative"].system_text  # in the system message or the user prefix
+            tag = "NEG" if any(negative in m["content"] for m in conv) else "POS"
             out.append([Generation(f"{tag} {i} {j} {self.calls}", "eos", 3) for j in range(sampling.n)])
         self.stats["prompts"] += len(conversations)
         if on_batch:
@@ -110,8 +111,9 @@ def fakes(monkeypatch):
     return backend
 
 
-def test_efficacy_report_in_manifest_when_the_negative_prompt_works(round0, tmp_path, fakes, capsys):
-    run(make_config(round0, tmp_path, n=1))
+@pytest.mark.parametrize("placement", ["system", "user_prefix"])
+def test_efficacy_report_in_manifest_when_the_negative_prompt_works(round0, tmp_path, fakes, capsys, placement):
+    run(make_config(round0, tmp_path, n=1, placement=placement))
     eff = load_manifest(round_dir(tmp_path / "data", 1))["extra"]["efficacy"]
     assert eff["pos_gt_neg_share"] == 1.0 and eff["negative_lowers_reward"] is True and eff["warning"] is None
     assert eff["mean_reward"] == {"dataset_chosen": 0.0, "dataset_rejected": 0.0, "negative_prompt": -1.0,
