@@ -38,9 +38,9 @@ class Config:
     base: str = field(default="minilm", metadata={"help": "encoder: 'minilm' (embedded) or a model dir/hub id"})
     method: str = field(default="lora", metadata={"help": "lora (LoRA + pooler + head) or full fine-tuning"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
-    max_length: int = field(default=256, metadata={"help": "input tokens; longer inputs are cut from the left"})
+    max_length: int = field(default=128, metadata={"help": "input tokens; longer inputs are cut from the left"})
     epochs: float = field(default=2.0, metadata={"help": "training epochs"})
-    learning_rate: float = field(default=3e-4, metadata={"help": "peak learning rate (linear decay, 10%% warm-up)"})
+    learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate (linear decay, 10%% warm-up)"})
     batch_size: int = field(default=16, metadata={"help": "pairs per step"})
 
     def __post_init__(self):

@@ -104,3 +104,24 @@ def test_default_policy_conversion_matches_the_gguf_model(tmp_path, monkeypatch)
     ids = tok(text, return_tensors="pt")
     with torch.no_grad():
         assert torch.allclose(model(**ids).logits, gguf(**ids).logits, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_default_rm_built_from_the_committed_delta_reproduces_its_held_out_accuracy(tmp_path, monkeypatch,
+                                                                                     real_hh_path):
+    from neat_data.hh import load_hh, split_of
+    from neat_data.scoring import RewardScorer
+    from neat_train.reward_model import evaluate_pairs
+
+    monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "data"))
+    delta = models.PROJECT_ROOT / models.DEFAULT_RM_DELTA_DIR
+    assert (delta / "adapter_model.safetensors").stat().st_size < 8 * 2**20  # the shipped part stays small
+    report = json.loads((delta / "neat_rm_train.json").read_text())
+    path = resolve_rm("default")
+    assert path == str(tmp_path / "data" / "models" / "neat-rm-minilm")
+    scorer = RewardScorer(path, device="cpu", use_cache=False, progress=False)
+    assert scorer.max_length == report["train"]["max_length"]
+    held_out = [p for p in load_hh(str(real_hh_path)).pairs if split_of(p.query_id) == "test"]
+    result = evaluate_pairs(scorer, held_out)
+    assert result["pairs"] == report["held_out"]["pairs"]
+    assert result["accuracy"] == pytest.approx(report["held_out"]["accuracy"], abs=2 / len(held_out))
