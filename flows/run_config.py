@@ -40,6 +40,11 @@ class RunConfig:
     rounds: int = field(default=2, metadata={"help": "number of sample → score → rank → train rounds"})
     policy: str = field(default="default", metadata={"help": "base policy: 'default' (SmolLM2-135M), hub id or path"})
     rm: str = field(default="default", metadata={"help": "reward model: 'default', hub id or path"})
+    train_on: str = field(
+        default="round",
+        metadata={"help": "training set of round r: 'round' (round r's shards; they carry every earlier response of "
+                          "each query) or 'all' (rounds 1..r, also keeping queries only earlier rounds sampled)"},
+    )
     train_launcher: list[str] = field(
         default_factory=list,
         metadata={"help": "prefix for the training process, e.g. [accelerate, launch, --num_processes, '2']"},
@@ -122,6 +127,8 @@ def load_run_config(path: str | Path) -> RunConfig:
     if errors:
         raise NeatDataError("invalid config:\n  " + "\n  ".join(errors))
     config = RunConfig(**raw)
+    if config.train_on not in ("round", "all"):
+        raise NeatDataError(f"{path}: train_on must be 'round' or 'all', got {config.train_on!r}")
     if config.rounds < 1:
         raise NeatDataError(f"{path}: rounds must be >= 1, got {config.rounds}")
     return config

@@ -1,0 +1,37 @@
+"""The main job: run the NEAT rounds loop described by a YAML config as a Prefect flow.
+
+Without PREFECT_API_URL the flow runs against Prefect's temporary local API (nothing to start); with it set,
+runs appear in that server's UI. Re-running the same command after a crash resumes: finished rounds, shards,
+adapters and evaluations are reused and unfinished ones redone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Config:
+    config: str = field(metadata={"help": "YAML run config, e.g. configs/demo-cpu.yaml"})
+    check: bool = field(default=False, metadata={"help": "only validate the config and print it"})
+
+
+def run(config: Config) -> int:
+    from .run_config import load_run_config
+
+    run_config = load_run_config(config.config)  # fail fast, before Prefect starts
+    if config.check:
+        print(json.dumps(vars(run_config), indent=2))
+        return 0
+    from .rounds import neat_rounds
+
+    report = neat_rounds(str(Path(config.config).resolve()))
+    out = Path(run_config.out)
+    print(f"\nfinished run {run_config.name!r}:")
+    print(f"  ranked shards : {out}/round-NNN/ (inspect with: neat inspect {out})")
+    print(f"  adapters      : {out / 'adapters'}/round-NNN/")
+    print(f"  evaluations   : {out / 'eval'}/round-NNN.json")
+    print(f"  report        : {report} and {out / 'reward_curve.png'}")
+    return 0
