@@ -8,6 +8,7 @@ adapters and evaluations are reused and unfinished ones redone.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,9 @@ def run(config: Config) -> int:
     if config.check:
         print(json.dumps(vars(run_config), indent=2))
         return 0
+    # Prefect's usage telemetry is useless offline and its heartbeat competes for the local API's SQLite
+    # database ("database is locked" in the log); an explicit setting of the user's wins.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from .rounds import neat_rounds
 
     report = neat_rounds(str(Path(config.config).resolve()))

@@ -8,8 +8,9 @@ of every round read, query counts), ``train_log.jsonl`` (one line per optimizer 
 loss_rank, loss_pen, loss_dpo, grad norm, counts), ``seen_queries.rank-N.jsonl`` and ``result.json``
 (written last: the run is complete). A crashed run resumes from its last checkpoint when the same command is
 run again. The same command on the same rounds with the same seed reproduces the per-step losses (on CPU).
-Multi-process: ``accelerate launch --num_processes 2 -m flows.cli train ...`` or ``torchrun --nproc_per_node 2
--m flows.cli train ...`` (DDP; gloo on CPU). See docs/training.md.
+Multi-process (DDP; gloo on CPU, NCCL on GPU): ``torchrun --nproc_per_node 2 -m flows.cli train ...`` or
+``accelerate launch --num_processes 2 -m flows.cli train ...`` (on a machine without GPUs accelerate needs
+``--multi_gpu`` or a config file to start more than one process). See docs/training.md.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from neat_data.atomic import atomic_write_json, sha256_file
+from neat_data.atomic import atomic_write_bytes, atomic_write_json, sha256_file
 from neat_data.errors import NeatDataError
 from neat_data.shards import code_version, fingerprint
 
@@ -158,8 +159,6 @@ def _identity(config: Config, policy_path: str, report: DataReport) -> dict:
 
 def prepare_out(out: Path, identity: dict) -> Path | None:
     """Claim ``out`` (fresh) or resume it; returns the checkpoint to resume from, if any."""
-    from transformers.trainer_utils import get_last_checkpoint
-
     marker = out / IDENTITY
     if (out / RESULT).exists():
         raise NeatDataError(f"{out} holds a finished training run ({RESULT} exists); choose another --out")
@@ -172,9 +171,7 @@ def prepare_out(out: Path, identity: dict) -> Path | None:
             )
     elif out.exists() and any(out.iterdir()):
         raise NeatDataError(f"{out} is not empty and not a neat train output; choose an empty or new --out")
-    checkpoints = out / CHECKPOINTS
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
-    step = json.loads((Path(last) / "trainer_state.json").read_text())["global_step"] if last else 0
+    last, step = last_complete_checkpoint(out / CHECKPOINTS)
     if _rank() == 0:
         out.mkdir(parents=True, exist_ok=True)
         if not marker.exists():
@@ -186,11 +183,36 @@ def prepare_out(out: Path, identity: dict) -> Path | None:
     return Path(last) if last else None
 
 
+def last_complete_checkpoint(checkpoints: Path) -> tuple[Path | None, int]:
+    """(latest checkpoint the Trainer finished writing, its step); (None, 0) when there is none.
+
+    The Trainer writes ``trainer_state.json`` last and not atomically, so a process killed while saving leaves
+    a ``checkpoint-N`` without a readable state: such a directory is removed (its step is simply redone).
+    """
+    found = sorted(checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
+    for path in found:
+        try:
+            return path, json.loads((path / "trainer_state.json").read_text())["global_step"]
+        except (OSError, ValueError, KeyError):
+            if _rank() == 0:
+                _log(f"removing {path}: the checkpoint was not finished (killed while saving)")
+                shutil.rmtree(path)
+    return None, 0
+
+
 def _truncate_jsonl(path: Path, step: int) -> None:
     """Drop log lines of steps after ``step`` (they are redone after resuming from that checkpoint)."""
     if path.exists():
-        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
-        path.write_text("".join(ln + "\n" for ln in lines))
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        kept = []
+        for ln in lines:
+            try:
+                entry = json.loads(ln)
+            except ValueError:  # a line cut off by a kill
+                continue
+            if entry["step"] <= step:
+                kept.append(ln)
+        atomic_write_bytes(path, "".join(ln + "\n" for ln in kept).encode())
 
 
 def build_model(config: Config, policy_path: str):
