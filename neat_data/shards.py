@@ -39,7 +39,7 @@ SHARD_RE = re.compile(r"^shard-(\d{5})\.parquet$")
 ROUND_RE = re.compile(r"^round-(\d{3,})$")
 
 #: Well-known response sources; other strings are allowed (e.g. a user's own generator).
-SOURCES = ("dataset_chosen", "dataset_rejected", "positive_prompt", "negative_prompt")
+SOURCES = ("dataset_chosen", "dataset_rejected", "positive_prompt", "negative_prompt", "policy_sample")
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 SAMPLING_TYPE = pa.struct(
@@ -55,7 +55,7 @@ RESPONSE_TYPE = pa.struct(
     [
         ("text", pa.string()),
         ("response_id", pa.string()),  # sha256(text)[:16]
-        ("source", pa.string()),  # dataset_chosen | dataset_rejected | positive_prompt | negative_prompt | ...
+        ("source", pa.string()),  # dataset_chosen | dataset_rejected | positive_prompt | negative_prompt | policy_sample
         ("prompt_id", pa.string()),  # id of the prompt used to sample it; null for dataset responses
         ("reward", pa.float64()),  # null until scored
         ("rank", pa.int32()),  # 0 = best; ties share the lower rank; null until scored

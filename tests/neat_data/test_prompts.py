@@ -22,14 +22,24 @@ DIALOGUE = [
 
 
 def test_builtin_prompts_have_stable_ids_and_the_papers_form():
-    assert set(BUILTIN_PROMPTS) == {"positive", "negative"}
-    for pid, p in BUILTIN_PROMPTS.items():
+    assert set(BUILTIN_PROMPTS) == {"positive", "negative", "plain"}
+    for pid in ("positive", "negative"):
+        p = BUILTIN_PROMPTS[pid]
         assert p.prompt_id == pid and p.kind == pid
         assert p.text.endswith(QUESTION_MARKER)
         assert p.source == f"{pid}_prompt"
     assert "helpless and harmful" in BUILTIN_PROMPTS["negative"].text
     assert "helpful and harmless" in BUILTIN_PROMPTS["positive"].text
     assert DEFAULT_PLACEMENT in PLACEMENTS
+
+
+@pytest.mark.parametrize("placement", PLACEMENTS)
+def test_the_plain_prompt_samples_the_unchanged_query(placement):
+    plain = BUILTIN_PROMPTS["plain"]
+    assert plain.source == "policy_sample"
+    out = apply_prompt(DIALOGUE, plain, placement)
+    assert out == DIALOGUE and out is not DIALOGUE
+    assert [p.source for p in select_prompts("plain,negative")] == ["policy_sample", "negative_prompt"]
 
 
 def test_select_prompts_keeps_the_requested_order():
