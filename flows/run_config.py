@@ -47,7 +47,7 @@ class RunConfig:
     )
     train_launcher: list[str] = field(
         default_factory=list,
-        metadata={"help": "prefix for the training process, e.g. [accelerate, launch, --num_processes, '2']"},
+        metadata={"help": "prefix for the training process, e.g. [torchrun, --nproc_per_node, '2'] (DDP)"},
     )
     data: dict = field(default_factory=dict, metadata={"help": "flags of `neat load` (split, limit, sample, seed)"})
     score: dict = field(default_factory=dict, metadata={"help": "flags of `neat score` (batch_size, dtype, ...)"})

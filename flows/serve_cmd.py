@@ -17,7 +17,7 @@ from neat_data.errors import NeatDataError
 class Config:
     config: str = field(metadata={"help": "YAML run config, e.g. configs/demo-cpu.yaml"})
     cron: str = field(default="0 3 * * *", metadata={"help": "cron schedule (UTC), e.g. '0 3 * * *' = 03:00 daily"})
-    name: str | None = field(default=None, metadata={"help": "deployment name (default: the config's name)"})
+    name: str | None = field(default=None, metadata={"help": "deployment name (default: <config name>-<flow>)"})
     flow: str = field(default="generate", metadata={"help": "which flow: 'generate' (one new round) or 'rounds'"})
 
     def __post_init__(self):
