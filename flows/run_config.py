@@ -63,7 +63,8 @@ class RunConfig:
 
 
 def _type_name(tp) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+    """``int``, ``list[str]``, ``str | None``: the annotation as written."""
+    return str(tp).replace("typing.", "") if typing.get_args(tp) else getattr(tp, "__name__", str(tp))
 
 
 def matches(value, tp) -> bool:

@@ -18,7 +18,7 @@ def test_valid_minimal_config(tmp_path):
 
 def test_unknown_keys_wrong_types_and_reserved_keys_are_all_listed(tmp_path):
     path = write(tmp_path, {
-        "name": "t", "dataset": "d", "out": "o", "roundz": 3, "rounds": "two",
+        "name": "t", "dataset": "d", "out": "o", "roundz": 3, "rounds": "two", "train_launcher": ["torchrun", 2],
         "data": {"limit": "eight", "colour": "red", "dataset": "other"},
     })
     with pytest.raises(NeatDataError) as e:
@@ -27,6 +27,7 @@ def test_unknown_keys_wrong_types_and_reserved_keys_are_all_listed(tmp_path):
     assert f"{path}.roundz: unknown key" in msg
     assert f"{path}.rounds: expected int, got str 'two'" in msg
     assert f"{path}:data.limit: expected" in msg and "got str 'eight'" in msg
+    assert f"{path}.train_launcher: expected list[str], got list ['torchrun', 2]" in msg
     assert f"{path}:data.colour: unknown key" in msg
     assert f"{path}:data.dataset: set by the flow itself" in msg
 
