@@ -224,3 +224,19 @@ def test_limit_takes_the_first_queries(round0, tmp_path, fakes):
     rows = read_round(round_dir(tmp_path / "data", 1))
     assert [r["query_id"] for r in rows] == [r["query_id"] for r in read_round(round0)][:3]
     assert json.loads((round_dir(tmp_path / "data", 1) / "manifest.json").read_text())["config"]["limit"] == 3
+
+
+def test_plain_prompt_samples_the_unchanged_query_for_rrhf(round0, tmp_path, tiny_policy_dir, tiny_rm_dir,
+                                                           monkeypatch):
+    monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "neat-data"))
+    config = make_config(round0, tmp_path, policy=str(tiny_policy_dir), rm=str(tiny_rm_dir), prompts="plain", n=1)
+    assert run(config) == 0
+    directory = round_dir(tmp_path / "data", 1)
+    manifest = verify_round(directory)
+    rows = read_round(directory)
+    sampled = [r for row in rows for r in row["responses"] if r["prompt_id"] is not None]
+    assert len(sampled) + manifest["extra"]["generate"]["duplicates_dropped"] == len(rows)
+    assert {(r["source"], r["prompt_id"]) for r in sampled} == {("policy_sample", "plain")}
+    efficacy = manifest["extra"]["efficacy"]
+    assert efficacy["pos_gt_neg_share"] is None and efficacy["warning"] is None  # nothing to judge: no warning
+    assert summarize(rows)["pos_gt_neg_share"] is None
