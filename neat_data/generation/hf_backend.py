@@ -2,7 +2,8 @@
 
 Batched with left padding and the KV cache; conversations are sorted by length so a batch pads little.
 Prompts are pre-filled one at a time (no padding: the prefill is the compute-bound part) and their KV caches
-left-padded into one batch cache, so the batch only pays for padding in the cheap decoding steps.
+left-padded into one batch cache, so the batch only pays for padding in the cheap decoding steps; that cache
+appends each step into spare capacity rather than re-concatenating itself (``AppendingLayer``).
 Sampling is plain temperature / nucleus sampling (top-k off), stopping at EOS or an end-of-turn token.
 The policy of round r is the base model plus the LoRA adapter of round r-1 (merged for speed).
 """
@@ -13,6 +14,7 @@ import inspect
 
 import torch
 import torch.nn.functional as F
+from transformers.cache_utils import DynamicLayer
 
 from .base import (
     Generation,
@@ -27,6 +29,31 @@ from .base import (
     resolve_chat_template,
     stop_token_ids,
 )
+
+
+class AppendingLayer(DynamicLayer):
+    """A ``DynamicLayer`` that appends each decoding step into spare capacity instead of re-concatenating the
+    whole cache (``torch.cat`` copies every cached key and value at every step: 84 % of a batch-32 decoding step
+    of SmolLM2 on CPU was spent there). Capacity doubles when full, so copying is amortised O(1) per token.
+    ``keys``/``values`` stay views of the filled part; a method that replaces them (``crop``,
+    ``batch_repeat_interleave``, ...) makes the next ``update`` start a new buffer from them."""
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        if not self.is_initialized or self.keys.numel() == 0:
+            return super().update(key_states, value_states, *args, **kwargs)
+        length, new = self.keys.shape[-2], key_states.shape[-2]
+        keys, values = getattr(self, "_spare", (None, None))
+        if (keys is None or keys.data_ptr() != self.keys.data_ptr() or keys.shape[:-2] != self.keys.shape[:-2]
+                or keys.shape[-2] < length + new):
+            capacity = max(2 * (length + new), 64)
+            keys = self.keys.new_empty(*self.keys.shape[:-2], capacity, self.keys.shape[-1])
+            values = self.values.new_empty(*self.values.shape[:-2], capacity, self.values.shape[-1])
+            keys[..., :length, :], values[..., :length, :] = self.keys, self.values
+            self._spare = (keys, values)
+        keys[..., length:length + new, :] = key_states
+        values[..., length:length + new, :] = value_states
+        self.keys, self.values = keys[..., :length + new, :], values[..., :length + new, :]
+        return self.keys, self.values
 
 
 class TransformersBackend(GenerationBackend):
@@ -114,7 +141,6 @@ class TransformersBackend(GenerationBackend):
         batch cache. None (generate then pre-fills the padded batch itself) for caches other than a plain
         DynamicCache (sliding-window, hybrid or recurrent models) and for one-token prompts."""
         from transformers import DynamicCache
-        from transformers.cache_utils import DynamicLayer
 
         if len(prompts) == 1 or min(len(p) for p in prompts) < 2:
             return None
@@ -130,12 +156,15 @@ class TransformersBackend(GenerationBackend):
         def left_pad(t: torch.Tensor) -> torch.Tensor:  # [1, heads, length, dim] -> [1, heads, width, dim]
             return F.pad(t, (0, 0, width - t.shape[2], 0))
 
-        return DynamicCache(
+        batch_cache = DynamicCache(
             [
                 (torch.cat([left_pad(c.layers[i].keys) for c in caches]), torch.cat([left_pad(c.layers[i].values) for c in caches]))
                 for i in range(len(caches[0].layers))
             ]
         )
+        for layer in batch_cache.layers:
+            layer.__class__ = AppendingLayer  # same state, cheaper update (a subclass adding no fields)
+        return batch_cache
 
     def _decode(self, tokens: list[int]) -> Generation:
         stops = set(self.stop_ids)

@@ -155,3 +155,25 @@ def test_unknown_backend_and_bad_batch_size(tiny_policy_dir):
         make_backend("onnx", str(tiny_policy_dir))
     with pytest.raises(NeatDataError, match="batch_size"):
         make_backend("transformers", str(tiny_policy_dir), batch_size=0)
+
+
+def test_appending_cache_layer_returns_what_concatenation_would():
+    import torch
+    from transformers.cache_utils import DynamicLayer
+
+    from neat_data.generation.hf_backend import AppendingLayer
+
+    torch.manual_seed(0)
+    ours, reference = AppendingLayer(), DynamicLayer()
+    steps = [torch.randn(2, 3, n, 4) for n in (5, 1, 1, 3)] + [torch.randn(2, 3, 1, 4) for _ in range(80)]
+    for i, k in enumerate(steps):
+        if i == 6:  # a method that replaces the tensors (as generate's n > 1 path does): a new buffer follows
+            ours.batch_repeat_interleave(2)
+            reference.batch_repeat_interleave(2)
+        if i >= 6:
+            k = k.repeat_interleave(2, dim=0)
+        got, want = ours.update(k, -k), reference.update(k, -k)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    assert ours.get_seq_length() == reference.get_seq_length() == 5 + 1 + 1 + 3 + 80
+    spare = ours._spare[0]
+    assert spare.shape[-2] >= ours.get_seq_length() and ours.keys.data_ptr() == spare.data_ptr()  # appended in place
