@@ -15,13 +15,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_info  # noqa: E402
+from _machine import REAL_HH, machine_info  # noqa: E402
 
 from neat_data.generation import SamplingConfig, make_backend  # noqa: E402
 from neat_data.hh import load_hh  # noqa: E402
 from neat_data.prompts import DEFAULT_PLACEMENT, apply_prompt, select_prompts  # noqa: E402
-
-REAL_HH = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-rlhf" / "harmless-base-dev.jsonl.gz"
 
 
 def timed(backend, conversations, sampling) -> dict:

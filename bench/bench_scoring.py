@@ -17,12 +17,10 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import machine_info  # noqa: E402
+from _machine import REAL_HH, machine_info  # noqa: E402
 
 from neat_data.models import resolve_rm  # noqa: E402
 from neat_data.scoring import RewardScorer, encode, rm_text  # noqa: E402
-
-REAL_HH = Path(__file__).resolve().parents[2] / "shared" / "data" / "hh-rlhf" / "harmless-base-dev.jsonl.gz"
 
 
 def items_from(hh: Path, n: int) -> tuple[list, str]:

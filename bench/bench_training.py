@@ -34,9 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._machine import machine_info  # noqa: E402
-
-HH_DEV = Path("/work/shared/data/hh-rlhf/harmless-base-dev.jsonl.gz")
+from bench._machine import REAL_HH, machine_info  # noqa: E402
 
 
 def load_texts(path: Path, n: int) -> tuple[list[tuple[list[dict], list[str]]], str]:
@@ -181,7 +179,7 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=4, help="responses per query for the throughput comparison")
     parser.add_argument("--max-length", type=int, default=192)
     parser.add_argument("--max-response-length", type=int, default=64)
-    parser.add_argument("--queries-file", default=str(HH_DEV))
+    parser.add_argument("--queries-file", default=str(REAL_HH))
     parser.add_argument("--child-memory", nargs=2, type=int, metavar=("K", "MICRO"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_memory:

@@ -36,9 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._machine import machine_info  # noqa: E402
+from bench._machine import REAL_HH, machine_info  # noqa: E402
 
-DEFAULT_DATASET = ROOT.parent / "shared" / "data" / "hh-rlhf" / "harmless-base-dev.jsonl.gz"
 
 #: method -> (prompts sampled for its data, or None for round 0 alone; extra `neat train` flags)
 METHODS: dict[str, tuple[str | None, list[str]]] = {
@@ -209,7 +208,7 @@ def plot(result: dict, path: Path, adapters: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", default=str(DEFAULT_DATASET), help="HH-RLHF file (default: the shared dev sample)")
+    p.add_argument("--dataset", default=str(REAL_HH), help="HH-RLHF file (default: the shared dev sample)")
     p.add_argument("--out", default=str(ROOT / "data" / "experiments" / "table2"))
     p.add_argument("--policy", default="default")
     p.add_argument("--rm", default="default")

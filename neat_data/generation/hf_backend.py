@@ -163,7 +163,7 @@ class TransformersBackend(GenerationBackend):
             ]
         )
         for layer in batch_cache.layers:
-            layer.__class__ = AppendingLayer  # same state, cheaper update (a subclass adding no fields)
+            layer.__class__ = AppendingLayer  # same state, cheaper update (the subclass only overrides update)
         return batch_cache
 
     def _decode(self, tokens: list[int]) -> Generation:
