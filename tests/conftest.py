@@ -82,6 +82,17 @@ def tiny_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_policy_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     """A saved tiny random-init Llama causal LM with the tiny ChatML tokenizer."""
+    return _save_tiny_llama(tmp_path_factory.mktemp("tiny-policy"), tiny_tokenizer)
+
+
+@pytest.fixture(scope="session")
+def diverse_policy_dir(tmp_path_factory, tiny_tokenizer) -> Path:
+    """The tiny Llama with large random weights: its greedy answers differ by prompt and do not repeat one
+    token (the default init's nearly flat logits make every greedy answer the same token, which hides bugs)."""
+    return _save_tiny_llama(tmp_path_factory.mktemp("diverse-policy"), tiny_tokenizer, initializer_range=0.5)
+
+
+def _save_tiny_llama(path: Path, tiny_tokenizer, **overrides) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
@@ -98,8 +109,8 @@ def tiny_policy_dir(tmp_path_factory, tiny_tokenizer) -> Path:
         eos_token_id=tiny_tokenizer.eos_token_id,
         pad_token_id=tiny_tokenizer.pad_token_id,
         tie_word_embeddings=True,
+        **overrides,
     )
-    path = tmp_path_factory.mktemp("tiny-policy")
     LlamaForCausalLM(config).save_pretrained(path)
     tiny_tokenizer.save_pretrained(path)
     return path

@@ -1,10 +1,12 @@
-"""The default generation backend: transformers ``generate`` on CPU or CUDA.
+"""The default generation backend: transformers models on CPU or CUDA, with NEAT's own decoding loop.
 
 Batched with left padding and the KV cache; conversations are sorted by length so a batch pads little.
 Prompts are pre-filled one at a time (no padding: the prefill is the compute-bound part) and their KV caches
 left-padded into one batch cache, so the batch only pays for padding in the cheap decoding steps; that cache
-appends each step into spare capacity rather than re-concatenating itself (``AppendingLayer``).
-Sampling is plain temperature / nucleus sampling (top-k off), stopping at EOS or an end-of-turn token.
+appends each step into spare capacity rather than re-concatenating itself (``AppendingLayer``). The decoding
+loop samples with :func:`~neat_data.generation.sampling.sample_next` (temperature / nucleus, top-k off), stops a
+row at EOS or an end-of-turn token and drops finished rows from the batch. Models whose cache cannot be
+pre-filled prompt by prompt (sliding-window, hybrid, recurrent) fall back to transformers ``generate``.
 The policy of round r is the base model plus the LoRA adapter of round r-1 (merged for speed).
 """
 
@@ -29,6 +31,8 @@ from .base import (
     resolve_chat_template,
     stop_token_ids,
 )
+from .ragged_attention import use_ragged_attention
+from .sampling import sample_next
 
 
 class AppendingLayer(DynamicLayer):
@@ -55,6 +59,15 @@ class AppendingLayer(DynamicLayer):
         self.keys, self.values = keys[..., :length + new, :], values[..., :length + new, :]
         return self.keys, self.values
 
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        """Keep only the ``indices`` rows, with their spare capacity (the decoding loop drops finished rows)."""
+        keys, values = getattr(self, "_spare", (None, None))
+        if keys is None or keys.data_ptr() != self.keys.data_ptr() or keys.shape[:-2] != self.keys.shape[:-2]:
+            return super().batch_select_indices(indices)
+        length = self.keys.shape[-2]
+        self._spare = keys, values = keys.index_select(0, indices), values.index_select(0, indices)  # 5x keys[indices]
+        self.keys, self.values = keys[..., :length, :], values[..., :length, :]
+
 
 class TransformersBackend(GenerationBackend):
     def __init__(
@@ -73,6 +86,7 @@ class TransformersBackend(GenerationBackend):
         if adapter is not None and hasattr(self.model, "merge_and_unload"):
             self.model = self.model.merge_and_unload()  # plain weights generate faster than a LoRA wrapper
         self.model.eval()
+        self.ragged_attention = use_ragged_attention(self.model)
         self.batch_size = batch_size
         self.template = resolve_chat_template(self.tokenizer, chat_template, policy)
         self.context = context_length(self.model.config, self.tokenizer)
@@ -81,7 +95,9 @@ class TransformersBackend(GenerationBackend):
         self.pad_id = pad if pad is not None else self.stop_ids[0]
         self.generator = generator_id(policy, adapter)
         self.stats = {"prompts": 0, "truncated": 0, "context": self.context}
-        self._logits_to_keep = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        parameters = inspect.signature(self.model.forward).parameters
+        self._logits_to_keep = "logits_to_keep" in parameters
+        self._cache_arg = "cache" if "cache" in parameters else "past_key_values"  # renamed in transformers 5.2x
 
     @property
     def device(self) -> torch.device:
@@ -107,51 +123,97 @@ class TransformersBackend(GenerationBackend):
         return results
 
     def _generate_batch(self, prompts: list[list[int]], sampling: SamplingConfig) -> list[list[Generation]]:
-        width = max(len(p) for p in prompts)
-        input_ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts], device=self.device)
-        attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
         n = sampling.n
-        sample = sampling.temperature > 0
         with torch.inference_mode():
-            cache = self._prefill(prompts)
-            if cache is not None:  # generate does not expand a given cache: repeat everything n times here
-                cache.batch_repeat_interleave(n)
-                input_ids, attention_mask = input_ids.repeat_interleave(n, 0), attention_mask.repeat_interleave(n, 0)
-            torch.manual_seed(batch_seed(sampling.seed, prompts))
-            out = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                past_key_values=cache,
-                do_sample=sample,
-                temperature=sampling.temperature if sample else None,
-                top_p=sampling.top_p if sample else None,
-                top_k=0 if sample else None,
-                max_new_tokens=sampling.max_new_tokens,
-                num_return_sequences=1 if cache is not None else n,
-                eos_token_id=self.stop_ids,
-                pad_token_id=self.pad_id,
-                use_cache=True,
-            )
-        new_tokens = out[:, width:].tolist()
+            prefilled = self._prefill(prompts)
+            if prefilled is None:
+                new_tokens = self._generate_with_transformers(prompts, sampling)
+            else:
+                new_tokens = self._decoding_loop(prompts, sampling, *prefilled)
         gens = [self._decode(tokens) for tokens in new_tokens]
         return [gens[i * n : (i + 1) * n] for i in range(len(prompts))]
 
+    def _decoding_loop(self, prompts, sampling: SamplingConfig, cache, logits) -> list[list[int]]:
+        """Sample ``sampling.n`` continuations of every prompt from its pre-filled cache and last logits.
+
+        Rows that reached a stop token leave the batch (their cache rows are dropped) once they are an
+        eighth of it, so the batch does not keep decoding finished answers until the longest one ends; until
+        then a finished row's extra tokens are cut off by ``_decode`` at its first stop token."""
+        n, steps, device = sampling.n, sampling.max_new_tokens, self.device
+        if n > 1:
+            cache.batch_repeat_interleave(n)
+            logits = logits.repeat_interleave(n, 0)
+        lengths = torch.tensor([len(p) for p in prompts], device=device).repeat_interleave(n)
+        width = int(lengths.max())
+        mask = torch.zeros(len(lengths), width + steps, dtype=torch.long, device=device)
+        mask[:, :width] = torch.arange(width, device=device) >= width - lengths[:, None]  # left padding
+        out = torch.full((len(lengths), steps), self.pad_id, dtype=torch.long, device=device)
+        rows = torch.arange(len(lengths), device=device)  # the output row of each batch row
+        finished = torch.zeros(len(lengths), dtype=torch.bool, device=device)
+        stops = torch.tensor(self.stop_ids, device=device)
+        generator = torch.Generator(device=device).manual_seed(batch_seed(sampling.seed, prompts))
+        kwargs = {"logits_to_keep": 1} if self._logits_to_keep else {}
+        for step in range(steps):
+            next_ids = sample_next(logits, sampling.temperature, sampling.top_p, generator)
+            out[rows, step] = next_ids
+            finished |= torch.isin(next_ids, stops)
+            done = int(finished.sum())
+            if step + 1 == steps or done == len(rows):
+                break
+            if done * 8 >= len(rows):
+                keep = (~finished).nonzero().squeeze(1)
+                cache.batch_select_indices(keep)
+                rows, mask, lengths, next_ids, finished = rows[keep], mask[keep], lengths[keep], next_ids[keep], finished[keep]
+            mask[:, width + step] = 1
+            logits = self.model(
+                input_ids=next_ids[:, None],
+                attention_mask=mask[:, : width + step + 1],
+                position_ids=(lengths + step)[:, None],
+                use_cache=True,
+                **{self._cache_arg: cache},
+                **kwargs,
+            ).logits[:, -1]
+        return out.tolist()
+
+    def _generate_with_transformers(self, prompts, sampling: SamplingConfig) -> list[list[int]]:
+        """transformers ``generate`` on the left-padded batch: the path of models whose cache cannot be
+        pre-filled prompt by prompt (sliding-window, hybrid or recurrent caches)."""
+        width = max(len(p) for p in prompts)
+        input_ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts], device=self.device)
+        attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        sample = sampling.temperature > 0
+        torch.manual_seed(batch_seed(sampling.seed, prompts))
+        out = self.model.generate(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            do_sample=sample,
+            temperature=sampling.temperature if sample else None,
+            top_p=sampling.top_p if sample else None,
+            top_k=0 if sample else None,
+            max_new_tokens=sampling.max_new_tokens,
+            num_return_sequences=sampling.n,
+            eos_token_id=self.stop_ids,
+            pad_token_id=self.pad_id,
+            use_cache=True,
+        )
+        return out[:, width:].tolist()
+
     def _prefill(self, prompts: list[list[int]]):
-        """The KV cache of every prompt but its last token, computed prompt by prompt and left-padded into one
-        batch cache. None (generate then pre-fills the padded batch itself) for caches other than a plain
-        DynamicCache (sliding-window, hybrid or recurrent models) and for one-token prompts."""
+        """(batch KV cache, last-token logits [prompts, vocab]) of the prompts, computed prompt by prompt (no
+        padding: the prefill is the compute-bound part) and left-padded into one batch cache. None for caches
+        other than a plain DynamicCache (sliding-window, hybrid or recurrent models)."""
         from transformers import DynamicCache
 
-        if len(prompts) == 1 or min(len(p) for p in prompts) < 2:
-            return None
         kwargs = {"logits_to_keep": 1} if self._logits_to_keep else {}
-        caches = []
+        caches, logits = [], []
         for p in prompts:
-            cache = self.model(input_ids=torch.tensor([p[:-1]], device=self.device), use_cache=True, **kwargs).past_key_values
+            out = self.model(input_ids=torch.tensor([p], device=self.device), use_cache=True, **kwargs)
+            cache = out.past_key_values
             if type(cache) is not DynamicCache or any(type(layer) is not DynamicLayer for layer in cache.layers):
                 return None
             caches.append(cache)
-        width = max(len(p) for p in prompts) - 1
+            logits.append(out.logits[:, -1])
+        width = max(len(p) for p in prompts)
 
         def left_pad(t: torch.Tensor) -> torch.Tensor:  # [1, heads, length, dim] -> [1, heads, width, dim]
             return F.pad(t, (0, 0, width - t.shape[2], 0))
@@ -163,8 +225,8 @@ class TransformersBackend(GenerationBackend):
             ]
         )
         for layer in batch_cache.layers:
-            layer.__class__ = AppendingLayer  # same state, cheaper update (the subclass only overrides update)
-        return batch_cache
+            layer.__class__ = AppendingLayer  # same state; the subclass only overrides update and batch_select_indices
+        return batch_cache, torch.cat(logits)
 
     def _decode(self, tokens: list[int]) -> Generation:
         stops = set(self.stop_ids)

@@ -66,10 +66,13 @@ def test_same_seed_same_samples_other_seed_other_samples(backend):
     assert a != c
 
 
-def test_batched_left_padded_greedy_equals_one_at_a_time(tiny_policy_dir, backend):
-    single = make_backend("transformers", str(tiny_policy_dir), device="cpu", batch_size=1)
+def test_batched_left_padded_greedy_equals_one_at_a_time(diverse_policy_dir):
+    batched = make_backend("transformers", str(diverse_policy_dir), device="cpu", batch_size=3)
+    single = make_backend("transformers", str(diverse_policy_dir), device="cpu", batch_size=1)
     greedy = SamplingConfig(temperature=0.0, max_new_tokens=8)
-    assert backend.generate(CONVERSATIONS, greedy) == single.generate(CONVERSATIONS, greedy)
+    out = batched.generate(CONVERSATIONS, greedy)
+    assert out == single.generate(CONVERSATIONS, greedy)
+    assert len({gens[0].text for gens in out}) == len(CONVERSATIONS)  # the answers differ: padding would show
 
 
 def test_on_batch_reports_every_conversation_and_token(backend):
@@ -177,3 +180,46 @@ def test_appending_cache_layer_returns_what_concatenation_would():
     assert ours.get_seq_length() == reference.get_seq_length() == 5 + 1 + 1 + 3 + 80
     spare = ours._spare[0]
     assert spare.shape[-2] >= ours.get_seq_length() and ours.keys.data_ptr() == spare.data_ptr()  # appended in place
+
+
+def test_appending_cache_layer_drops_rows_like_dynamic_layer():
+    import torch
+    from transformers.cache_utils import DynamicLayer
+
+    from neat_data.generation.hf_backend import AppendingLayer
+
+    torch.manual_seed(0)
+    ours, reference = AppendingLayer(), DynamicLayer()
+    for i in range(40):
+        rows = 4 if i < 10 else 2
+        k = torch.randn(rows, 3, 6 if i == 0 else 1, 4)
+        if i == 10:
+            keep = torch.tensor([0, 3])
+            ours.batch_select_indices(keep)
+            reference.batch_select_indices(keep)
+            assert torch.equal(ours.keys, reference.keys) and ours.keys.data_ptr() == ours._spare[0].data_ptr()
+        got, want = ours.update(k, -k), reference.update(k, -k)
+        assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+
+
+def test_decoding_loop_greedy_equals_transformers_generate_while_rows_finish(diverse_policy_dir):
+    import torch
+
+    b = make_backend("transformers", str(diverse_policy_dir), device="cpu", batch_size=8)
+    conversations = CONVERSATIONS + [[{"role": "user", "content": f"Question {i}: {'why ' * i}?"}] for i in range(5)]
+    prompts, _ = render_prompts(b.tokenizer, conversations, b.template, None)
+    greedy = SamplingConfig(temperature=0.0, max_new_tokens=12)
+    with torch.inference_mode():
+        free = b._generate_with_transformers(prompts, greedy)
+    # stop tokens taken from the middle of the free-running answers make rows finish at different steps
+    b.stop_ids = sorted({row[3 + i % 6] for i, row in enumerate(free)})
+
+    def cut(row):
+        end = next((k for k, t in enumerate(row) if t in b.stop_ids), len(row) - 1)
+        return row[: end + 1]
+
+    with torch.inference_mode():
+        reference = [cut(r) for r in b._generate_with_transformers(prompts, greedy)]
+        ours = [cut(r) for r in b._decoding_loop(prompts, greedy, *b._prefill(prompts))]
+    assert ours == reference
+    assert len({len(r) for r in ours}) >= 3  # rows really left the batch at different steps
