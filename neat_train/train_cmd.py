@@ -343,4 +343,7 @@ def run(config: Config) -> int:
         if not config.keep_checkpoints:
             shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
         _log(f"trained {trainer.state.global_step} steps; wrote {out}")
+    if torch.distributed.is_initialized():  # without this, gloo's threads can abort a rank at exit (SIGABRT)
+        trainer.accelerator.wait_for_everyone()
+        torch.distributed.destroy_process_group()
     return 0
