@@ -223,3 +223,25 @@ def test_decoding_loop_greedy_equals_transformers_generate_while_rows_finish(div
         ours = [cut(r) for r in b._decoding_loop(prompts, greedy, *b._prefill(prompts))]
     assert ours == reference
     assert len({len(r) for r in ours}) >= 3  # rows really left the batch at different steps
+
+
+@pytest.mark.slow
+def test_real_policy_decoding_loop_matches_transformers_generate():
+    """SmolLM2 (GQA, 49k vocabulary, its chat template): greedy tokens of NEAT's loop equal transformers
+    ``generate`` one prompt at a time, and batching (left padding, ragged attention) does not change them."""
+    import torch
+
+    b = make_backend("transformers", "default", device="cpu", batch_size=8)
+    assert b.ragged_attention
+    conversations = CONVERSATIONS + [[{"role": "user", "content": "Write a long story about " + "a cat, " * k}]
+                                     for k in (1, 20, 60, 5, 40)]
+    prompts, _ = render_prompts(b.tokenizer, conversations, b.template, None)
+    greedy = SamplingConfig(temperature=0.0, max_new_tokens=24)
+    with torch.inference_mode():
+        reference = [b._decode(b._generate_with_transformers([p], greedy)[0]) for p in prompts]
+        single = [b._decode(b._decoding_loop([p], greedy, *b._prefill([p]))[0]) for p in prompts]
+    assert single == reference
+    assert {g.finish_reason for g in single} == {"eos", "length"}
+    batched = b.generate(conversations, greedy)
+    b.batch_size = 1
+    assert batched == b.generate(conversations, greedy)
