@@ -69,6 +69,32 @@ class AppendingLayer(DynamicLayer):
         self.keys, self.values = keys[..., :length, :], values[..., :length, :]
 
 
+def shared_prefixes(prompts: list[list[int]], min_length: int = 16) -> list[int]:
+    """For each prompt, how many of its first tokens to pre-fill once for a group of prompts starting with the
+    same ``min_length`` or more tokens (0: none). Groups are runs of the sorted prompts whose neighbours share at
+    least ``min_length`` tokens; a group's prefix is what all its prompts share, minus at least the last token of
+    its shortest prompt (whose logits the prefill must return)."""
+    order = sorted(range(len(prompts)), key=lambda i: prompts[i])
+    shared = [0] * len(prompts)
+    group: list[int] = []
+    for i in order + [None]:
+        common = 0
+        if i is not None and group:
+            a, b = prompts[group[-1]], prompts[i]
+            while common < min(len(a), len(b)) and a[common] == b[common]:
+                common += 1
+        if i is not None and group and common >= min_length:
+            group.append(i)
+            length = min(length, common)
+            continue
+        if len(group) > 1:
+            prefix = min([length] + [len(prompts[j]) - 1 for j in group])
+            for j in group:
+                shared[j] = prefix if prefix >= min_length else 0
+        group, length = [i], float("inf")
+    return shared
+
+
 class TransformersBackend(GenerationBackend):
     def __init__(
         self,
@@ -200,18 +226,31 @@ class TransformersBackend(GenerationBackend):
 
     def _prefill(self, prompts: list[list[int]]):
         """(batch KV cache, last-token logits [prompts, vocab]) of the prompts, computed prompt by prompt (no
-        padding: the prefill is the compute-bound part) and left-padded into one batch cache. None for caches
-        other than a plain DynamicCache (sliding-window, hybrid or recurrent models)."""
+        padding: the prefill is the compute-bound part) and left-padded into one batch cache. A prefix several
+        prompts share (the chat template's system turn, a prompt of the prompt set) is computed once
+        (:func:`shared_prefixes`). None for caches other than a plain DynamicCache (sliding-window, hybrid or
+        recurrent models)."""
         from transformers import DynamicCache
 
+        def plain(cache) -> bool:
+            return type(cache) is DynamicCache and all(type(layer) is DynamicLayer for layer in cache.layers)
+
         kwargs = {"logits_to_keep": 1} if self._logits_to_keep else {}
-        caches, logits = [], []
-        for p in prompts:
-            out = self.model(input_ids=torch.tensor([p], device=self.device), use_cache=True, **kwargs)
-            cache = out.past_key_values
-            if type(cache) is not DynamicCache or any(type(layer) is not DynamicLayer for layer in cache.layers):
+        prefixes, caches, logits = {}, [], []
+        for p, shared in zip(prompts, shared_prefixes(prompts)):
+            cache = None
+            if shared:
+                key = tuple(p[:shared])
+                if key not in prefixes:
+                    prefixes[key] = self.model(input_ids=torch.tensor([p[:shared]], device=self.device), use_cache=True, **kwargs).past_key_values
+                    if not plain(prefixes[key]):
+                        return None
+                cache = DynamicCache([(layer.keys.clone(), layer.values.clone()) for layer in prefixes[key].layers])
+            out = self.model(input_ids=torch.tensor([p[shared:]], device=self.device), use_cache=True,
+                             **{self._cache_arg: cache}, **kwargs)
+            if not plain(out.past_key_values):
                 return None
-            caches.append(cache)
+            caches.append(out.past_key_values)
             logits.append(out.logits[:, -1])
         width = max(len(p) for p in prompts)
 

@@ -19,7 +19,7 @@ from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
 NAME = "neat_ragged_sdpa"
-GROUPS = 4  # at most this many row groups per decoding step
+GROUPS = 8  # at most this many row groups per decoding step
 MIN_ROWS = 4  # and at least this many rows per group
 
 

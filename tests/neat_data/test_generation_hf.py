@@ -70,9 +70,11 @@ def test_batched_left_padded_greedy_equals_one_at_a_time(diverse_policy_dir):
     batched = make_backend("transformers", str(diverse_policy_dir), device="cpu", batch_size=3)
     single = make_backend("transformers", str(diverse_policy_dir), device="cpu", batch_size=1)
     greedy = SamplingConfig(temperature=0.0, max_new_tokens=8)
-    out = batched.generate(CONVERSATIONS, greedy)
-    assert out == single.generate(CONVERSATIONS, greedy)
-    assert len({gens[0].text for gens in out}) == len(CONVERSATIONS)  # the answers differ: padding would show
+    system = {"role": "system", "content": "You are a helpful and harmless assistant. " * 4}
+    conversations = CONVERSATIONS + [[system, *c] for c in CONVERSATIONS]  # a prefix pre-filled once
+    out = batched.generate(conversations, greedy)
+    assert out == single.generate(conversations, greedy)
+    assert len({gens[0].text for gens in out}) == len(conversations)  # the answers differ: padding would show
 
 
 def test_on_batch_reports_every_conversation_and_token(backend):
@@ -180,6 +182,16 @@ def test_appending_cache_layer_returns_what_concatenation_would():
     assert ours.get_seq_length() == reference.get_seq_length() == 5 + 1 + 1 + 3 + 80
     spare = ours._spare[0]
     assert spare.shape[-2] >= ours.get_seq_length() and ours.keys.data_ptr() == spare.data_ptr()  # appended in place
+
+
+def test_shared_prefixes_groups_prompts_that_start_alike():
+    from neat_data.generation.hf_backend import shared_prefixes
+
+    system = list(range(100, 120))  # 20 tokens
+    prompts = [system + [1, 2], [7] * 30, system + [1, 3, 4], system + [5], system[:10] + [6] * 12]
+    assert shared_prefixes(prompts) == [20, 0, 20, 20, 0]  # the last shares only 10 < 16 tokens
+    assert shared_prefixes([system, system]) == [19, 19]  # the last token stays: its logits are needed
+    assert shared_prefixes([system]) == [0] and shared_prefixes([]) == []
 
 
 def test_appending_cache_layer_drops_rows_like_dynamic_layer():
