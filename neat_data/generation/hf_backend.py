@@ -76,23 +76,28 @@ def shared_prefixes(prompts: list[list[int]], min_length: int = 16) -> list[int]
     its shortest prompt (whose logits the prefill must return)."""
     order = sorted(range(len(prompts)), key=lambda i: prompts[i])
     shared = [0] * len(prompts)
-    group: list[int] = []
-    for i in order + [None]:
-        common = 0
-        if i is not None and group:
-            a, b = prompts[group[-1]], prompts[i]
-            while common < min(len(a), len(b)) and a[common] == b[common]:
-                common += 1
-        if i is not None and group and common >= min_length:
-            group.append(i)
-            length = min(length, common)
-            continue
-        if len(group) > 1:
-            prefix = min([length] + [len(prompts[j]) - 1 for j in group])
-            for j in group:
-                shared[j] = prefix if prefix >= min_length else 0
-        group, length = [i], float("inf")
+    start = 0
+    while start < len(order):
+        end, common = start + 1, float("inf")
+        while end < len(order):
+            length = _common_length(prompts[order[end - 1]], prompts[order[end]])
+            if length < min_length:
+                break
+            end, common = end + 1, min(common, length)
+        group = order[start:end]
+        prefix = min([common] + [len(prompts[i]) - 1 for i in group])
+        if len(group) > 1 and prefix >= min_length:
+            for i in group:
+                shared[i] = prefix
+        start = end
     return shared
+
+
+def _common_length(a: list[int], b: list[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
 
 
 class TransformersBackend(GenerationBackend):
