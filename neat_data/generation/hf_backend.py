@@ -13,6 +13,7 @@ The policy of round r is the base model plus the LoRA adapter of round r-1 (merg
 from __future__ import annotations
 
 import inspect
+import os
 
 import torch
 import torch.nn.functional as F
@@ -42,13 +43,19 @@ class AppendingLayer(DynamicLayer):
     ``keys``/``values`` stay views of the filled part; a method that replaces them (``crop``,
     ``batch_repeat_interleave``, ...) makes the next ``update`` start a new buffer from them."""
 
+    def _spare_buffers(self):
+        """(keys, values) buffers whose filled part ``self.keys``/``self.values`` still are, else (None, None)."""
+        keys, values = getattr(self, "_spare", (None, None))
+        if keys is None or keys.data_ptr() != self.keys.data_ptr() or keys.shape[:-2] != self.keys.shape[:-2]:
+            return None, None
+        return keys, values
+
     def update(self, key_states, value_states, *args, **kwargs):
         if not self.is_initialized or self.keys.numel() == 0:
             return super().update(key_states, value_states, *args, **kwargs)
         length, new = self.keys.shape[-2], key_states.shape[-2]
-        keys, values = getattr(self, "_spare", (None, None))
-        if (keys is None or keys.data_ptr() != self.keys.data_ptr() or keys.shape[:-2] != self.keys.shape[:-2]
-                or keys.shape[-2] < length + new):
+        keys, values = self._spare_buffers()
+        if keys is None or keys.shape[-2] < length + new:
             capacity = max(2 * (length + new), 64)
             keys = self.keys.new_empty(*self.keys.shape[:-2], capacity, self.keys.shape[-1])
             values = self.values.new_empty(*self.values.shape[:-2], capacity, self.values.shape[-1])
@@ -61,8 +68,8 @@ class AppendingLayer(DynamicLayer):
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
         """Keep only the ``indices`` rows, with their spare capacity (the decoding loop drops finished rows)."""
-        keys, values = getattr(self, "_spare", (None, None))
-        if keys is None or keys.data_ptr() != self.keys.data_ptr() or keys.shape[:-2] != self.keys.shape[:-2]:
+        keys, values = self._spare_buffers()
+        if keys is None:
             return super().batch_select_indices(indices)
         length = self.keys.shape[-2]
         self._spare = keys, values = keys.index_select(0, indices), values.index_select(0, indices)  # 5x keys[indices]
@@ -80,7 +87,7 @@ def shared_prefixes(prompts: list[list[int]], min_length: int = 16) -> list[int]
     while start < len(order):
         end, common = start + 1, float("inf")
         while end < len(order):
-            length = _common_length(prompts[order[end - 1]], prompts[order[end]])
+            length = len(os.path.commonprefix([prompts[order[end - 1]], prompts[order[end]]]))
             if length < min_length:
                 break
             end, common = end + 1, min(common, length)
@@ -91,13 +98,6 @@ def shared_prefixes(prompts: list[list[int]], min_length: int = 16) -> list[int]
                 shared[i] = prefix
         start = end
     return shared
-
-
-def _common_length(a: list[int], b: list[int]) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return n
 
 
 class TransformersBackend(GenerationBackend):
@@ -127,7 +127,7 @@ class TransformersBackend(GenerationBackend):
         self.generator = generator_id(policy, adapter)
         self.stats = {"prompts": 0, "truncated": 0, "context": self.context}
         parameters = inspect.signature(self.model.forward).parameters
-        self._logits_to_keep = "logits_to_keep" in parameters
+        self._forward_kwargs = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}  # last logits only
         self._cache_arg = "cache" if "cache" in parameters else "past_key_values"  # renamed in transformers 5.2x
 
     @property
@@ -183,7 +183,6 @@ class TransformersBackend(GenerationBackend):
         finished = torch.zeros(len(lengths), dtype=torch.bool, device=device)
         stops = torch.tensor(self.stop_ids, device=device)
         generator = torch.Generator(device=device).manual_seed(batch_seed(sampling.seed, prompts))
-        kwargs = {"logits_to_keep": 1} if self._logits_to_keep else {}
         for step in range(steps):
             next_ids = sample_next(logits, sampling.temperature, sampling.top_p, generator)
             out[rows, step] = next_ids
@@ -202,7 +201,7 @@ class TransformersBackend(GenerationBackend):
                 position_ids=(lengths + step)[:, None],
                 use_cache=True,
                 **{self._cache_arg: cache},
-                **kwargs,
+                **self._forward_kwargs,
             ).logits[:, -1]
         return out.tolist()
 
@@ -240,19 +239,19 @@ class TransformersBackend(GenerationBackend):
         def plain(cache) -> bool:
             return type(cache) is DynamicCache and all(type(layer) is DynamicLayer for layer in cache.layers)
 
-        kwargs = {"logits_to_keep": 1} if self._logits_to_keep else {}
         prefixes, caches, logits = {}, [], []
         for p, shared in zip(prompts, shared_prefixes(prompts)):
             cache = None
             if shared:
                 key = tuple(p[:shared])
                 if key not in prefixes:
-                    prefixes[key] = self.model(input_ids=torch.tensor([p[:shared]], device=self.device), use_cache=True, **kwargs).past_key_values
+                    prefix_ids = torch.tensor([p[:shared]], device=self.device)
+                    prefixes[key] = self.model(input_ids=prefix_ids, use_cache=True, **self._forward_kwargs).past_key_values
                     if not plain(prefixes[key]):
                         return None
                 cache = DynamicCache([(layer.keys.clone(), layer.values.clone()) for layer in prefixes[key].layers])
             out = self.model(input_ids=torch.tensor([p[shared:]], device=self.device), use_cache=True,
-                             **{self._cache_arg: cache}, **kwargs)
+                             **{self._cache_arg: cache}, **self._forward_kwargs)
             if not plain(out.past_key_values):
                 return None
             caches.append(out.past_key_values)
