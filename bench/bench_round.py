@@ -26,13 +26,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._machine import machine_info  # noqa: E402
+from neat_data.shards import MANIFEST  # noqa: E402
 
 
 def stage_marks(out: Path, rounds: int) -> list[tuple[str, Path]]:
     """(stage, file whose appearance ends it), in the order the flow runs them."""
-    marks = [("score round 0", out / "round-000" / "manifest.json"), ("eval round 0", out / "eval" / "round-000.json")]
+    marks = [("score round 0", out / "round-000" / MANIFEST), ("eval round 0", out / "eval" / "round-000.json")]
     for r in range(1, rounds + 1):
-        marks += [(f"generate round {r}", out / f"round-{r:03d}" / "manifest.json"),
+        marks += [(f"generate round {r}", out / f"round-{r:03d}" / MANIFEST),
                   (f"train round {r}", out / "adapters" / f"round-{r:03d}" / "result.json"),
                   (f"eval round {r}", out / "eval" / f"round-{r:03d}.json")]
     return marks + [("report", out / "reward_curve.png")]
@@ -63,7 +64,7 @@ def main() -> None:
             done = path.stat().st_mtime
             stages[name] = round(done - previous, 1)
             previous = done
-        extras = [json.loads((out / f"round-{r:03d}" / "manifest.json").read_text())["extra"]
+        extras = [json.loads((out / f"round-{r:03d}" / MANIFEST).read_text())["extra"]
                   for r in range(1, args.rounds + 1)]
         train = [json.loads((out / "adapters" / f"round-{r:03d}" / "result.json").read_text())
                  for r in range(1, args.rounds + 1)]

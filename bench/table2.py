@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._machine import REAL_HH, machine_info  # noqa: E402
+from neat_data.shards import is_round_dir, load_manifest  # noqa: E402
 
 
 #: method -> (prompts sampled for its data, or None for round 0 alone; extra `neat train` flags)
@@ -85,7 +86,7 @@ def run(a: argparse.Namespace) -> dict:
     started = time.perf_counter()
 
     round0 = data / "round0" / "round-000"
-    if not (round0 / "manifest.json").is_file():
+    if not is_round_dir(round0):
         stage(["score", "--dataset", a.dataset, "--rm", a.rm, "--out", str(round0.parent), "--limit", str(a.rows)],
               timings, "score round 0")
 
@@ -94,7 +95,7 @@ def run(a: argparse.Namespace) -> dict:
     shards = {}
     for prompts in sorted({p for p, _ in methods.values() if p}):
         root = data / prompts.replace(",", "+")
-        if not (root / "round-001" / "manifest.json").is_file():
+        if not is_round_dir(root / "round-001"):
             stage(["generate", "--from", str(round0), "--out", str(root), "--policy", a.policy, "--rm", a.rm,
                    "--prompts", prompts, "--max-new-tokens", str(a.max_new_tokens), "--seed", str(a.seed),
                    "--batch-size", str(a.gen_batch_size)], timings, f"generate {prompts}")
@@ -154,7 +155,7 @@ def run(a: argparse.Namespace) -> dict:
         "eval_queries": reports["base"]["n"],
         "rows": rows,
         "win_rate": wins,
-        "efficacy": {p: json.loads((s / "manifest.json").read_text())["extra"]["efficacy"] for p, s in shards.items()},
+        "efficacy": {p: load_manifest(s)["extra"]["efficacy"] for p, s in shards.items()},
         "seconds": timings,
         "total_seconds_this_session": round(time.perf_counter() - started, 1),
         "machine": machine_info("float32"),

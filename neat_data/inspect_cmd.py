@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import NeatDataError
-from .shards import MANIFEST, ROUND_RE, SHARD_RE, list_rounds, load_manifest, read_round, read_shard
+from .shards import (REJECTS, ROUND_RE, SHARD_RE, is_round_dir, list_rounds, load_manifest, read_round, read_shard,
+                     round_of_shard, side_file)
 from .stats import summarize
 
 #: this command takes its path as the first positional argument (see flows/cli.py)
@@ -36,7 +37,7 @@ class Config:
 
 
 def _rejects(round_path: Path) -> int:
-    f = round_path / "rejects.jsonl"
+    f = side_file(round_path, REJECTS)
     return sum(1 for line in f.open(encoding="utf-8") if line.strip()) if f.exists() else 0
 
 
@@ -63,8 +64,8 @@ def describe(path: str | Path) -> tuple[dict, list[dict]]:
             raise NeatDataError(f"{path}: not a Parquet shard; pass a shard, a round directory or a data root")
         rows = read_shard(path)
         report = {"path": str(path), "kind": "shard", "round": rows[0]["round"] if rows else None, "rejects": 0}
-        report["verified"] = (path.parent / MANIFEST).exists()
-    elif (path / MANIFEST).exists() or ROUND_RE.match(path.name):
+        report["verified"] = round_of_shard(path) is not None
+    elif is_round_dir(path) or ROUND_RE.match(path.name):
         manifest = load_manifest(path)
         rows = read_round(path)
         report = {"path": str(path), "kind": "round", "round": manifest["round"], "rejects": _rejects(path)}

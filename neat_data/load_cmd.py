@@ -1,7 +1,7 @@
 """Read HH-RLHF preference pairs and write them as an unscored round 0 (ranked shards + manifest).
 
 Every input row is accounted for: it becomes a query, is merged into an earlier row with the same query,
-or is written to ``rejects.jsonl`` with its reason. ``neat score`` does the same and also scores.
+or is written to ``_rejects.jsonl`` with its reason. ``neat score`` does the same and also scores.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .errors import NeatDataError
 from .hh import LoadResult, load_hh
-from .shards import RoundWriter, round_dir
+from .shards import REJECTS, RoundWriter, round_dir
 
 
 @dataclass
@@ -23,7 +23,7 @@ class DatasetArgs:
     sample: int | None = field(default=None, metadata={"help": "read a seeded random sample of N rows"})
     seed: int = field(default=0, metadata={"help": "seed for --sample (and sampling elsewhere)"})
     max_reject_share: float = field(
-        default=0.05, metadata={"help": "fail if more than this share of rows is bad (bad rows go to rejects.jsonl)"}
+        default=0.05, metadata={"help": "fail if more than this share of rows is bad (bad rows go to _rejects.jsonl)"}
     )
 
     def __post_init__(self):
@@ -58,7 +58,7 @@ def write_round0(config: Config, rows: list[dict], accounting: dict, rejects: li
     for i in range(0, max(len(rows), 1), config.rows_per_shard):
         writer.write_shard(i // config.rows_per_shard, rows[i : i + config.rows_per_shard])
     if rejects:
-        writer.write_jsonl("rejects.jsonl", rejects)
+        writer.write_jsonl(REJECTS, rejects)
     manifest = writer.commit({"load": accounting, **(extra or {})})
     return directory, manifest
 
@@ -70,7 +70,7 @@ def run(config: Config) -> int:
     print(
         f"read {accounting['rows_read']} rows: {accounting['queries']} queries, {accounting['rows_merged']} rows "
         f"merged into an earlier query, {accounting['rejects']} rejected"
-        + (f" (see {directory / 'rejects.jsonl'})" if accounting["rejects"] else "")
+        + (f" (see {directory / REJECTS})" if accounting["rejects"] else "")
     )
     print(f"wrote {directory}")
     return 0

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from .errors import NeatDataError
 from .load_cmd import Config as LoadConfig
 from .load_cmd import write_round0
+from .shards import REJECTS
 
 
 @dataclass
@@ -60,7 +61,7 @@ def run(config: Config) -> int:
     print(f"scored {responses} responses of {len(rows)} queries with {config.rm} (fingerprint {scorer.fingerprint}; "
           f"{scorer.cache_hits} from cache; {scorer.truncated} truncated from the left to {scorer.max_length} tokens)")
     if accounting["rejects"]:
-        print(f"{accounting['rejects']} input rows rejected (see {directory / 'rejects.jsonl'})")
+        print(f"{accounting['rejects']} input rows rejected (see {directory / REJECTS})")
     means = {src: f"{stats['mean']:.3f}" for src, stats in summary.get("reward", {}).items()}
     print(f"mean reward by source: {means}")
     print(f"wrote {directory}")

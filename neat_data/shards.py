@@ -2,12 +2,18 @@
 
 Layout of a data root::
 
-    <root>/round-000/shard-00000.parquet  shard-00001.parquet ...  rejects.jsonl (optional)  manifest.json
+    <root>/round-000/data/shard-00000.parquet  data/shard-00001.parquet ...  _rejects.jsonl (optional)  _manifest.json
     <root>/round-001/...
 
 One row per query (``SCHEMA`` below). Responses are sorted best-first (``neat_data.ranking``).
 
-A round directory is written shard by shard (each shard atomically), and ``manifest.json`` is written
+``round-NNN/data/`` holds nothing but the Parquet shards, so any Parquet reader opens it as one dataset (pandas,
+polars, pyarrow.dataset, duckdb, ``datasets``); the side files' leading ``_`` makes Arrow-based readers (pandas,
+pyarrow.dataset, duckdb) skip them when given the round directory itself. Rounds written before this layout
+(shards beside ``manifest.json`` and ``rejects.jsonl``) are still read: ``side_file`` and the manifest's relative
+file names find both.
+
+A round directory is written shard by shard (each shard atomically), and ``_manifest.json`` is written
 **last, atomically**: it is the commit marker. A directory without a manifest is an unfinished round that
 readers refuse; a directory with one is immutable and writing into it again is refused. The manifest holds
 the sha256 of every file, and readers verify them, so a truncated or edited shard is reported, not read.
@@ -33,8 +39,12 @@ from .ranking import rank_responses
 from .stats import summarize
 
 SCHEMA_VERSION = 1
-MANIFEST = "manifest.json"
-PENDING = ".pending.json"
+MANIFEST = "_manifest.json"  # the commit marker, written last
+REJECTS = "_rejects.jsonl"  # input rows neat load / neat score rejected, with their origin and reason
+PENDING = ".pending.json"  # an unfinished round's config fingerprint
+SHARDS_DIR = "data"  # round-NNN/data/shard-NNNNN.parquet: only shards, so the directory is a Parquet dataset
+#: the side files' names in rounds written before the shards moved into data/ (still read, never written)
+LEGACY_NAMES = {MANIFEST: "manifest.json", REJECTS: "rejects.jsonl"}
 SHARD_RE = re.compile(r"^shard-(\d{5})\.parquet$")
 ROUND_RE = re.compile(r"^round-(\d{3,})$")
 
@@ -84,6 +94,22 @@ def shard_name(index: int) -> str:
     return f"shard-{index:05d}.parquet"
 
 
+def side_file(directory: str | os.PathLike, name: str) -> Path:
+    """``directory/name``, or the file's legacy name when only that exists (a round of the older flat layout)."""
+    path = Path(directory) / name
+    legacy = path.with_name(LEGACY_NAMES.get(name, name))
+    return legacy if not path.exists() and legacy.exists() else path
+
+
+def round_of_shard(path: str | os.PathLike) -> Path | None:
+    """The finished round directory a shard file belongs to (``round/data/x`` or, legacy, ``round/x``), if any."""
+    path = Path(path)
+    for candidate in (path.parent.parent, path.parent) if path.parent.name == SHARDS_DIR else (path.parent,):
+        if is_round_dir(candidate):
+            return candidate
+    return None
+
+
 def code_version() -> dict:
     """Package version plus the git commit of the source tree when it is a checkout."""
     info = {"neat": __version__}
@@ -129,7 +155,7 @@ class RoundWriter:
         self.round = round_index
         self.config = config
         self.inputs = inputs or {}
-        if (self.dir / MANIFEST).exists():
+        if is_round_dir(self.dir):
             raise NeatDataError(
                 f"{self.dir} is a finished round ({MANIFEST} exists) and finished rounds are immutable; "
                 "write to another directory, or delete this one to redo it"
@@ -144,6 +170,9 @@ class RoundWriter:
                     f"{self.dir} holds an unfinished round written with a different config or inputs; "
                     f"refusing to mix them. Delete {self.dir} to start this round fresh."
                 )
+            for legacy in self.dir.glob("shard-*.parquet"):  # begun by a neat of the flat layout: keep its shards
+                (self.dir / SHARDS_DIR).mkdir(exist_ok=True)
+                os.replace(legacy, self.dir / SHARDS_DIR / legacy.name)
         else:
             stray = [p.name for p in self.dir.iterdir() if not p.name.startswith(".")]
             if stray:
@@ -155,7 +184,7 @@ class RoundWriter:
         self.fingerprint = fp
 
     def shard_path(self, index: int) -> Path:
-        return self.dir / shard_name(index)
+        return self.dir / SHARDS_DIR / shard_name(index)
 
     def has_shard(self, index: int) -> bool:
         """True when shard ``index`` was completely written (shards are renamed into place atomically)."""
@@ -171,12 +200,16 @@ class RoundWriter:
         return atomic_write(self.shard_path(index), lambda tmp: pq.write_table(table, tmp))
 
     def write_jsonl(self, name: str, rows: list[dict]) -> Path:
-        """A side file (e.g. ``rejects.jsonl``); it is hashed into the manifest like the shards."""
+        """A side file (e.g. ``REJECTS``); it is hashed into the manifest like the shards. Its name starts with
+        ``_`` so that Parquet readers given the round directory skip it."""
+        if not name.startswith("_"):
+            raise ValueError(f"side file {name!r}: its name must start with '_' (Parquet readers skip those)")
         return atomic_write_jsonl(self.dir / name, rows)
 
     def commit(self, extra: dict | None = None) -> dict:
-        """Hash everything, write ``manifest.json`` last and atomically, and return the manifest."""
-        shard_files = sorted(p for p in self.dir.iterdir() if SHARD_RE.match(p.name))
+        """Hash everything, write ``_manifest.json`` last and atomically, and return the manifest."""
+        shards_dir = self.dir / SHARDS_DIR
+        shard_files = sorted(p for p in shards_dir.iterdir() if SHARD_RE.match(p.name)) if shards_dir.is_dir() else []
         indices = [int(SHARD_RE.match(p.name).group(1)) for p in shard_files]
         if indices != list(range(len(indices))):
             raise NeatDataError(f"{self.dir}: shard numbering has gaps ({indices}); cannot commit the round")
@@ -184,11 +217,11 @@ class RoundWriter:
         for p in shard_files:
             part = pq.read_table(p).to_pylist()
             rows.extend(part)
-            shards.append({"file": p.name, "sha256": sha256_file(p), "rows": len(part), "bytes": p.stat().st_size})
+            shards.append({"file": f"{SHARDS_DIR}/{p.name}", "sha256": sha256_file(p), "rows": len(part), "bytes": p.stat().st_size})
         side = [
             {"file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
             for p in sorted(self.dir.iterdir())
-            if p.is_file() and not p.name.startswith(".") and not SHARD_RE.match(p.name) and p.name != MANIFEST
+            if p.is_file() and not p.name.startswith(".") and p.name != MANIFEST
         ]
         ids = [r["query_id"] for r in rows]
         if len(set(ids)) != len(ids):
@@ -212,12 +245,12 @@ class RoundWriter:
 
 
 def is_round_dir(path: str | os.PathLike) -> bool:
-    return (Path(path) / MANIFEST).is_file()
+    return side_file(path, MANIFEST).is_file()
 
 
 def load_manifest(directory: str | os.PathLike) -> dict:
     directory = Path(directory)
-    path = directory / MANIFEST
+    path = side_file(directory, MANIFEST)
     if not path.is_file():
         hint = " (an unfinished round: re-run the command that writes it)" if (directory / PENDING).exists() else ""
         raise NeatDataError(f"{directory} is not a finished NEAT round: no {MANIFEST}{hint}")
@@ -252,11 +285,12 @@ def verify_round(directory: str | os.PathLike) -> dict:
 def read_shard(path: str | os.PathLike) -> list[dict]:
     """Rows of one shard file. Inside a finished round the file is verified against the manifest first."""
     path = Path(path)
-    if is_round_dir(path.parent):
-        manifest = load_manifest(path.parent)
-        entry = next((s for s in manifest["shards"] if s["file"] == path.name), None)
+    directory = round_of_shard(path)
+    if directory is not None:
+        manifest = load_manifest(directory)
+        entry = next((s for s in manifest["shards"] if directory / s["file"] == path), None)
         if entry is None:
-            raise NeatDataError(f"{path} is not listed in {path.parent / MANIFEST}")
+            raise NeatDataError(f"{path} is not listed in {side_file(directory, MANIFEST)}")
         if sha256_file(path) != entry["sha256"]:
             raise NeatDataError(f"{path}: sha256 does not match {MANIFEST} (truncated or edited); regenerate it")
     try:

@@ -25,7 +25,7 @@ import torch
 from neat_data.atomic import sha256_file
 from neat_data.errors import NeatDataError
 from neat_data.hh import split_of
-from neat_data.shards import MANIFEST, is_round_dir, list_rounds, verify_round
+from neat_data.shards import MANIFEST, is_round_dir, list_rounds, side_file, verify_round
 
 TRAIN_SPLITS = ("train", "all")
 
@@ -76,7 +76,7 @@ def load_examples(paths: list[str], train_split: str = "train") -> tuple[list[di
         report.rounds.append({
             "path": str(directory.resolve()),
             "round": manifest["round"],
-            "manifest_sha256": sha256_file(directory / MANIFEST),
+            "manifest_sha256": sha256_file(side_file(directory, MANIFEST)),
             "config_fingerprint": manifest.get("config_fingerprint"),
             "shards": {s["file"]: s["sha256"] for s in manifest["shards"]},
         })

@@ -94,7 +94,7 @@ def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_
     # 1. killed while round 1 is being generated: some shards written, no manifest yet
     round1 = out / "round-001"
     proc = start_run(config, home)
-    kill_when(proc, lambda: any(round1.glob("shard-*.parquet")) and not (round1 / MANIFEST).exists(),
+    kill_when(proc, lambda: any(round1.glob("data/shard-*.parquet")) and not (round1 / MANIFEST).exists(),
               "round 1 to be half-written")
     assert not (round1 / MANIFEST).exists()
 

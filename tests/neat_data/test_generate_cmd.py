@@ -10,7 +10,7 @@ from neat_data.generation import Generation
 from neat_data.load_cmd import Config as LoadConfig
 from neat_data.load_cmd import write_round0
 from neat_data.prompts import BUILTIN_PROMPTS
-from neat_data.shards import load_manifest, read_round, round_dir, verify_round
+from neat_data.shards import MANIFEST, load_manifest, read_round, round_dir, verify_round
 from neat_data.stats import summarize
 
 
@@ -163,13 +163,13 @@ def test_resume_skips_written_shards(round0, tmp_path, fakes, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run(config)
     directory = round_dir(tmp_path / "data", 1)
-    first = (directory / "shard-00000.parquet").read_bytes()
-    assert not (directory / "manifest.json").exists()
+    first = (directory / "data" / "shard-00000.parquet").read_bytes()
+    assert not (directory / MANIFEST).exists()
     monkeypatch.setattr(generate_cmd, "_generate_shard", real)
     fakes.calls = 0
     run(config)
     manifest = verify_round(directory)
-    assert (directory / "shard-00000.parquet").read_bytes() == first  # not regenerated
+    assert (directory / "data" / "shard-00000.parquet").read_bytes() == first  # not regenerated
     assert fakes.calls == 1 and manifest["extra"]["generate"]["shards_resumed"] == 1
     assert manifest["extra"]["generate"]["queries"] == manifest["summary"]["queries"]
     with pytest.raises(NeatDataError, match="finished round"):
@@ -223,7 +223,7 @@ def test_limit_takes_the_first_queries(round0, tmp_path, fakes):
     run(make_config(round0, tmp_path, n=1, limit=3))
     rows = read_round(round_dir(tmp_path / "data", 1))
     assert [r["query_id"] for r in rows] == [r["query_id"] for r in read_round(round0)][:3]
-    assert json.loads((round_dir(tmp_path / "data", 1) / "manifest.json").read_text())["config"]["limit"] == 3
+    assert json.loads((round_dir(tmp_path / "data", 1) / MANIFEST).read_text())["config"]["limit"] == 3
 
 
 def test_plain_prompt_samples_the_unchanged_query_for_rrhf(round0, tmp_path, tiny_policy_dir, tiny_rm_dir,

@@ -4,7 +4,7 @@ import pytest
 
 from flows.cli import main
 from neat_data.ranking import make_response
-from neat_data.shards import RoundWriter, round_dir
+from neat_data.shards import REJECTS, RoundWriter, round_dir
 
 
 def prompted_row(qid, chosen, rejected, pos, neg):
@@ -28,7 +28,7 @@ def data_root(tmp_path):
         w = RoundWriter(round_dir(tmp_path, index), index, config={"i": index})
         w.write_shard(0, rows)
         if index == 0:
-            w.write_jsonl("rejects.jsonl", [{"origin": "x:1", "reason": "empty chosen reply"}])
+            w.write_jsonl(REJECTS, [{"origin": "x:1", "reason": "empty chosen reply"}])
         w.commit()
     return tmp_path
 
@@ -60,7 +60,7 @@ def test_data_root_reports_latest_round_and_every_round(data_root, capsys):
 
 
 def test_single_shard_and_text_report_and_plot(data_root, capsys, tmp_path):
-    shard = round_dir(data_root, 1) / "shard-00000.parquet"
+    shard = round_dir(data_root, 1) / "data" / "shard-00000.parquet"
     assert run_json(capsys, str(shard))["kind"] == "shard"
     png = tmp_path / "plots" / "rewards.png"
     assert main(["inspect", str(data_root), "--samples", "1", "--plot", str(png)]) == 0
@@ -88,7 +88,7 @@ def test_unscored_data_says_so(hh_file, tmp_path, capsys):
 
 
 def test_corrupted_shard_exits_non_zero_with_a_message(data_root, capsys):
-    shard = round_dir(data_root, 0) / "shard-00000.parquet"
+    shard = round_dir(data_root, 0) / "data" / "shard-00000.parquet"
     shard.write_bytes(shard.read_bytes()[:-10])
     assert main(["inspect", str(round_dir(data_root, 0)), "--json"]) == 2
     assert "shard-00000.parquet: sha256 does not match" in capsys.readouterr().err

