@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("neat_data.score_cmd", "read HH-RLHF, score chosen/rejected with a reward model, write round 0"),
     "generate": ("neat_data.generate_cmd", "sample positive/negative prompted responses, score, merge, write a round"),
     "inspect": ("neat_data.inspect_cmd", "summarise a shard, a round directory or a data root"),
+    "export": ("neat_data.export_cmd", "write a round as a TRL preference dataset (prompt/chosen/rejected) or JSONL"),
     "rm train": ("neat_train.rm_train_cmd", "train the embedded default Bradley-Terry reward model"),
     "rm eval": ("neat_train.rm_eval_cmd", "pairwise accuracy of a reward model on HH-RLHF pairs"),
     "train": ("neat_train.train_cmd", "train a policy on ranked shards with the NEAT loss or a baseline"),

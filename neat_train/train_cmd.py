@@ -5,8 +5,11 @@
 ``--shards`` takes round directories or data roots (all their rounds). ``--out`` receives the adapter (or the
 full model), ``train_config.json`` (every setting, resolved), ``data.json`` (manifest sha256 and fingerprints
 of every round read, query counts), ``train_log.jsonl`` (one line per optimizer step: loss, loss_sft,
-loss_rank, loss_pen, loss_dpo, grad norm, counts), ``seen_queries.rank-N.jsonl`` and ``result.json``
-(written last: the run is complete). A crashed run resumes from its last checkpoint when the same command is
+loss_rank, loss_pen, loss_dpo, grad norm, counts), ``seen_queries.rank-N.jsonl``, ``README.md`` (the model card:
+base, data rounds with their manifest hashes, loss, α/β) and ``result.json`` (written last: the run is complete).
+``adapter_config.json`` records a portable base (``neat:default-policy`` or the hub id), not a local path.
+``--report_to tensorboard`` (wandb, mlflow, trackio) logs under ``--logging_dir`` (default ``OUT/logs``), which
+is kept. A crashed run resumes from its last checkpoint when the same command is
 run again. The same command on the same rounds with the same seed reproduces the per-step losses (on CPU).
 Multi-process (DDP; gloo on CPU, NCCL on GPU): ``torchrun --nproc_per_node 2 -m flows.cli train ...`` or
 ``accelerate launch --num_processes 2 -m flows.cli train ...`` (on a machine without GPUs accelerate needs
@@ -31,6 +34,7 @@ from neat_data.shards import code_version, fingerprint
 
 from .data import TRAIN_SPLITS, DataReport, ResponseCollator, load_examples, tokenize_all
 from .losses import LOSSES, PENALTIES, LossConfig
+from .summaries import write_model_card
 from .trainer import TRAIN_LOG, NeatTrainer, seen_path
 
 METHODS = ("lora", "full")
@@ -77,7 +81,10 @@ class Config:
     train_split: str = field(default="train", metadata={"help": "train: only split_of(query)=='train' queries | all"})
     save_steps: int = field(default=200, metadata={"help": "checkpoint every N optimizer steps (for resume)"})
     keep_checkpoints: bool = field(default=False, metadata={"help": "keep OUT/checkpoints after a successful run"})
-    report_to: str = field(default="none", metadata={"help": "Trainer integrations: none | tensorboard | wandb | ..."})
+    report_to: str = field(default="none", metadata={"help": "Trainer integrations: none | tensorboard | wandb | "
+                                                             "mlflow | trackio (comma-separated); pip install neat[tracking]"})
+    logging_dir: str | None = field(default=None, metadata={"help": "where --report_to integrations write locally "
+                                                                    "(kept after training; default: OUT/logs)"})
     chat_template: str | None = field(default=None, metadata={"help": "'chatml' or a Jinja file for template-less policies"})
 
     def __post_init__(self):
@@ -119,6 +126,8 @@ def config_sha256(model_dir: str) -> str | None:
 
 def check_adapter_base(adapter: str, policy_path: str) -> None:
     """Refuse an adapter trained on another base model than ``policy_path`` (clear error naming the file)."""
+    from neat_data.models import DEFAULT_POLICY_ID, resolve_policy
+
     cfg_path = Path(adapter) / "adapter_config.json"
     if not cfg_path.is_file():
         raise NeatDataError(f"--adapter {adapter}: no adapter_config.json, so it is not a PEFT adapter directory")
@@ -135,6 +144,8 @@ def check_adapter_base(adapter: str, policy_path: str) -> None:
     base = json.loads(cfg_path.read_text()).get("base_model_name_or_path")
     if not base:
         return
+    if base == DEFAULT_POLICY_ID:
+        base = resolve_policy(base)
     same = base == policy_path or (Path(base).exists() and Path(base).resolve() == Path(policy_path).resolve())
     if not same and Path(base).exists() and config_sha256(base) == expected:
         same = True  # a copy of the same model
@@ -224,6 +235,8 @@ def build_model(config: Config, policy_path: str):
     model, tokenizer = load_policy(policy_path, dtype=config.dtype, device="cpu", trainable=True)
     if config.adapter:
         model = PeftModel.from_pretrained(model, config.adapter, is_trainable=True)
+        # it may name its base `neat:default-policy`: peft looks at the base's config when saving
+        model.peft_config["default"].base_model_name_or_path = policy_path
     elif config.method == "lora":
         targets = config.lora_targets if config.lora_targets == "all-linear" else config.lora_targets.split(",")
         model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
@@ -233,6 +246,34 @@ def build_model(config: Config, policy_path: str):
     if config.loss == "dpo" and config.method == "full":
         ref_model = copy.deepcopy(model).eval().requires_grad_(False)
     return model, tokenizer, ref_model
+
+
+def tracking_env(config: Config, out: Path) -> dict[str, str]:
+    """Environment for the --report_to integrations, so that they write under --logging_dir: TensorBoard always
+    there; wandb, MLflow and trackio there unless the user's environment already points them elsewhere."""
+    logs = Path(config.logging_dir or out / "logs").resolve()
+    targets = {"tensorboard": {"TENSORBOARD_LOGGING_DIR": logs / "tensorboard"},
+               "wandb": {"WANDB_DIR": logs},
+               "mlflow": {"MLFLOW_TRACKING_URI": f"sqlite:///{logs / 'mlflow.db'}"},  # MLflow 3: file store retired
+               "trackio": {"TRACKIO_DIR": logs / "trackio"}}
+    env = {}
+    for name in config.report_to.split(","):
+        for key, value in targets.get(name.strip(), {}).items():
+            env[key] = str(value) if key == "TENSORBOARD_LOGGING_DIR" else os.environ.get(key, str(value))
+    if env:
+        logs.mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def record_portable_base(out: Path, policy: str) -> None:
+    """``adapter_config.json`` names the base by its portable id (``neat:default-policy``, the hub id), not by the
+    machine-local directory it was loaded from."""
+    from neat_data.models import portable_policy_id
+
+    path = out / "adapter_config.json"
+    adapter_config = json.loads(path.read_text())
+    adapter_config["base_model_name_or_path"] = portable_policy_id(policy)
+    atomic_write_json(path, adapter_config)
 
 
 def training_args(config: Config, out: Path):
@@ -304,6 +345,7 @@ def run(config: Config) -> int:
                                        config.max_length, config.max_response_length)
     if truncated:
         _log(f"{truncated} queries were cut from the left to fit --max-length {config.max_length}")
+    os.environ.update(tracking_env(config, out))  # read by the integrations' callbacks, created with the Trainer
     trainer = NeatTrainer(
         model=model,
         args=training_args(config, out),
@@ -326,9 +368,12 @@ def run(config: Config) -> int:
         (out / "training_args.bin").unlink(missing_ok=True)  # a pickle; train_config.json records the settings
         if config.method == "full":
             tokenizer.save_pretrained(out)
+        else:
+            record_portable_base(out, config.policy)
         if len(set(hashes)) != 1:
             raise NeatDataError(f"the ranks ended with different weights ({hashes}); the DDP run is broken")
         atomic_write_json(out / "data.json", {**asdict(report), "truncated_queries": truncated})
+        write_model_card(out)
         tokens = sum(json.loads(ln).get("response_tokens", 0) for ln in (out / TRAIN_LOG).read_text().splitlines())
         atomic_write_json(out / RESULT, {
             "steps": trainer.state.global_step,

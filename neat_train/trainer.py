@@ -32,9 +32,8 @@ from transformers import Trainer
 
 from neat_data.errors import NeatDataError
 
+from . import TRAIN_LOG  # noqa: F401  (re-exported; defined in the package, where importing it is cheap)
 from .losses import LossConfig, LossTerms, ResponseStats, batch_loss, response_stats, token_logprobs
-
-TRAIN_LOG = "train_log.jsonl"
 
 
 def seen_path(out_dir: Path, rank: int) -> Path:

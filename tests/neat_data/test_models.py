@@ -125,3 +125,35 @@ def test_default_rm_built_from_the_committed_delta_reproduces_its_held_out_accur
     result = evaluate_pairs(scorer, held_out)
     assert result["pairs"] == report["held_out"]["pairs"]
     assert result["accuracy"] == pytest.approx(report["held_out"]["accuracy"], abs=2 / len(held_out))
+
+
+def test_data_root_rule_neat_home_then_checkout_then_user_cache(tmp_path, monkeypatch):
+    for name in ("NEAT_HOME", "NEAT_DATA_DIR", "XDG_CACHE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert models.in_checkout() and models.data_root() == models.PROJECT_ROOT / "data"  # developers: data/
+    assert models.shipped_path(models.DEFAULT_RM_DELTA_DIR) == models.PROJECT_ROOT / models.DEFAULT_RM_DELTA_DIR
+    monkeypatch.setattr(models, "PROJECT_ROOT", tmp_path / "site-packages")  # an installed wheel: no pyproject.toml
+    assert not models.in_checkout()
+    assert models.data_root() == tmp_path / "home" / ".cache" / "neat"
+    assert models.shipped_path(models.DEFAULT_RM_DELTA_DIR) == models.WHEEL_DATA / "models" / "neat-rm-minilm-delta"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert models.data_root() == tmp_path / "xdg" / "neat"
+    monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "old-name"))
+    assert models.data_root() == tmp_path / "old-name"
+    monkeypatch.setenv("NEAT_HOME", str(tmp_path / "neat-home"))
+    assert models.data_root() == tmp_path / "neat-home"
+    assert models.under_data(models.DEFAULT_POLICY_DIR) == tmp_path / "neat-home" / "models" / "smollm2-135m-instruct"
+
+
+def test_the_default_policy_has_a_portable_id(tiny_policy_dir, tmp_path, monkeypatch):
+    import shutil
+
+    assert models.portable_policy_id("default") == models.portable_policy_id("neat:default-policy") == \
+        "neat:default-policy"
+    assert models.portable_policy_id("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    assert models.portable_policy_id(str(tiny_policy_dir)) == str(tiny_policy_dir.resolve())
+    monkeypatch.setenv("NEAT_HOME", str(tmp_path))
+    shutil.copytree(tiny_policy_dir, tmp_path / "models" / "smollm2-135m-instruct")  # as if converted already
+    assert resolve_policy("neat:default-policy") == resolve_policy("default") == \
+        str(tmp_path / "models" / "smollm2-135m-instruct")
