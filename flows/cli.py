@@ -7,6 +7,7 @@ Every command is a module exposing a typed ``Config`` dataclass (its fields are 
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import importlib.util
 import sys
@@ -25,6 +26,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("flows.run_cmd", "the main job: the full NEAT rounds loop from a YAML config (Prefect flow)"),
     "serve": ("flows.serve_cmd", "serve the data-generation flow on a cron schedule (Prefect)"),
 }
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" to a flag's help unless the help already says what its default is."""
+
+    def _get_help_string(self, action):
+        return action.help if "default:" in (action.help or "") else super()._get_help_string(action)
 
 
 def _available() -> dict[str, tuple[str, str]]:
@@ -54,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     positional = getattr(module, "POSITIONAL", None)  # e.g. `neat inspect PATH` == `neat inspect --path PATH`
     if positional and args and not args[0].startswith("-"):
         args = [f"--{positional}", *args]
-    parser = HfArgumentParser(module.Config, prog=f"neat {name}", description=module.__doc__)
+    parser = HfArgumentParser(module.Config, prog=f"neat {name}", description=module.__doc__,
+                              formatter_class=HelpFormatter)
     try:
         (config,) = parser.parse_args_into_dataclasses(args)  # __post_init__ validates
         return int(module.run(config) or 0)

@@ -1,6 +1,12 @@
 """Prefect flows for NEAT rounds. Orchestration only: every stage is the stage's own ``neat`` command, run as a
 separate process (so the memory — and a GPU used by vLLM — is free again when it ends), and tasks pass paths.
 
+What the Prefect UI shows: each stage's output, streamed line by line into its task run's log while it runs; task
+runs named by round (``generate round 2``); a log line when a finished stage is reused; and per round the artifacts
+built by ``neat_train.summaries`` (data: reward by source, separation, fluency, the efficacy warning; training
+losses; evaluation), then an overview table of every round. ``rounds`` and the main knobs (``KNOBS``) are flow
+parameters, so a custom run from the UI can change them on top of the YAML config.
+
 Run layout under ``config.out``::
 
     run.json                     the run's identity (a different config is refused)
@@ -19,21 +25,29 @@ the cache. Transient failures are retried once; bad input (exit code 2) is not.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from neat_data.atomic import atomic_write_json
 from neat_data.errors import NeatDataError
 from neat_data.shards import fingerprint, is_round_dir, list_rounds, load_manifest, round_dir
+from neat_train import summaries
 
 from .run_config import RunConfig, load_run_config, section_args
 
 BAD_INPUT = 2
+#: a stage's progress bars (tqdm) update its task log at most this often (seconds), unless TQDM_MININTERVAL is set
+PROGRESS_EVERY_S = "10"
 
 
 class StageFailed(RuntimeError):
@@ -48,14 +62,56 @@ def _transient(task_, task_run, state) -> bool:
     return not (isinstance(exc, StageFailed) and exc.returncode == BAD_INPUT)
 
 
+def _logger() -> logging.Logger | logging.LoggerAdapter:
+    """The task run's logger (its lines show in the UI), or a plain one when a task's ``.fn`` is called directly."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("neat.flows")
+
+
+def _log_lines(pipe, logger) -> None:
+    for line in pipe:  # text mode: "\r" (a progress bar's update) ends a line too
+        if line.strip():
+            logger.info(line.rstrip())
+
+
 def run_stage(args: list[str], launcher: list[str] | None = None, capture: bool = False) -> str:
-    """Run ``neat <args>`` as a child process; returns its stdout when ``capture``."""
+    """Run ``neat <args>`` as a child process, streaming its output line by line into the task run's log while
+    it runs; with ``capture`` its stdout is returned instead (and only its stderr is logged)."""
     argv = [*(launcher or [sys.executable]), "-m", "flows.cli", *args]
-    get_run_logger().info("running: %s", " ".join(argv))
-    proc = subprocess.run(argv, stdout=subprocess.PIPE if capture else None, text=True)
-    if proc.returncode != 0:
+    logger = _logger()
+    logger.info("running: %s", " ".join(argv))
+    env = {"TQDM_MININTERVAL": PROGRESS_EVERY_S, **os.environ}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE if capture else subprocess.STDOUT,
+                            text=True, errors="replace", env=env)
+    reader = threading.Thread(target=_log_lines, args=(proc.stderr if capture else proc.stdout, logger), daemon=True)
+    reader.start()
+    out = proc.stdout.read() if capture else ""
+    reader.join()
+    if proc.wait() != 0:
         raise StageFailed(argv, proc.returncode)
-    return proc.stdout or ""
+    return out
+
+
+def _reused(what: str, path: Path) -> None:
+    _logger().info("%s is finished (%s exists): reusing it", what, path)
+
+
+def _key(config: RunConfig, index: int | None, what: str) -> str:
+    """An artifact key (lowercase letters, digits, dashes): the same key across runs gives the UI its history."""
+    name = re.sub(r"[^a-z0-9]+", "-", config.name.lower()).strip("-") or "run"
+    return f"{name}-round-{index}-{what}" if index is not None else f"{name}-{what}"
+
+
+def publish_data(config: RunConfig, directory: Path) -> None:
+    """The round's data as a markdown artifact; its efficacy warning also as a WARNING log line."""
+    data = summaries.round_data(load_manifest(directory))
+    create_markdown_artifact(summaries.data_markdown(data), key=_key(config, data["round"], "data"),
+                             description=f"round {data['round']} data ({directory})")
+    if data["warning"]:
+        _logger().warning("round %d: the negative prompt does not lower reward: %s", data["round"],
+                                 data["warning"])
 
 
 def adapter_dir(config: RunConfig, index: int) -> Path:
@@ -72,10 +128,13 @@ def claim_run_dir(config: RunConfig) -> None:
     marker = out / "run.json"
     fp = fingerprint(config.identity())
     if marker.exists():
-        if json.loads(marker.read_text())["fingerprint"] != fp:
+        recorded = json.loads(marker.read_text())
+        if recorded["fingerprint"] != fp:
             raise NeatDataError(
-                f"{out} holds a run made with a different config (only `rounds` may change to extend a run); "
-                f"refusing to mix them. Use another `out:` or delete {out} to start fresh."
+                f"{out} holds a run made with a different config (differs in: "
+                f"{', '.join(_differences(recorded.get('config', {}), config.identity())) or 'unknown'}; only "
+                f"`rounds` may change to extend a run); refusing to mix them. Use another `out:` or delete {out} to "
+                "start fresh."
             )
         return
     if out.exists() and any(out.iterdir()):
@@ -83,28 +142,56 @@ def claim_run_dir(config: RunConfig) -> None:
     atomic_write_json(marker, {"fingerprint": fp, "config": config.identity()})
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient)
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ, e.g. ``train.alpha (0.1 -> 0.5)``."""
+    found = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            found.append(f"{prefix}{key} ({a!r} -> {b!r})")
+    return found
+
+
+def _load(config_path: str, overrides: dict) -> RunConfig:
+    """The run config with the flow parameters that are set on top (they are part of the run's identity)."""
+    config = load_run_config(config_path, overrides)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if given:
+        _logger().info("flow parameters override %s: %s", config_path,
+                              ", ".join(f"{k}={v!r}" for k, v in given.items()))
+    return config
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient, task_run_name="score round 0")
 def score(config: RunConfig) -> str:
     """Round 0: the dataset's chosen/rejected responses scored by the RM and ranked."""
     directory = round_dir(config.out, 0)
-    if not is_round_dir(directory):
+    if is_round_dir(directory):
+        _reused("round 0", directory)
+    else:
         run_stage(["score", "--dataset", config.dataset, "--rm", config.rm, "--out", config.out,
                    *section_args(config.data), *section_args(config.score)])
+    publish_data(config, directory)
     return str(directory)
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient)
+@task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient, task_run_name="generate round {index}")
 def generate_round(config: RunConfig, index: int, adapter: str | None) -> str:
     """Round ``index``: sample with the round ``index-1`` policy, score, merge with round ``index-1``, rank."""
     directory = round_dir(config.out, index)
-    if not is_round_dir(directory):
+    if is_round_dir(directory):
+        _reused(f"round {index}", directory)
+    else:
         run_stage(["generate", "--round", str(index), "--policy", config.policy, "--rm", config.rm,
                    "--from", str(round_dir(config.out, index - 1)), "--out", config.out,
                    *(["--adapter", adapter] if adapter else []), *section_args(config.generate)])
+    publish_data(config, directory)
     return str(directory)
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient)
+@task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient, task_run_name="train round {index}")
 def train_round(config: RunConfig, index: int, adapter: str | None) -> str:
     """Train the round ``index`` policy (from the previous adapter) on round ``index``'s ranked shards, or on
     rounds 1..``index`` with ``train_on: all``.
@@ -114,31 +201,43 @@ def train_round(config: RunConfig, index: int, adapter: str | None) -> str:
     """
     final = adapter_dir(config, index)
     if final.is_dir():
-        return str(final)
-    partial = final.with_name(final.name + ".partial")
-    first = 1 if config.train_on == "all" else index
-    shards = [str(round_dir(config.out, r)) for r in range(first, index + 1)]
-    if not (partial / "result.json").is_file():  # result.json is written last: training finished
-        run_stage(["train", "--shards", *shards, "--policy", config.policy, "--out", str(partial),
-                   *(["--adapter", adapter] if adapter else []), *section_args(config.train)],
-                  launcher=config.train_launcher and [*config.train_launcher])
-    os.replace(partial, final)
+        _reused(f"the round {index} adapter", final)
+    else:
+        partial = final.with_name(final.name + ".partial")
+        first = 1 if config.train_on == "all" else index
+        shards = [str(round_dir(config.out, r)) for r in range(first, index + 1)]
+        if not (partial / "result.json").is_file():  # result.json is written last: training finished
+            run_stage(["train", "--shards", *shards, "--policy", config.policy, "--out", str(partial),
+                       *(["--adapter", adapter] if adapter else []), *section_args(config.train)],
+                      launcher=config.train_launcher and [*config.train_launcher])
+        os.replace(partial, final)
+    if (final / "train_log.jsonl").is_file():
+        create_markdown_artifact(summaries.training_markdown(final, index), key=_key(config, index, "training"),
+                                 description=f"round {index} training ({final})")
     return str(final)
 
 
-@task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient)
+@task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient, task_run_name="evaluate round {index}")
 def evaluate_round(config: RunConfig, index: int, adapter: str | None) -> str:
-    """Evaluate the round ``index`` policy on held-out queries; returns the path of its JSON report."""
+    """Evaluate the round ``index`` policy on held-out queries; returns the path of its JSON report. The adapter's
+    model card gets the numbers."""
     path = eval_path(config, index)
-    if not path.is_file():
+    if path.is_file():
+        _reused(f"the round {index} evaluation", path)
+    else:
         out = run_stage(["eval", "--policy", config.policy, "--dataset", config.dataset, "--rm", config.rm,
                          "--json", *(["--adapter", adapter] if adapter else []), *section_args(config.eval)],
                         capture=True)
         atomic_write_json(path, {"round": index, "adapter": adapter, **json.loads(out)})
+        if adapter and (Path(adapter) / "train_config.json").is_file():
+            summaries.write_model_card(adapter, json.loads(path.read_text()))
+    create_table_artifact(summaries.evaluation(json.loads(path.read_text())), key=_key(config, index, "eval"),
+                          description=f"round {index} evaluation on held-out queries "
+                                      f"({'base policy' if adapter is None else adapter})")
     return str(path)
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_policy=NO_CACHE, task_run_name="report")
 def write_report(config: RunConfig) -> str:
     """report.json (per round: data summary, adapter, evaluation) and the reward curve across rounds."""
     rows = []
@@ -166,10 +265,43 @@ def write_report(config: RunConfig) -> str:
     return str(path)
 
 
+def publish_overview(config: RunConfig, report_path: str) -> None:
+    """Every round of report.json in one table artifact; the report's warnings as its description."""
+    report = json.loads(Path(report_path).read_text())
+    warnings = report.get("warnings") or []
+    create_table_artifact(summaries.rounds_overview(report), key=_key(config, None, "rounds"),
+                          description="\n".join([f"NEAT run `{config.name}`: every round ({report_path})", ""]
+                                                + [f"* **WARNING**: {w}" for w in warnings]))
+    for warning in warnings:
+        _logger().warning("%s", warning)
+
+
 @flow(name="neat-rounds", log_prints=True)
-def neat_rounds(config_path: str) -> str:
-    """The NEAT loop: score round 0, then for each round generate → train → evaluate; write the report."""
-    config = load_run_config(config_path)
+def neat_rounds(config_path: str, rounds: int | None = None, policy: str | None = None, rm: str | None = None,
+                prompts: str | None = None, n: int | None = None, loss: str | None = None,
+                alpha: float | None = None, beta: float | None = None, max_steps: int | None = None,
+                learning_rate: float | None = None) -> str:
+    """The NEAT loop: score round 0, then for each round generate → train → evaluate; write the report.
+
+    Every parameter but ``config_path`` overrides the config when set (``flows.run_config.KNOBS``); only
+    ``rounds`` may differ from the run already in the config's ``out:``.
+
+    Args:
+        config_path: YAML run config (relative to the directory the flow runs in), e.g. configs/demo-cpu.yaml
+        rounds: number of rounds (raise it to extend a finished run)
+        policy: base policy: 'default', a hub id or a path
+        rm: reward model: 'default', a hub id or a path
+        prompts: generate.prompts, e.g. 'negative,positive'
+        n: generate.n, responses per query and prompt
+        loss: train.loss: neat | rrhf | sft | dpo
+        alpha: train.alpha, weight of the ranking loss
+        beta: train.beta, weight of the penalty
+        max_steps: train.max_steps, optimizer steps per round
+        learning_rate: train.learning_rate
+    """
+    config = _load(config_path, {"rounds": rounds, "policy": policy, "rm": rm, "prompts": prompts, "n": n,
+                                 "loss": loss, "alpha": alpha, "beta": beta, "max_steps": max_steps,
+                                 "learning_rate": learning_rate})
     claim_run_dir(config)
     score(config)
     evaluate_round(config, 0, None)
@@ -178,14 +310,36 @@ def neat_rounds(config_path: str) -> str:
         generate_round(config, index, adapter)
         adapter = train_round(config, index, adapter)
         evaluate_round(config, index, adapter)
-    return write_report(config)
+    report = write_report(config)
+    publish_overview(config, report)
+    return report
 
 
 @flow(name="neat-generate-data", log_prints=True)
-def generate_data(config_path: str) -> str:
+def generate_data(config_path: str, policy: str | None = None, rm: str | None = None, prompts: str | None = None,
+                  n: int | None = None, loss: str | None = None, alpha: float | None = None,
+                  beta: float | None = None, max_steps: int | None = None,
+                  learning_rate: float | None = None) -> str:
     """One scheduled data-generation run: make sure round 0 exists, then write the next round, sampled with the
-    latest trained adapter (or the base policy when none is trained yet)."""
-    config = load_run_config(config_path)
+    latest trained adapter (or the base policy when none is trained yet).
+
+    The parameters are ``neat-rounds``'s (less ``rounds``), so that it can extend a run started with them.
+
+    Args:
+        config_path: YAML run config (relative to the directory the flow runs in), e.g. configs/demo-cpu.yaml
+        policy: base policy: 'default', a hub id or a path
+        rm: reward model: 'default', a hub id or a path
+        prompts: generate.prompts, e.g. 'negative,positive'
+        n: generate.n, responses per query and prompt
+        loss: train.loss (part of the run's identity)
+        alpha: train.alpha (part of the run's identity)
+        beta: train.beta (part of the run's identity)
+        max_steps: train.max_steps (part of the run's identity)
+        learning_rate: train.learning_rate (part of the run's identity)
+    """
+    config = _load(config_path, {"policy": policy, "rm": rm, "prompts": prompts, "n": n, "loss": loss,
+                                 "alpha": alpha, "beta": beta, "max_steps": max_steps,
+                                 "learning_rate": learning_rate})
     claim_run_dir(config)
     score(config)
     latest = load_manifest(list_rounds(config.out)[-1])["round"]

@@ -107,7 +107,37 @@ def check_keys(cls, values: dict, where: str, reserved: frozenset[str] = frozens
     return errors
 
 
-def load_run_config(path: str | Path) -> RunConfig:
+#: the rounds flows' own parameters (the Prefect UI's custom-run form) -> (section or None for top level, key)
+KNOBS: dict[str, tuple[str | None, str]] = {
+    "rounds": (None, "rounds"),
+    "policy": (None, "policy"),
+    "rm": (None, "rm"),
+    "prompts": ("generate", "prompts"),
+    "n": ("generate", "n"),
+    "loss": ("train", "loss"),
+    "alpha": ("train", "alpha"),
+    "beta": ("train", "beta"),
+    "max_steps": ("train", "max_steps"),
+    "learning_rate": ("train", "learning_rate"),
+}
+
+
+def apply_overrides(raw: dict, overrides: dict) -> dict:
+    """The YAML mapping with the flow parameters that are set (not None) put in their places (``KNOBS``)."""
+    raw = dict(raw)
+    for name, value in overrides.items():
+        section, key = KNOBS[name]
+        if value is None:
+            continue
+        if section is None:
+            raw[key] = value
+        elif isinstance(raw.get(section) or {}, dict):  # a malformed section is reported by the checks instead
+            raw[section] = {**(raw.get(section) or {}), key: value}
+    return raw
+
+
+def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
+    """The config file, with ``overrides`` (flow parameters, ``KNOBS``) on top; checked as a whole."""
     path = Path(path)
     if not path.is_file():
         raise NeatDataError(f"{path}: config file not found (see configs/ for examples)")
@@ -117,6 +147,8 @@ def load_run_config(path: str | Path) -> RunConfig:
         raise NeatDataError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(raw, dict):
         raise NeatDataError(f"{path}: expected a mapping of keys at the top level")
+    if overrides:
+        raw = apply_overrides(raw, overrides)
     errors = check_keys(RunConfig, raw, str(path))
     missing = [f.name for f in dataclasses.fields(RunConfig)
                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in raw]

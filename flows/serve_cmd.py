@@ -39,7 +39,11 @@ def deployment_args(config: Config) -> tuple:
     run_config = load_run_config(config.config)
     chosen = generate_data if config.flow == "generate" else neat_rounds
     name = config.name or f"{run_config.name}-{config.flow}"
-    return chosen, {"name": name, "cron": config.cron, "parameters": {"config_path": str(Path(config.config).resolve())}}
+    from prefect.schedules import Cron
+
+    schedule = Cron(config.cron, timezone="UTC")  # as --cron's help and prefect.yaml say (Prefect's default: none)
+    return chosen, {"name": name, "schedules": [schedule],
+                    "parameters": {"config_path": str(Path(config.config).resolve())}}
 
 
 def run(config: Config) -> int:

@@ -109,10 +109,18 @@ def format_row(row: dict) -> str:
     return "\n".join(lines)
 
 
+def _round_line(r: dict) -> str:
+    means = ", ".join(f"{source} {s['mean']:.3f}" for source, s in r["reward"].items()) or "unscored"
+    separation = "" if r["pos_gt_neg_share"] is None else f"; positive > negative on {r['pos_gt_neg_share']:.1%}"
+    return f"round {r['round']}: {r['queries']} queries, {r['responses']} responses; mean reward {means}{separation}"
+
+
 def format_report(report: dict) -> str:
     out = [f"{report['kind']} {report['path']}" + (f"  (round {report['round']})" if report["round"] is not None else "")]
     if report["kind"] == "root":
-        out.append(f"rounds: {', '.join(str(r['round']) for r in report['rounds'])}; the latest is described below")
+        out.append(f"{len(report['rounds'])} rounds (one line each; the latest, round {report['round']}, is "
+                   "described below):")
+        out += [f"  {_round_line(r)}" for r in report["rounds"]]
     out.append(
         f"queries: {report['queries']}   responses: {report['responses']} "
         f"({report['responses_per_query']:.2f} per query)   rejects: {report['rejects']}"
@@ -172,7 +180,7 @@ def run(config: Config) -> int:
     report, rows = describe(config.path)
     samples = _sample_rows(rows, config.samples, config.seed) if rows else []
     if config.plot:
-        plot_rewards(rows, config.plot, f"rewards by source: {config.path}")
+        plot_rewards(rows, config.plot, f"rewards by source, round {report['round']}: {report['path']}")
     if config.json:
         print(json.dumps({**report, "samples": samples}, indent=2, default=str))
     else:
@@ -180,7 +188,7 @@ def run(config: Config) -> int:
         for row in samples:
             print("\n" + format_row(row))
         if config.plot:
-            print(f"\nwrote {config.plot}")
+            print(f"\nwrote {config.plot} (round {report['round']})")
     if report.get("efficacy_warning") and config.json:
         print(f"WARNING: {report['efficacy_warning']}", file=sys.stderr)
     return 0

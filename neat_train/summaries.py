@@ -58,6 +58,26 @@ def round_data(manifest: dict) -> dict:
     }
 
 
+def data_markdown(data: dict) -> str:
+    """``round_data`` as markdown: the warning first, then reward by source and the other numbers."""
+    lines = [f"## Round {data['round']}: data", ""]
+    if data["warning"]:
+        lines += [f"> **WARNING — the negative prompt does not lower reward:** {data['warning']}. NEAT's penalty term "
+                  "has little signal (docs/generation.md).", ""]
+    lines += ["### Reward by source", "", markdown_table(data["reward_by_source"]), "",
+              "### Separation, fluency and counts", "",
+              markdown_table([{"metric": k, "value": v} for k, v in data["numbers"].items()]), ""]
+    return "\n".join(lines)
+
+
+def training_markdown(adapter_dir: str | Path, index: int) -> str:
+    trained = training(adapter_dir)
+    return "\n".join([f"## Round {index}: training", "", f"{trained['steps']} optimizer steps.", "",
+                      "### Losses over the steps", "", markdown_table(trained["losses"]), "",
+                      "### Result", "", markdown_table([{"metric": k, "value": v}
+                                                        for k, v in trained["result"].items()]), ""])
+
+
 def training(adapter_dir: str | Path) -> dict:
     """Per loss term of ``train_log.jsonl``: first, last, mean and min over the steps; plus result.json's numbers."""
     adapter_dir = Path(adapter_dir)

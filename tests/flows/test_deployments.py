@@ -75,6 +75,8 @@ def stage_calls(config, tmp_path, monkeypatch) -> list[tuple[list[str], list[str
         return '{"n": 0}'
 
     monkeypatch.setattr(rounds, "run_stage", record)
+    for publish in ("publish_data", "create_table_artifact", "create_markdown_artifact"):  # need a Prefect API
+        monkeypatch.setattr(rounds, publish, lambda *args, **kwargs: None)
     config = dataclasses.replace(config, out=str(tmp_path / "run"))
     rounds.score.fn(config)
     rounds.evaluate_round.fn(config, 0, None)
@@ -164,15 +166,21 @@ def test_entrypoints_resolve_to_the_flows_and_accept_their_parameters(name, flow
     assert loaded.fn.__name__ == flow.fn.__name__
     parameters = deployment["parameters"]
     inspect.signature(flow.fn).bind(**parameters)  # every required parameter given, no unknown one
-    assert loaded.validate_parameters(parameters) == parameters
+    validated = loaded.validate_parameters(parameters)
+    assert validated == {**dict.fromkeys(validated), **parameters}  # the knobs left unset: the YAML decides
     assert load_run_config(parameters["config_path"]).name == "demo-cpu"
 
 
-def test_the_generate_deployment_runs_daily_at_3_utc_and_the_rounds_deployment_only_by_hand():
+def test_the_generate_deployment_runs_daily_at_3_utc_once_switched_on_and_the_rounds_deployment_only_by_hand():
+    from prefect.cli.deploy._models import PrefectYamlModel
+
     generate, manual = deployments()["demo-cpu-generate"], deployments()["demo-cpu-rounds"]
     (schedule,) = generate["schedules"]
     cron = CronSchedule(cron=schedule["cron"], timezone=schedule["timezone"])
     assert (cron.cron, cron.timezone) == ("0 3 * * *", "UTC")
+    assert schedule["active"] is False  # `prefect deploy --all` must not start queueing runs
+    (model,) = [d for d in PrefectYamlModel.model_validate(prefect_yaml()).deployments if d.name == "demo-cpu-generate"]
+    assert model.schedules[0].active is False  # as `prefect deploy` reads it
     assert manual["schedules"] == []
     with pytest.raises(ValueError, match="Invalid cron"):  # the same check rejects a malformed expression
         CronSchedule(cron="0 3 * *")
@@ -201,11 +209,12 @@ def test_serve_generate_deployment_args(monkeypatch):
     monkeypatch.chdir(ROOT)
     flow, kwargs = deployment_args(ServeConfig(config="configs/demo-cpu.yaml"))
     assert flow is rounds.generate_data
-    assert kwargs == {"name": "demo-cpu-generate", "cron": "0 3 * * *",
-                      "parameters": {"config_path": str(ROOT / "configs" / "demo-cpu.yaml")}}
+    assert kwargs["name"] == "demo-cpu-generate"
+    assert kwargs["parameters"] == {"config_path": str(ROOT / "configs" / "demo-cpu.yaml")}
     deployment = flow.to_deployment(**kwargs)  # what flow.serve builds first; needs no API
     (schedule,) = deployment.schedules
     assert schedule.schedule.cron == "0 3 * * *" and deployment.parameters == kwargs["parameters"]
+    assert schedule.schedule.timezone == "UTC" and schedule.active  # as prefect.yaml; served: switched on
 
 
 def test_serve_rounds_deployment_args_with_a_name_and_cron(monkeypatch):
@@ -213,8 +222,9 @@ def test_serve_rounds_deployment_args_with_a_name_and_cron(monkeypatch):
     flow, kwargs = deployment_args(ServeConfig(config="configs/paper-llama3-8b.yaml", flow="rounds",
                                                name="nightly", cron="30 1 * * 1-5"))
     assert flow is rounds.neat_rounds
-    assert kwargs == {"name": "nightly", "cron": "30 1 * * 1-5",
-                      "parameters": {"config_path": str(PAPER)}}
+    assert kwargs["name"] == "nightly" and kwargs["parameters"] == {"config_path": str(PAPER)}
+    ((schedule,),) = [flow.to_deployment(**kwargs).schedules]
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("30 1 * * 1-5", "UTC")
     flow, kwargs = deployment_args(ServeConfig(config="configs/paper-llama3-8b.yaml", flow="rounds"))
     assert kwargs["name"] == "paper-llama3-8b-rounds"
 

@@ -67,6 +67,9 @@ def test_single_shard_and_text_report_and_plot(data_root, capsys, tmp_path):
     text = capsys.readouterr().out
     assert "reward gap best-worst: > 1.0 on 66.7%, > 5.0 on 33.3% of 3 queries" in text
     assert "best positive outscores best negative on 66.7% of 3 queries" in text
+    assert "2 rounds (one line each; the latest, round 1, is described below):" in text  # a root: a line per round
+    assert "\n  round 0: 3 queries," in text and "\n  round 1: 3 queries," in text
+    assert f"wrote {png} (round 1)" in text  # which round the plot shows
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
