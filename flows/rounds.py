@@ -110,8 +110,7 @@ def publish_data(config: RunConfig, directory: Path) -> None:
     create_markdown_artifact(summaries.data_markdown(data), key=_key(config, data["round"], "data"),
                              description=f"round {data['round']} data ({directory})")
     if data["warning"]:
-        _logger().warning("round %d: the negative prompt does not lower reward: %s", data["round"],
-                                 data["warning"])
+        _logger().warning("round %d: the negative prompt does not lower reward: %s", data["round"], data["warning"])
 
 
 def adapter_dir(config: RunConfig, index: int) -> Path:
@@ -159,8 +158,7 @@ def _load(config_path: str, overrides: dict) -> RunConfig:
     config = load_run_config(config_path, overrides)
     given = {k: v for k, v in overrides.items() if v is not None}
     if given:
-        _logger().info("flow parameters override %s: %s", config_path,
-                              ", ".join(f"{k}={v!r}" for k, v in given.items()))
+        _logger().info("flow parameters override %s: %s", config_path, ", ".join(f"{k}={v!r}" for k, v in given.items()))
     return config
 
 
