@@ -19,6 +19,7 @@ the cache. Transient failures are retried once; bad input (exit code 2) is not.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from prefect.cache_policies import NO_CACHE
 
 from neat_data.atomic import atomic_write_json
 from neat_data.errors import NeatDataError
+from neat_data.locks import WriteLock
 from neat_data.shards import fingerprint, is_round_dir, list_rounds, load_manifest, round_dir
 
 from .run_config import RunConfig, load_run_config, section_args
@@ -40,6 +42,22 @@ class StageFailed(RuntimeError):
     def __init__(self, argv: list[str], returncode: int):
         super().__init__(f"`{' '.join(argv)}` failed with exit code {returncode}")
         self.returncode = returncode
+        self.stage = f"the stage `neat {argv[argv.index('flows.cli') + 1]}`" if "flows.cli" in argv else "a stage"
+
+
+class _NoUserErrorTraceback(logging.Filter):
+    """Bad input is reported in one line: by the stage that found it (``StageFailed``: the stage printed its own
+    error) or by the CLI (``NeatDataError``). Prefect logs these failures without a traceback, which would only
+    repeat the message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], (StageFailed, NeatDataError)):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+for _name in ("prefect.flow_runs", "prefect.task_runs"):
+    logging.getLogger(_name).addFilter(_NoUserErrorTraceback())
 
 
 def _transient(task_, task_run, state) -> bool:
@@ -66,21 +84,25 @@ def eval_path(config: RunConfig, index: int) -> Path:
     return Path(config.out) / "eval" / f"round-{index:03d}.json"
 
 
-def claim_run_dir(config: RunConfig) -> None:
-    """Record the run's identity; refuse a data root written with a different config."""
+def claim_run_dir(config: RunConfig) -> WriteLock:
+    """Take the run's write lock (a second run into the same ``out:`` fails at once, naming the first) and record
+    the run's identity; refuse a data root written with a different config. Returns the held lock."""
     out = Path(config.out)
     marker = out / "run.json"
     fp = fingerprint(config.identity())
+    if not marker.exists() and out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
+        raise NeatDataError(f"{out} is not empty and not a neat run; choose another `out:` directory")
+    lock = WriteLock(out, what=f"the run directory {out}")
     if marker.exists():
         if json.loads(marker.read_text())["fingerprint"] != fp:
+            lock.release()
             raise NeatDataError(
                 f"{out} holds a run made with a different config (only `rounds` may change to extend a run); "
                 f"refusing to mix them. Use another `out:` or delete {out} to start fresh."
             )
-        return
-    if out.exists() and any(out.iterdir()):
-        raise NeatDataError(f"{out} is not empty and not a neat run; choose another `out:` directory")
+        return lock
     atomic_write_json(marker, {"fingerprint": fp, "config": config.identity()})
+    return lock
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient)
@@ -170,15 +192,15 @@ def write_report(config: RunConfig) -> str:
 def neat_rounds(config_path: str) -> str:
     """The NEAT loop: score round 0, then for each round generate → train → evaluate; write the report."""
     config = load_run_config(config_path)
-    claim_run_dir(config)
-    score(config)
-    evaluate_round(config, 0, None)
-    adapter = None
-    for index in range(1, config.rounds + 1):
-        generate_round(config, index, adapter)
-        adapter = train_round(config, index, adapter)
-        evaluate_round(config, index, adapter)
-    return write_report(config)
+    with claim_run_dir(config):
+        score(config)
+        evaluate_round(config, 0, None)
+        adapter = None
+        for index in range(1, config.rounds + 1):
+            generate_round(config, index, adapter)
+            adapter = train_round(config, index, adapter)
+            evaluate_round(config, index, adapter)
+        return write_report(config)
 
 
 @flow(name="neat-generate-data", log_prints=True)
@@ -186,14 +208,14 @@ def generate_data(config_path: str) -> str:
     """One scheduled data-generation run: make sure round 0 exists, then write the next round, sampled with the
     latest trained adapter (or the base policy when none is trained yet)."""
     config = load_run_config(config_path)
-    claim_run_dir(config)
-    score(config)
-    latest = load_manifest(list_rounds(config.out)[-1])["round"]
-    adapter = adapter_dir(config, latest)
-    if latest >= 1 and not adapter.is_dir():
-        raise NeatDataError(
-            f"round {latest} has no trained adapter at {adapter}; train it (neat run) before generating round "
-            f"{latest + 1}, so that every round samples from the previous round's policy"
-        )
-    return generate_round(config, latest + 1, str(adapter) if latest >= 1 else None)
+    with claim_run_dir(config):
+        score(config)
+        latest = load_manifest(list_rounds(config.out)[-1])["round"]
+        adapter = adapter_dir(config, latest)
+        if latest >= 1 and not adapter.is_dir():
+            raise NeatDataError(
+                f"round {latest} has no trained adapter at {adapter}; train it (neat run) before generating round "
+                f"{latest + 1}, so that every round samples from the previous round's policy"
+            )
+        return generate_round(config, latest + 1, str(adapter) if latest >= 1 else None)
 

@@ -20,6 +20,7 @@ import yaml
 
 from flows.run_config import load_run_config
 from neat_data.errors import NeatDataError
+from neat_data.locks import LOCK_FILE
 from neat_data.shards import MANIFEST, load_manifest, read_round, verify_round
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,9 +154,9 @@ def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_
     assert [r["adapter"] is not None for r in report["rounds"]] == [False, True, True]
     assert (out / "reward_curve.png").stat().st_size > 0
 
-    # re-running a finished run redoes nothing
+    # re-running a finished run redoes nothing (the run's lock file records its new holder: not data)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "report.json"
-              and p.suffix != ".png"}
+              and p.suffix != ".png" and p.name != LOCK_FILE}
     finish(start_run(config, home))
     assert {p: p.stat().st_mtime_ns for p in before} == before
 
@@ -165,10 +166,10 @@ def test_a_run_directory_from_another_config_is_refused(tmp_path, tiny_policy_di
 
     out = tmp_path / "run"
     config = load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out))
-    claim_run_dir(config)
-    claim_run_dir(config)  # the same config resumes
+    claim_run_dir(config).release()
+    claim_run_dir(config).release()  # the same config resumes
     extended = load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out, rounds=5))
-    claim_run_dir(extended)  # more rounds extend the run
+    claim_run_dir(extended).release()  # more rounds extend the run
     changed = load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out,
                                            train={"max_steps": 7}))
     with pytest.raises(NeatDataError, match="different config.*start fresh"):
