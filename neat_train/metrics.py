@@ -233,6 +233,9 @@ def plot_curves(files: list[str], out: str) -> Path:
     if reports:
         report = reports[0]
         rounds = [r["heldout"] for r in report["rounds"] if r.get("heldout")]
+        if not rounds:
+            raise NeatDataError("--plot-from: the report.json has no round with a held-out evaluation (`heldout`); "
+                                "write it again with `neat run` (it rewrites the report of a finished run)")
         by, warnings, title = (report.get("length_control") or {}).get("by"), report.get("warnings", []), report["name"]
     else:
         rounds = curves_across_rounds(sorted(evals, key=lambda e: e["round"]), {})["rounds"]
