@@ -111,15 +111,15 @@ def generate(config: Config, policy: str, adapter: str | None, pairs: list) -> l
     return [g[0] for g in gens]
 
 
-def count_tokens(policy: str, texts: list[str]) -> list[int]:
-    """Length of each text in tokens of the policy's tokenizer (no special tokens): the one length measure of every
-    answer compared (the policy's, the baseline's, the dataset's chosen replies)."""
+def count_tokens(policy: str, *groups: list[str]) -> list[list[int]]:
+    """Length of each text of each group in tokens of the policy's tokenizer (no special tokens): the one length
+    measure of every answer compared (the policy's, the baseline's, the dataset's chosen replies)."""
     from transformers import AutoTokenizer
 
     from neat_data.models import resolve_policy
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_policy(policy))
-    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]]
+    return [[len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] for texts in groups]
 
 
 def read_answers(path: str | Path, what: str = "--baseline-responses") -> list[dict]:
@@ -212,10 +212,11 @@ def evaluate(config: Config) -> dict:
         baseline = read_baseline(config.baseline_responses, pairs)
     elif config.baseline_policy:
         baseline = [g.text for g in generate(config, config.baseline_policy, config.baseline_adapter, pairs)]
-    answers = (texts, count_tokens(config.policy, texts))
-    chosen = ([p.chosen for p in pairs], count_tokens(config.policy, [p.chosen for p in pairs]))
+    chosen_texts = [p.chosen for p in pairs]
+    lengths = count_tokens(config.policy, texts, chosen_texts, *([baseline] if baseline is not None else []))
+    answers, chosen = (texts, lengths[0]), (chosen_texts, lengths[1])
     if baseline is not None:
-        baseline = (baseline, count_tokens(config.policy, baseline))
+        baseline = (baseline, lengths[2])
     rm_path = resolve_rm(config.rm)
     scorer = RewardScorer(rm_path, device=config.device, batch_size=config.rm_batch_size)
     fields, rewards = reward_fields(scorer, pairs, answers, chosen, baseline)
