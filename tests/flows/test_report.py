@@ -106,3 +106,16 @@ def test_write_report_logs_the_warnings_and_plots_the_curves(tmp_path, monkeypat
     png = tmp_path / "run" / "reward_curve.png"
     assert stages == [["eval", "--plot", str(png), "--plot-from", path]]
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_neat_run_prints_the_warnings_at_the_end(tmp_path, monkeypatch, capsys):
+    config = hacked_run(tmp_path)
+    path = tmp_path / "run" / "report.json"
+    atomic_write_json(path, rounds.build_report(config))
+    run_yaml = tmp_path / "run.yaml"
+    run_yaml.write_text(f"name: hack\ndataset: d.jsonl\nout: {config.out}\n")
+    monkeypatch.setattr(rounds, "neat_rounds", lambda config_path: str(path))
+    assert neat(["run", "--config", str(run_yaml)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("WARNING: round ") == 4 and "!" * 100 in err
+    assert "WARNING: round 2: mean answer length 8.0 tokens is 20% of the base policy's 40.0" in err
