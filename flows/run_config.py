@@ -33,7 +33,7 @@ SECTIONS: dict[str, tuple[str, frozenset[str]]] = {
                                                 "rm", "out"})),
     "generate": ("neat_data.generate_cmd", frozenset({"round", "policy", "adapter", "rm", "from_round", "out"})),
     "train": ("neat_train.train_cmd", frozenset({"shards", "policy", "adapter", "out"})),
-    "eval": ("neat_train.eval_cmd", frozenset({"policy", "adapter", "dataset", "rm", "json", "out"})),
+    "eval": ("neat_train.eval_cmd", frozenset({"policy", "adapter", "dataset", "rm", "json", "out", "responses_out"})),
 }
 
 
@@ -182,7 +182,8 @@ def flow_flags(config: RunConfig, section: str) -> list[str]:
                      "--out", config.out],
         "train": ["--shards", str(round_dir(out, 1)), "--policy", config.policy,
                   "--out", str(out / "adapters" / "round-001.partial")],
-        "eval": ["--policy", config.policy, "--dataset", config.dataset, "--rm", config.rm, "--json", "true"],
+        "eval": ["--policy", config.policy, "--dataset", config.dataset, "--rm", config.rm, "--json", "true",
+                 "--responses-out", str(out / "eval" / "round-001.responses.jsonl")],
     }[section]
 
 
