@@ -101,13 +101,16 @@ def evaluation(eval_json: dict) -> list[dict]:
 
 
 def rounds_overview(report: dict) -> list[dict]:
-    """One row per round of report.json: data counts and separation, and every evaluation number."""
+    """One row per round of report.json: its training data (counts, separation, mean reward by source, as
+    ``data.*``) and its held-out numbers compared across rounds (reward, judge, length, length-controlled reward,
+    win rates); a number a round lacks is left blank."""
     rows = []
     for entry in report["rounds"]:
-        row = {"round": entry["round"], "queries": entry.get("queries"), "pos_gt_neg_share": entry.get("pos_gt_neg_share")}
-        row.update({f"eval.{m['metric']}": m["value"] for m in evaluation(entry.get("eval") or {})})
-        rows.append({k: ("" if v is None else v) for k, v in row.items()})
-    return rows
+        data = {k: v for k, v in (entry.get("training_data") or {}).items() if k != "path"}
+        heldout = {k: v for k, v in (entry.get("heldout") or {}).items() if k != "round"}
+        rows.append({"round": entry["round"], **flatten_numbers({"data": data}), **flatten_numbers(heldout)})
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    return [{c: row.get(c, "") for c in columns} for row in rows]
 
 
 def model_card(adapter_dir: str | Path, evaluation_json: dict | None = None) -> str:

@@ -139,7 +139,7 @@ def finished_run(tmp_path, tiny_policy_dir):
         rounds.eval_path(config, index).write_text(json.dumps({
             "round": index, "adapter": str(adapter) if index else None, "n": 8, "mean_reward": 0.5 + index,
             "reward_std": 0.3, "chosen_mean_reward": 1.0, "mean_tokens": 31.5 - index,
-            "length_controlled_reward": 0.2 + index, "judge": {"mean_reward": -0.7 + index}}))
+            "length_controlled_reward": 0.2 + index, "judge": {"rm": "some/judge", "mean_reward": -0.7 + index}}))
     return config_path, config
 
 
@@ -174,7 +174,8 @@ def test_a_runs_story_task_names_reuse_artifacts_and_the_overview(prefect_api, f
     assert evaluation["judge.mean_reward"] == pytest.approx(0.3) and evaluation["mean_tokens"] == 30.5
     assert evaluation["length_controlled_reward"] == 1.2 and evaluation["mean_reward"] == 1.5
     overview = json.loads(by_key["ui-demo-rounds"].data)
-    assert [row["round"] for row in overview] == [0, 1] and overview[1]["eval.judge.mean_reward"] == pytest.approx(0.3)
+    assert [row["round"] for row in overview] == [0, 1] and overview[1]["judge_reward"] == pytest.approx(0.3)
+    assert overview[1]["data.pos_gt_neg_share"] == pytest.approx(1 / 3) and overview[1]["mean_tokens"] == 30.5
     assert by_key["ui-demo-round-1-eval"].task_run_id in {t.id for t in task_runs if t.name == "evaluate round 1"}
 
 
