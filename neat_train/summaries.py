@@ -32,6 +32,10 @@ def flatten_numbers(values: dict, prefix: str = "") -> dict[str, float]:
     return flat
 
 
+def metric_rows(numbers: dict[str, float]) -> list[dict]:
+    return [{"metric": k, "value": v} for k, v in numbers.items()]
+
+
 def fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -66,7 +70,7 @@ def data_markdown(data: dict) -> str:
                   "has little signal (docs/generation.md).", ""]
     lines += ["### Reward by source", "", markdown_table(data["reward_by_source"]), "",
               "### Separation, fluency and counts", "",
-              markdown_table([{"metric": k, "value": v} for k, v in data["numbers"].items()]), ""]
+              markdown_table(metric_rows(data["numbers"])), ""]
     return "\n".join(lines)
 
 
@@ -74,8 +78,7 @@ def training_markdown(adapter_dir: str | Path, index: int) -> str:
     trained = training(adapter_dir)
     return "\n".join([f"## Round {index}: training", "", f"{trained['steps']} optimizer steps.", "",
                       "### Losses over the steps", "", markdown_table(trained["losses"]), "",
-                      "### Result", "", markdown_table([{"metric": k, "value": v}
-                                                        for k, v in trained["result"].items()]), ""])
+                      "### Result", "", markdown_table(metric_rows(trained["result"])), ""])
 
 
 def training(adapter_dir: str | Path) -> dict:
@@ -96,8 +99,7 @@ def training(adapter_dir: str | Path) -> dict:
 
 def evaluation(eval_json: dict) -> list[dict]:
     """Every number of an evaluation (``neat eval --json``), nested ones by dotted name, as metric/value rows."""
-    return [{"metric": k, "value": v} for k, v in flatten_numbers({k: v for k, v in eval_json.items()
-                                                                    if k != "round"}).items()]
+    return metric_rows(flatten_numbers({k: v for k, v in eval_json.items() if k != "round"}))
 
 
 def rounds_overview(report: dict) -> list[dict]:
@@ -123,9 +125,11 @@ def model_card(adapter_dir: str | Path, evaluation_json: dict | None = None) -> 
     data = json.loads((adapter_dir / "data.json").read_text())
     trained = training(adapter_dir)
     hub_base = f"base_model: {base}\n" if not base.startswith(("neat:", "/")) else ""
+    lora = config["method"] == "lora"
     lines = [
-        "---", f"{hub_base}library_name: peft", "tags: [neat, lora, alignment]", "---", "",
-        f"# NEAT adapter `{adapter_dir.name}`", "",
+        "---", f"{hub_base}library_name: {'peft' if lora else 'transformers'}",
+        f"tags: [neat, {'lora, ' if lora else ''}alignment]", "---", "",
+        f"# NEAT {'adapter' if lora else 'model'} `{adapter_dir.name}`", "",
         f"Trained by `neat train` (NEAT, arXiv 2410.12194) with the `{config['loss']}` loss on the base model "
         f"`{base}`" + (" (the embedded SmolLM2-135M-Instruct; load it with neat: "
                        "`neat_data.models.load_policy('neat:default-policy', adapter=DIR)`)" if base.startswith("neat:")
