@@ -62,6 +62,10 @@ class Config:
         default=None, metadata={"help": "negative responses start with this text (stored with the response)"}
     )
     rm: str = field(default="default", metadata={"help": "reward model id or path; 'default' = the embedded RM"})
+    fluency_queries: int = field(
+        default=64,
+        metadata={"help": "queries per shard (the first N) whose new responses get a base-policy fluency score; 0 = none"},
+    )
     judge: str | None = field(
         default=None,
         metadata={"help": "a second, independent RM (e.g. default-judge) for the separation report only"},
@@ -71,7 +75,8 @@ class Config:
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (paper: 1.0)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling cut (1.0 = off)"})
     max_new_tokens: int = field(default=128, metadata={"help": "maximum tokens per sampled response"})
-    seed: int = field(default=0, metadata={"help": "sampling seed (same seed, inputs and settings: same samples)"})
+    seed: int = field(default=0, metadata={"help": "run seed: each response's own seed derives from it, the round, the "
+                                                   "query, the prompt and the sample index"})
     limit: int | None = field(default=None, metadata={"help": "use only the first N queries of the previous round"})
     batch_size: int = field(default=16, metadata={"help": "conversations per generate batch (transformers backend)"})
     rm_batch_size: int = field(default=16, metadata={"help": "responses per reward-model batch"})
@@ -90,6 +95,8 @@ class Config:
             raise NeatDataError(f"--placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
         if self.backend not in BACKENDS:
             raise NeatDataError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.fluency_queries < 0:
+            raise NeatDataError(f"--fluency-queries must be >= 0 (0 = no fluency scores), got {self.fluency_queries}")
         for name in ("limit",):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise NeatDataError(f"--{name} must be >= 1, got {getattr(self, name)}")
@@ -228,7 +235,8 @@ def _generate_shard(part, prompts, index, config, backend, scorer, judge, on_bat
         new_per_row.append(new)
     score_rows(rows, scorer)
     started = time.perf_counter()
-    fluency = iter(backend.fluency([(row["messages"], r["text"]) for row, new in zip(part, new_per_row) for r in new]))
+    scored = list(zip(part, new_per_row))[: config.fluency_queries]  # a bounded sample: fluency is a mean per source
+    fluency = iter(backend.fluency([(row["messages"], r["text"]) for row, new in scored for r in new]))
     fluency_seconds = time.perf_counter() - started
     view = []  # dataset responses + every new sample with its reward (and fluency, judge): the separation report's
     for row, new in zip(rows, new_per_row):
@@ -236,7 +244,7 @@ def _generate_shard(part, prompts, index, config, backend, scorer, judge, on_bat
         responses = [{"source": r["source"], "reward": r["reward"], "text": r["text"]}
                      for r in row["responses"] if r["source"].startswith("dataset")]
         responses += [{"source": r["source"], "reward": reward[r["response_id"]], "text": r["text"],
-                       "fluency": next(fluency)} for r in new]
+                       "fluency": next(fluency, None)} for r in new]  # None past the first fluency_queries rows
         view.append({"messages": row["messages"], "responses": responses})
     if judge is not None:
         items = [(v["messages"], r["text"]) for v in view for r in v["responses"]]

@@ -156,6 +156,8 @@ def separation_report(rows: list[dict], *, judged: bool = False) -> dict:
         "pos_gt_neg_share": share,
         "pos_neg_queries": pairs,
         "fluency": mean_by_source(rows, "fluency"),
+        "fluency_responses": dict(sorted(Counter(r["source"] for row in rows for r in row["responses"]
+                                                 if r.get("fluency") is not None).items())),
     }
     if judged:
         report["mean_reward_judge"] = mean_by_source(rows, "judge")

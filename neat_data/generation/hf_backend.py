@@ -266,29 +266,49 @@ class TransformersBackend(GenerationBackend):
             yield self.model
 
     def _token_logprobs(self, sequences: list[list[int]], starts: list[int]) -> list[list[float]]:
-        """Right-padded batches of similar sequences (sorted by where their scored part starts), one forward each;
-        logits only for the positions that predict a scored token."""
-        order = sorted(range(len(sequences)), key=lambda i: (starts[i], len(sequences[i])))
+        """Chunks of ``batch_size`` sequences grouped by their prefix (the query): each chunk's distinct prefixes are
+        pre-filled once, unpadded (``_prefill``), and the scored parts run in one forward on those caches; models
+        whose cache ``_prefill`` cannot build score the whole left-padded sequences instead."""
+        order = sorted(range(len(sequences)), key=lambda i: (-starts[i], sequences[i][: starts[i]]))
         result: list[list[float]] = [[] for _ in sequences]
-        with torch.inference_mode(), self._base_policy() as model:
+        with torch.inference_mode(), self._base_policy():
             for first in range(0, len(order), self.batch_size):
                 chunk = order[first : first + self.batch_size]
-                width = max(len(sequences[i]) for i in chunk)
-                keep = width - min(starts[i] for i in chunk) + 1  # logits of positions start-1 .. width-1
-                ids = torch.tensor([sequences[i] + [self.pad_id] * (width - len(sequences[i])) for i in chunk],
-                                   device=self.device)
-                mask = torch.tensor([[1] * len(sequences[i]) + [0] * (width - len(sequences[i])) for i in chunk],
-                                    device=self.device)
-                kwargs = {"logits_to_keep": keep} if "logits_to_keep" in self._forward_kwargs else {}
-                logits = model(input_ids=ids, attention_mask=mask, use_cache=False, **kwargs).logits[:, -keep:]
+                scored = [sequences[i][starts[i]:] for i in chunk]
+                logits = self._continuation_logits([sequences[i][: starts[i]] for i in chunk], scored)
                 logprobs = logits.float().log_softmax(-1)
-                for row, i in enumerate(chunk):
-                    # position p of the sequence predicts token p + 1; logits column c is position width - keep + c
-                    positions = torch.arange(starts[i] - 1, len(sequences[i]) - 1, device=self.device)
-                    targets = torch.tensor(sequences[i][starts[i]:], device=self.device)
-                    columns = positions - (width - keep)
-                    result[i] = logprobs[row, columns, targets].tolist()
+                for row, (i, tokens) in enumerate(zip(chunk, scored)):
+                    targets = torch.tensor(tokens, device=self.device)[:, None]
+                    result[i] = logprobs[row, : len(tokens)].gather(-1, targets).squeeze(1).tolist()
         return result
+
+    def _continuation_logits(self, prefixes: list[list[int]], continuations: list[list[int]]) -> torch.Tensor:
+        """[rows, longest continuation, vocab]: the logits predicting each continuation token from its prefix and
+        the continuation before it."""
+        width, length = max(len(p) for p in prefixes), max(len(c) for c in continuations)
+        unique: dict[tuple, int] = {}
+        for p in prefixes:
+            unique.setdefault(tuple(p), len(unique))
+        prefilled = self._prefill([list(p) for p in unique])
+        ids = torch.tensor([c + [self.pad_id] * (length - len(c)) for c in continuations], device=self.device)
+        tail = torch.tensor([[1] * len(c) + [0] * (length - len(c)) for c in continuations], device=self.device)
+        if prefilled is None:  # no prefix cache: the whole sequences, left-padded
+            ids = torch.cat([torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prefixes], device=self.device),
+                             ids], 1)
+            head = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prefixes], device=self.device)
+            mask = torch.cat([head, tail], 1)
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                                use_cache=False).logits
+            return logits[:, width - 1 : width - 1 + length]
+        cache, last = prefilled
+        index = torch.tensor([unique[tuple(p)] for p in prefixes], device=self.device)
+        cache.batch_select_indices(index)
+        lengths = torch.tensor([len(p) for p in prefixes], device=self.device)
+        head = (torch.arange(width, device=self.device) >= width - lengths[:, None]).long()  # the cache's left padding
+        logits = self.model(input_ids=ids, attention_mask=torch.cat([head, tail], 1),
+                            position_ids=lengths[:, None] + torch.arange(length, device=self.device),
+                            use_cache=True, **{self._cache_arg: cache}).logits
+        return torch.cat([last[index][:, None], logits[:, :-1]], 1)
 
     def _prefill(self, prompts: list[list[int]]):
         """(batch KV cache, last-token logits [prompts, vocab]) of the prompts, computed prompt by prompt (no

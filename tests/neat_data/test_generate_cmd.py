@@ -202,6 +202,16 @@ def test_requests_carry_guidance_prefill_and_per_sample_seeds(round0, tmp_path, 
     assert {(r["sampling"]["guidance"], r["sampling"]["guidance_reference"]) for r in negatives} == {(2.0, "positive")}
 
 
+def test_fluency_is_scored_on_the_first_queries_of_each_shard(round0, tmp_path, fakes):
+    run(make_config(round0, tmp_path, n=1, fluency_queries=1))  # rows_per_shard 2: 1 of 2 queries per shard
+    manifest = load_manifest(round_dir(tmp_path / "data", 1))
+    shards = len(manifest["shards"])
+    assert manifest["extra"]["efficacy"]["fluency_responses"] == {"negative_prompt": shards, "positive_prompt": shards}
+    run(make_config(round0, tmp_path, n=1, fluency_queries=0, out=str(tmp_path / "none")))
+    efficacy = load_manifest(round_dir(tmp_path / "none", 1))["extra"]["efficacy"]
+    assert efficacy["fluency"] == {} and efficacy["negative_fluent"] is None
+
+
 def test_judge_scores_go_into_the_separation_report(round0, tmp_path, fakes, monkeypatch, capsys):
     import neat_data.scoring
 
@@ -277,6 +287,7 @@ def test_round_must_follow_the_previous_one(round0, tmp_path, fakes):
         (["--placement", "suffix"], "--placement must be one of"),
         (["--round", "0"], "--round must be >= 1"),
         (["--negative-guidance", "-1"], "--negative-guidance must be >= 0"),
+        (["--fluency-queries", "-1"], "--fluency-queries must be >= 0"),
         (["--negative-guidance", "1", "--prompts", "paper-positive"], "selects no negative prompt"),
         (["--negative-prefill", "Sure", "--prompts", "plain"], "--negative-prefill applies to negative-prompt"),
         (["--negative-prefill", "  "], "--negative-prefill is empty"),
@@ -358,3 +369,20 @@ def test_shards_written_before_the_guidance_fields_still_read_and_carry_over(tmp
     writer.commit()
     (new,) = read_round(tmp_path / "round-002")
     assert new["responses"][0]["sampling"] == {**sampling, "guidance": None, "guidance_reference": None, "prefill": None}
+
+
+def test_run_config_generate_section_takes_the_guidance_keys(tmp_path):
+    from flows.run_config import load_run_config, section_args
+
+    path = tmp_path / "run.yaml"
+    path.write_text("name: x\ndataset: d.jsonl\nout: o\ngenerate:\n  negative_guidance: 1\n  guidance_reference: plain\n"
+                    "  negative_prefill: 'Sure, here is'\n  judge: default-judge\n")
+    from transformers import HfArgumentParser
+
+    flags = section_args(load_run_config(path).generate)
+    (parsed,) = HfArgumentParser(Config).parse_args_into_dataclasses(["--from", "r0", *flags])  # as the flow runs it
+    assert (parsed.negative_guidance, parsed.guidance_reference, parsed.negative_prefill, parsed.judge) == (
+        1.0, "plain", "Sure, here is", "default-judge")
+    path.write_text("name: x\ndataset: d.jsonl\nout: o\ngenerate:\n  negative_guidance: strong\n")
+    with pytest.raises(NeatDataError, match="generate.negative_guidance: expected float"):
+        load_run_config(path)

@@ -365,6 +365,8 @@ def test_fluency_is_the_base_policys_mean_token_logprob_of_the_response(tiny_pol
             direct = sum(float(logprobs[len(query) + k - 1, t]) for k, t in enumerate(response)) / len(response)
             assert value == pytest.approx(direct, abs=1e-5)
     assert tuned.fluency(items) == pytest.approx(values, abs=1e-5)  # the adapter is disabled for fluency
+    base._prefill = lambda prompts: None  # a model whose cache cannot be pre-filled: whole padded sequences
+    assert base.fluency(items) == pytest.approx(values, abs=1e-5)
     with torch.inference_mode():  # while the tuned policy itself does differ
         ids = torch.tensor([[1, 2, 3, 4]])
         assert not torch.allclose(base.model(ids).logits, tuned.model(ids).logits)
