@@ -7,6 +7,7 @@ Every command is a module exposing a typed ``Config`` dataclass (its fields are 
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import sys
@@ -37,6 +38,30 @@ def _usage(commands) -> str:
     return "\n".join(lines)
 
 
+class UsageError(Exception):
+    """A bad command line (unknown flag, a value of the wrong type, a missing flag): printed like argparse does."""
+
+
+def parse_config(cls, args: list[str], prog: str, description: str | None = None):
+    """``cls`` (a command's ``Config``) from command-line ``args``: the one parser every command and ``neat run
+    --check`` use, so a flag is checked the same way everywhere. Raises ``UsageError`` (argparse's own message,
+    or the unknown flags with the nearest known ones) and whatever ``cls.__post_init__`` raises."""
+    from transformers import HfArgumentParser
+
+    class Parser(HfArgumentParser):
+        def error(self, message):  # argparse would print the whole usage and exit; one line is enough
+            raise UsageError(message)
+
+    parser = Parser(cls, prog=prog, description=description)
+    config, unknown = parser.parse_args_into_dataclasses(args, return_remaining_strings=True)
+    if unknown:
+        known = [o for action in parser._actions for o in action.option_strings]
+        close = {a: difflib.get_close_matches(a.split("=")[0], known, 1) for a in unknown if a.startswith("-")}
+        raise UsageError("unrecognized arguments: " + " ".join(
+            f"{a} (did you mean {close[a][0]}?)" if close.get(a) else a for a in unknown))
+    return config
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = _available()
@@ -45,18 +70,18 @@ def main(argv: list[str] | None = None) -> int:
         print(_usage(commands), file=sys.stdout if not argv or argv[0] in ("-h", "--help") else sys.stderr)
         return 0 if not argv or argv[0] in ("-h", "--help") else 2
     module = importlib.import_module(commands[name][0])
-    from transformers import HfArgumentParser
-
     from neat_data.errors import NeatDataError
 
     args = argv[len(name.split()) :]
     positional = getattr(module, "POSITIONAL", None)  # e.g. `neat inspect PATH` == `neat inspect --path PATH`
     if positional and args and not args[0].startswith("-"):
         args = [f"--{positional}", *args]
-    parser = HfArgumentParser(module.Config, prog=f"neat {name}", description=module.__doc__)
     try:
-        (config,) = parser.parse_args_into_dataclasses(args)  # __post_init__ validates
+        config = parse_config(module.Config, args, prog=f"neat {name}", description=module.__doc__)  # validates
         return int(module.run(config) or 0)
+    except UsageError as e:
+        print(f"neat {name}: error: {e} (neat {name} --help lists the flags)", file=sys.stderr)
+        return 2
     except NeatDataError as e:
         print(f"neat {name}: error: {e}", file=sys.stderr)
         return 2

@@ -8,7 +8,8 @@ Run layout under ``config.out``::
     round-NNN/                   round N: samples of the round N-1 policy, merged and ranked (neat generate)
     adapters/round-NNN/          the policy trained in round N (neat train); renamed into place when finished
     eval/round-NNN.json          evaluation of the round N policy on held-out queries (round 0 = base policy)
-    report.json, reward_curve.png
+    eval/round-NNN.responses.jsonl   its answers (tokens, reward, judge reward): the report's length control
+    report.json, reward_curve.png    per round: training data, held-out evaluation; reward-hacking warnings
 
 Resume: every task first looks for its finished output and reuses it. Rounds are committed by their manifest
 (an unfinished one is resumed shard by shard by ``neat generate``), adapters by an atomic rename, evaluations
@@ -19,6 +20,7 @@ the cache. Transient failures are retried once; bad input (exit code 2) is not.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -29,7 +31,9 @@ from prefect.cache_policies import NO_CACHE
 
 from neat_data.atomic import atomic_write_json
 from neat_data.errors import NeatDataError
+from neat_data.locks import WriteLock
 from neat_data.shards import fingerprint, is_round_dir, list_rounds, load_manifest, round_dir
+from neat_train import metrics
 
 from .run_config import RunConfig, load_run_config, section_args
 
@@ -40,6 +44,22 @@ class StageFailed(RuntimeError):
     def __init__(self, argv: list[str], returncode: int):
         super().__init__(f"`{' '.join(argv)}` failed with exit code {returncode}")
         self.returncode = returncode
+        self.stage = f"the stage `neat {argv[argv.index('flows.cli') + 1]}`" if "flows.cli" in argv else "a stage"
+
+
+class _NoUserErrorTraceback(logging.Filter):
+    """Bad input is reported in one line: by the stage that found it (``StageFailed``: the stage printed its own
+    error) or by the CLI (``NeatDataError``). Prefect logs these failures without a traceback, which would only
+    repeat the message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], (StageFailed, NeatDataError)):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+for _name in ("prefect.flow_runs", "prefect.task_runs"):
+    logging.getLogger(_name).addFilter(_NoUserErrorTraceback())
 
 
 def _transient(task_, task_run, state) -> bool:
@@ -66,21 +86,30 @@ def eval_path(config: RunConfig, index: int) -> Path:
     return Path(config.out) / "eval" / f"round-{index:03d}.json"
 
 
-def claim_run_dir(config: RunConfig) -> None:
-    """Record the run's identity; refuse a data root written with a different config."""
+def answers_path(config: RunConfig, index: int) -> Path:
+    """The answers of the round ``index`` evaluation (``neat eval --responses-out``), written before its JSON."""
+    return Path(config.out) / "eval" / f"round-{index:03d}.responses.jsonl"
+
+
+def claim_run_dir(config: RunConfig) -> WriteLock:
+    """Take the run's write lock (a second run into the same ``out:`` fails at once, naming the first) and record
+    the run's identity; refuse a data root written with a different config. Returns the held lock."""
     out = Path(config.out)
     marker = out / "run.json"
     fp = fingerprint(config.identity())
+    if not marker.exists() and out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
+        raise NeatDataError(f"{out} is not empty and not a neat run; choose another `out:` directory")
+    lock = WriteLock(out, what=f"the run directory {out}")
     if marker.exists():
         if json.loads(marker.read_text())["fingerprint"] != fp:
+            lock.release()
             raise NeatDataError(
                 f"{out} holds a run made with a different config (only `rounds` may change to extend a run); "
                 f"refusing to mix them. Use another `out:` or delete {out} to start fresh."
             )
-        return
-    if out.exists() and any(out.iterdir()):
-        raise NeatDataError(f"{out} is not empty and not a neat run; choose another `out:` directory")
+        return lock
     atomic_write_json(marker, {"fingerprint": fp, "config": config.identity()})
+    return lock
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient)
@@ -132,37 +161,61 @@ def evaluate_round(config: RunConfig, index: int, adapter: str | None) -> str:
     path = eval_path(config, index)
     if not path.is_file():
         out = run_stage(["eval", "--policy", config.policy, "--dataset", config.dataset, "--rm", config.rm,
-                         "--json", *(["--adapter", adapter] if adapter else []), *section_args(config.eval)],
+                         "--json", "--responses-out", str(answers_path(config, index)),
+                         *(["--adapter", adapter] if adapter else []), *section_args(config.eval)],
                         capture=True)
         atomic_write_json(path, {"round": index, "adapter": adapter, **json.loads(out)})
     return str(path)
 
 
-@task(cache_policy=NO_CACHE)
-def write_report(config: RunConfig) -> str:
-    """report.json (per round: data summary, adapter, evaluation) and the reward curve across rounds."""
-    rows = []
+def build_report(config: RunConfig) -> dict:
+    """report.json: per round its training data (all queries of the round's shards, scored by the training RM) and
+    its held-out evaluation, with the numbers compared across rounds (``metrics.curves_across_rounds``) and the
+    reward-hacking warnings (``metrics.hacking_warnings``)."""
+    from neat_train.eval_cmd import read_answers
+
+    rows, evals, answers = [], [], {}
     for directory in list_rounds(config.out):
         manifest = load_manifest(directory)
-        index = manifest["round"]
+        index, summary = manifest["round"], manifest["summary"]
         ev = eval_path(config, index)
-        summary = manifest["summary"]
+        evaluation = json.loads(ev.read_text()) if ev.is_file() else None
+        if evaluation:
+            evals.append(evaluation)
+            if answers_path(config, index).is_file():
+                answers[index] = read_answers(answers_path(config, index), "evaluation answers")
         rows.append({
             "round": index,
-            "data": str(directory),
-            "queries": summary["queries"],
-            "responses": summary["responses"],
-            "pos_gt_neg_share": summary["pos_gt_neg_share"],
-            "reward_by_source": {k: v["mean"] for k, v in summary["reward"].items()},
             "adapter": str(adapter_dir(config, index)) if adapter_dir(config, index).is_dir() else None,
-            "eval": json.loads(ev.read_text()) if ev.is_file() else None,
+            "training_data": {
+                "path": str(directory),
+                "queries": summary["queries"],
+                "responses": summary["responses"],
+                "pos_gt_neg_share": summary["pos_gt_neg_share"],
+                "mean_reward_by_source": {k: v["mean"] for k, v in summary["reward"].items()},
+            },
+            "heldout": None,
+            "eval": evaluation,
         })
-    report = {"name": config.name, "out": config.out, "rounds": rows}
+    curves = metrics.curves_across_rounds(evals, answers)
+    for heldout in curves["rounds"]:
+        next(r for r in rows if r["round"] == heldout["round"])["heldout"] = heldout
+    judge = next((ev["judge"]["rm"] for ev in evals if ev.get("judge")), None)
+    return {"name": config.name, "out": config.out, "rm": config.rm, "judge": judge,
+            "warnings": metrics.hacking_warnings(curves["rounds"]), "length_control": curves["length_control"],
+            "rounds": rows}
+
+
+@task(cache_policy=NO_CACHE)
+def write_report(config: RunConfig) -> str:
+    """report.json and reward_curve.png; each reward-hacking warning is logged as a warning."""
+    report = build_report(config)
     path = Path(config.out) / "report.json"
     atomic_write_json(path, report)
-    evals = [str(eval_path(config, r["round"])) for r in rows if r["eval"]]
-    if evals:
-        run_stage(["eval", "--plot", str(Path(config.out) / "reward_curve.png"), "--plot-from", *evals])
+    for warning in report["warnings"]:
+        get_run_logger().warning("REWARD HACKING? %s", warning)
+    if any(r["heldout"] for r in report["rounds"]):
+        run_stage(["eval", "--plot", str(Path(config.out) / "reward_curve.png"), "--plot-from", str(path)])
     return str(path)
 
 
@@ -170,15 +223,15 @@ def write_report(config: RunConfig) -> str:
 def neat_rounds(config_path: str) -> str:
     """The NEAT loop: score round 0, then for each round generate → train → evaluate; write the report."""
     config = load_run_config(config_path)
-    claim_run_dir(config)
-    score(config)
-    evaluate_round(config, 0, None)
-    adapter = None
-    for index in range(1, config.rounds + 1):
-        generate_round(config, index, adapter)
-        adapter = train_round(config, index, adapter)
-        evaluate_round(config, index, adapter)
-    return write_report(config)
+    with claim_run_dir(config):
+        score(config)
+        evaluate_round(config, 0, None)
+        adapter = None
+        for index in range(1, config.rounds + 1):
+            generate_round(config, index, adapter)
+            adapter = train_round(config, index, adapter)
+            evaluate_round(config, index, adapter)
+        return write_report(config)
 
 
 @flow(name="neat-generate-data", log_prints=True)
@@ -186,14 +239,14 @@ def generate_data(config_path: str) -> str:
     """One scheduled data-generation run: make sure round 0 exists, then write the next round, sampled with the
     latest trained adapter (or the base policy when none is trained yet)."""
     config = load_run_config(config_path)
-    claim_run_dir(config)
-    score(config)
-    latest = load_manifest(list_rounds(config.out)[-1])["round"]
-    adapter = adapter_dir(config, latest)
-    if latest >= 1 and not adapter.is_dir():
-        raise NeatDataError(
-            f"round {latest} has no trained adapter at {adapter}; train it (neat run) before generating round "
-            f"{latest + 1}, so that every round samples from the previous round's policy"
-        )
-    return generate_round(config, latest + 1, str(adapter) if latest >= 1 else None)
+    with claim_run_dir(config):
+        score(config)
+        latest = load_manifest(list_rounds(config.out)[-1])["round"]
+        adapter = adapter_dir(config, latest)
+        if latest >= 1 and not adapter.is_dir():
+            raise NeatDataError(
+                f"round {latest} has no trained adapter at {adapter}; train it (neat run) before generating round "
+                f"{latest + 1}, so that every round samples from the previous round's policy"
+            )
+        return generate_round(config, latest + 1, str(adapter) if latest >= 1 else None)
 

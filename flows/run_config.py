@@ -3,13 +3,19 @@
 Top-level keys are the run's own settings; each stage section (``data``, ``score``, ``generate``, ``train``,
 ``eval``) holds flags of that stage's command and is checked against that command's ``Config`` dataclass, so
 there is one definition per flag. Keys the flow sets itself (paths, rounds, policy/adapter) are refused in
-sections. Unknown keys and wrong types are all reported at once, naming the file and the key.
+sections. Unknown keys and wrong types are all reported at once, naming the file and the key. Then each section
+is parsed into its stage's ``Config`` by the parser the stage uses, with the flow's own flags filled in, so the
+stage's own checks (``__post_init__``) refuse a bad value before anything runs, in ``--check`` too.
+
+The YAML is read with PyYAML's safe loader, bounded: anchors and aliases may not expand it beyond
+``MAX_YAML_NODES`` values (a few hundred bytes of nested aliases would otherwise fill the memory).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from neat_data.errors import NeatDataError
+from neat_data.shards import round_dir
 
 #: section -> (command module, keys the flow sets itself)
 SECTIONS: dict[str, tuple[str, frozenset[str]]] = {
@@ -26,7 +33,7 @@ SECTIONS: dict[str, tuple[str, frozenset[str]]] = {
                                                 "rm", "out"})),
     "generate": ("neat_data.generate_cmd", frozenset({"round", "policy", "adapter", "rm", "from_round", "out"})),
     "train": ("neat_train.train_cmd", frozenset({"shards", "policy", "adapter", "out"})),
-    "eval": ("neat_train.eval_cmd", frozenset({"policy", "adapter", "dataset", "rm", "json", "out"})),
+    "eval": ("neat_train.eval_cmd", frozenset({"policy", "adapter", "dataset", "rm", "json", "out", "responses_out"})),
 }
 
 
@@ -60,6 +67,32 @@ class RunConfig:
         d = dataclasses.asdict(self)
         d.pop("rounds")
         return d
+
+
+MAX_YAML_NODES = 100_000
+_repr = reprlib.Repr()  # values in messages are shortened: a config value can be huge
+_repr.maxstring = _repr.maxother = 60
+_repr.maxlist = _repr.maxdict = 5
+_repr.maxlevel = 2
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """The safe loader, counting the values each node stands for once its aliases are expanded; a document that
+    expands beyond ``MAX_YAML_NODES`` is refused while it is composed, before anything is built from it."""
+
+    def compose_node(self, parent, index):
+        node = super().compose_node(parent, index)
+        sizes = self.__dict__.setdefault("_sizes", {})
+        if id(node) not in sizes:  # an alias returns its anchor's node, already counted
+            children = ([c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode)
+                        else node.value if isinstance(node, yaml.SequenceNode) else [])
+            sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if sizes[id(node)] > MAX_YAML_NODES:
+                raise yaml.YAMLError(
+                    f"line {node.start_mark.line + 1}: anchors and aliases (&name, *name) expand this document to "
+                    f"more than {MAX_YAML_NODES} values; a run config is small: write the values out"
+                )
+        return node
 
 
 def _type_name(tp) -> str:
@@ -103,7 +136,7 @@ def check_keys(cls, values: dict, where: str, reserved: frozenset[str] = frozens
         elif key not in hints or key not in known:
             errors.append(f"{where}.{key}: unknown key (known: {', '.join(known)})")
         elif not matches(value, hints[key]):
-            errors.append(f"{where}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {value!r}")
+            errors.append(f"{where}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {_repr.repr(value)}")
     return errors
 
 
@@ -112,7 +145,7 @@ def load_run_config(path: str | Path) -> RunConfig:
     if not path.is_file():
         raise NeatDataError(f"{path}: config file not found (see configs/ for examples)")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_BoundedLoader) or {}
     except yaml.YAMLError as e:
         raise NeatDataError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(raw, dict):
@@ -132,7 +165,43 @@ def load_run_config(path: str | Path) -> RunConfig:
         raise NeatDataError(f"{path}: train_on must be 'round' or 'all', got {config.train_on!r}")
     if config.rounds < 1:
         raise NeatDataError(f"{path}: rounds must be >= 1, got {config.rounds}")
+    errors = stage_errors(config, str(path))
+    if errors:
+        raise NeatDataError("invalid config:\n  " + "\n  ".join(errors))
     return config
+
+
+def flow_flags(config: RunConfig, section: str) -> list[str]:
+    """The flags the flow gives a section's stage besides the section (``flows/rounds.py``, for round 1), so that
+    a section is parsed exactly as its stage will parse it (the paths need not exist yet)."""
+    out = Path(config.out)
+    return {
+        "data": ["--dataset", config.dataset, "--out", config.out],
+        "score": ["--dataset", config.dataset, "--rm", config.rm, "--out", config.out, *section_args(config.data)],
+        "generate": ["--round", "1", "--policy", config.policy, "--rm", config.rm, "--from", str(round_dir(out, 0)),
+                     "--out", config.out],
+        "train": ["--shards", str(round_dir(out, 1)), "--policy", config.policy,
+                  "--out", str(out / "adapters" / "round-001.partial")],
+        "eval": ["--policy", config.policy, "--dataset", config.dataset, "--rm", config.rm, "--json", "true",
+                 "--responses-out", str(out / "eval" / "round-001.responses.jsonl")],
+    }[section]
+
+
+def stage_errors(config: RunConfig, where: str) -> list[str]:
+    """Each section parsed into its stage's ``Config`` by the stage's own parser and checks: the problems found."""
+    from neat_data.errors import NeatDataError
+
+    from .cli import UsageError, parse_config
+
+    errors: list[str] = []
+    for section, (module, _) in SECTIONS.items():
+        try:
+            parse_config(importlib.import_module(module).Config,
+                         [*flow_flags(config, section), *section_args(getattr(config, section))], prog=section)
+        except (NeatDataError, UsageError) as e:
+            if not any(str(e) in seen for seen in errors):  # `score` parses `data` again: say it once
+                errors.append(f"{where}:{section}: {e}")
+    return errors
 
 
 def section_args(values: dict) -> list[str]:

@@ -287,7 +287,7 @@ def _sum_stats(stats: list[dict]) -> dict:
 def run(config: Config) -> int:
     from tqdm import tqdm
 
-    from .models import adapter_hash, resolve_rm
+    from .models import adapter_hash, resolve_policy, resolve_rm
     from .scoring import RewardScorer
 
     prompts = select_prompts(config.prompts, config.prompt_file)
@@ -299,14 +299,14 @@ def run(config: Config) -> int:
                  "config_fingerprint": prev_manifest["config_fingerprint"]},
         "adapter_hash": adapter_hash(config.adapter) if config.adapter else None,
     }
-    writer = RoundWriter(directory, index, config=asdict(config), inputs=inputs)  # refuses finished rounds
-
+    resolve_policy(config.policy)  # a missing local policy fails here, before the round is claimed
     scorer = RewardScorer(resolve_rm(config.rm), device=config.device, dtype=config.dtype,
                           batch_size=config.rm_batch_size)
     judge = None
     if config.judge:
         judge = RewardScorer(resolve_rm(config.judge), device=config.device, dtype=config.dtype,
                              batch_size=config.rm_batch_size)
+    writer = RoundWriter(directory, index, config=asdict(config), inputs=inputs)  # refuses finished rounds
     rows, rescored_previous = _carried_responses(prev_rows, prev_manifest, scorer.fingerprint)
     backend_kwargs = {"chat_template": config.chat_template}
     if config.backend == "vllm":

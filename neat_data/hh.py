@@ -21,6 +21,7 @@ import hashlib
 import json
 import random
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,8 @@ class LoadResult:
     pairs: list[Pair] = field(default_factory=list)
     rejects: list[dict] = field(default_factory=list)
     rows_read: int = 0
+    skipped_files: list[dict] = field(default_factory=list)  # directory entries not read, with the reason
+    identical_replies: list[str] = field(default_factory=list)  # origins of rows with chosen == rejected
 
     def queries(self, round_index: int = 0) -> tuple[list[dict], dict]:
         """Group pairs by query into shard rows (unscored); returns (rows, accounting)."""
@@ -72,6 +75,9 @@ class LoadResult:
             "rows_merged": merged_rows,
             "rejects": len(self.rejects),
             "duplicate_responses_dropped": duplicate_responses,
+            "identical_replies": len(self.identical_replies),
+            "identical_replies_origins": self.identical_replies,
+            "skipped_files": self.skipped_files,
         }
         assert accounting["queries"] + merged_rows + len(self.rejects) == self.rows_read
         return list(rows.values()), accounting
@@ -137,41 +143,101 @@ def parse_row(row: dict) -> tuple[list[dict], str, str]:
     return chosen_q, chosen, rejected
 
 
-def _local_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.name.endswith(LOCAL_SUFFIXES))
-        if not files:
-            raise NeatDataError(f"{path}: no {', '.join(LOCAL_SUFFIXES)} files in this directory")
-        return files
-    if not path.name.endswith(LOCAL_SUFFIXES):
-        raise NeatDataError(f"{path}: unsupported file type; use {', '.join(LOCAL_SUFFIXES)} or a directory")
-    return [path]
+@dataclass
+class BadRow:
+    """A line that could not be read as a row; it becomes a reject (with its text), like a row that does not parse."""
+
+    reason: str
+    text: str
 
 
-def iter_raw_rows(source: str, split: str = "train"):
-    """Yield (origin, row) from a local path or a hub dataset id."""
-    path = Path(source)
-    if path.exists():
-        for f in _local_files(path):
-            if f.name.endswith(".parquet"):
-                import pyarrow.parquet as pq
+def _local_files(path: Path) -> tuple[list[Path], list[dict]]:
+    """(files to read, entries of a directory that are not read, each with its reason)."""
+    if not path.is_dir():
+        if not path.name.endswith(LOCAL_SUFFIXES):
+            raise NeatDataError(f"{path}: unsupported file type; use {', '.join(LOCAL_SUFFIXES)} or a directory")
+        return [path], []
+    files, skipped = [], []
+    for p in sorted(path.iterdir()):
+        if p.is_dir():
+            skipped.append({"path": str(p), "reason": "a sub-directory (directories are not read recursively)"})
+        elif p.name.endswith(LOCAL_SUFFIXES):
+            files.append(p)
+        else:
+            skipped.append({"path": str(p), "reason": f"not a {', '.join(LOCAL_SUFFIXES)} file"})
+    if not files:
+        raise NeatDataError(f"{path}: no {', '.join(LOCAL_SUFFIXES)} files in this directory")
+    return files, skipped
 
-                for i, row in enumerate(pq.read_table(f).to_pylist()):
-                    yield f"{f.name}:{i}", row
-                continue
-            opener = gzip.open if f.name.endswith(".gz") else open
-            with opener(f, "rt", encoding="utf-8") as fh:
-                for line_no, line in enumerate(fh, 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        row = {"__invalid_json__": line.rstrip("\n"), "__error__": str(e)}
-                    yield f"{f.name}:{line_no}", row
+
+def _parquet_rows(f: Path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.read_table(f).to_pylist()
+    except (pa.ArrowException, OSError) as e:
+        raise NeatDataError(f"{f}: not a readable Parquet file ({e}); re-create or re-download it") from None
+    for i, row in enumerate(rows):
+        yield f"{f.name}:{i}", row
+
+
+def _jsonl_rows(f: Path):
+    """(origin, row or BadRow) of each non-blank line; a file that cannot be read as a whole is a NeatDataError."""
+    import zlib
+
+    gz = f.name.endswith(".gz")
+    with open(f, "rb") as fh:
+        if gz and fh.read(2) != b"\x1f\x8b":
+            raise NeatDataError(f"{f}: not a gzip file although it is named .gz; if it holds plain JSON lines, "
+                                "rename it to .jsonl")
+    line_no = 0
+    try:
+        with (gzip.open(f, "rb") if gz else open(f, "rb")) as fh:
+            for line_no, raw in enumerate(fh, 1):
+                if b"\0" in raw:
+                    raise NeatDataError(f"{f}: line {line_no} holds NUL bytes: a binary file, not JSON lines text; "
+                                        "pass UTF-8 JSON lines, one object per line")
+                if line_no == 1:
+                    raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
+                if not raw.strip():
+                    continue
+                origin = f"{f.name}:{line_no}"
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    yield origin, BadRow(f"invalid UTF-8 (byte {raw[e.start]:#04x} at position {e.start})",
+                                         raw.decode("utf-8", "replace").rstrip("\n"))
+                    continue
+                try:
+                    row = json.loads(text)
+                except json.JSONDecodeError as e:
+                    yield origin, BadRow(f"invalid JSON: {e}", text.rstrip("\n"))
+                    continue
+                if not isinstance(row, dict):
+                    yield origin, BadRow(f"the row is a JSON {type(row).__name__}, not an object with chosen/rejected",
+                                         text.rstrip("\n"))
+                    continue
+                yield origin, row
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise NeatDataError(f"{f}: the gzip stream is cut off or corrupt after line {line_no} ({e}); the file is "
+                            "truncated (an interrupted download?): download it again") from None
+
+
+def iter_raw_rows(source: str, split: str = "train", skipped: list[dict] | None = None):
+    """Yield (origin, row) from a local path or a hub dataset id; a row that cannot be read is a ``BadRow``.
+
+    Directory entries that are not read are appended to ``skipped`` with their reason."""
+    from .models import hub_id_or_path
+
+    path = hub_id_or_path(source, "dataset")
+    if isinstance(path, Path):
+        files, ignored = _local_files(path)
+        if skipped is not None:
+            skipped.extend(ignored)
+        for f in files:
+            yield from _parquet_rows(f) if f.name.endswith(".parquet") else _jsonl_rows(f)
         return
-    if "/" not in source or source.startswith((".", "/")):
-        raise NeatDataError(f"{source}: no such file or directory (and not a hub dataset id like Anthropic/hh-rlhf)")
     try:
         import datasets
 
@@ -194,25 +260,40 @@ def load_hh(
     seed: int = 0,
     max_reject_share: float = 0.05,
 ) -> LoadResult:
-    """Read and validate HH-RLHF rows. ``limit`` takes the first N rows, ``sample`` a seeded random N rows."""
-    raw = list(iter_raw_rows(source, split))
+    """Read and validate HH-RLHF rows. ``limit`` takes the first N rows, ``sample`` a seeded random N rows.
+
+    What is read but not used as given is said on stderr and counted: directory entries that are not read
+    (``skipped_files``) and rows whose chosen and rejected replies are identical (``identical_replies``: they
+    become one-response queries, trained with SFT only)."""
+    skipped: list[dict] = []
+    raw = list(iter_raw_rows(source, split, skipped))
     if limit is not None:
         raw = raw[:limit]
     if sample is not None and sample < len(raw):
         keep = sorted(random.Random(seed).sample(range(len(raw)), sample))
         raw = [raw[i] for i in keep]
-    result = LoadResult(rows_read=len(raw))
+    result = LoadResult(rows_read=len(raw), skipped_files=skipped)
     for origin, row in raw:
         try:
-            if "__invalid_json__" in row:
-                raise ValueError(f"invalid JSON: {row['__error__']}")
+            if isinstance(row, BadRow):
+                raise ValueError(row.reason)
             messages, chosen, rejected = parse_row(row)
         except ValueError as e:
-            result.rejects.append({"origin": origin, "reason": str(e), "row": row})
+            kept = row.text if isinstance(row, BadRow) else row  # the bad row itself is kept, not lost
+            result.rejects.append({"origin": origin, "reason": str(e), "row": kept})
             continue
+        if chosen == rejected:
+            result.identical_replies.append(origin)
         result.pairs.append(Pair(query_id(messages), messages, chosen, rejected, origin))
     if result.rows_read == 0:
         raise NeatDataError(f"{source}: no rows to load")
+    for entry in skipped:
+        print(f"note: {entry['path']} not read: {entry['reason']}", file=sys.stderr)
+    if result.identical_replies:
+        n = len(result.identical_replies)
+        print(f"note: {n} row(s) have identical chosen and rejected replies ({', '.join(result.identical_replies[:3])}"
+              f"{', ...' if n > 3 else ''}): each gives a one-response query (nothing to rank; SFT only)",
+              file=sys.stderr)
     share = len(result.rejects) / result.rows_read
     if share > max_reject_share:
         first = result.rejects[0]

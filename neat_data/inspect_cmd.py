@@ -114,6 +114,9 @@ def format_row(row: dict) -> str:
 
 def format_report(report: dict) -> str:
     out = [f"{report['kind']} {report['path']}" + (f"  (round {report['round']})" if report["round"] is not None else "")]
+    if report["kind"] == "shard" and not report["verified"]:
+        out.append("UNVERIFIED: this shard is not inside a finished round (no manifest.json beside it), so nothing "
+                   "checks that it is complete and unedited; inspect the round directory instead")
     if report["kind"] == "root":
         out.append(f"rounds: {', '.join(str(r['round']) for r in report['rounds'])}; the latest is described below")
     out.append(

@@ -51,16 +51,21 @@ class Config(DatasetArgs):
     rows_per_shard: int = field(default=1000, metadata={"help": "queries per Parquet shard"})
 
 
-def write_round0(config: Config, rows: list[dict], accounting: dict, rejects: list[dict], extra: dict | None = None):
-    """Write ``rows`` as round 0 under ``config.out`` with the rejects file; returns (directory, manifest)."""
-    directory = round_dir(config.out, 0)
-    writer = RoundWriter(directory, 0, config=vars(config), inputs={"dataset": config.dataset})
-    for i in range(0, max(len(rows), 1), config.rows_per_shard):
-        writer.write_shard(i // config.rows_per_shard, rows[i : i + config.rows_per_shard])
-    if rejects:
-        writer.write_jsonl("rejects.jsonl", rejects)
-    manifest = writer.commit({"load": accounting, **(extra or {})})
-    return directory, manifest
+def open_round0(config: Config) -> RoundWriter:
+    """Claim OUT/round-000: take its write lock; a finished round or another writer is refused."""
+    return RoundWriter(round_dir(config.out, 0), 0, config=vars(config), inputs={"dataset": config.dataset})
+
+
+def write_round0(config: Config, rows: list[dict], accounting: dict, rejects: list[dict], extra: dict | None = None,
+                 writer: RoundWriter | None = None):
+    """Write ``rows`` as round 0 under ``config.out`` with the rejects file (through ``writer`` when the round was
+    claimed already); returns (directory, manifest)."""
+    with writer or open_round0(config) as writer:
+        for i in range(0, max(len(rows), 1), config.rows_per_shard):
+            writer.write_shard(i // config.rows_per_shard, rows[i : i + config.rows_per_shard])
+        if rejects:
+            writer.write_jsonl("rejects.jsonl", rejects)
+        return writer.dir, writer.commit({"load": accounting, **(extra or {})})
 
 
 def run(config: Config) -> int:

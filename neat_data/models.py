@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -114,25 +115,59 @@ def convert_gguf_policy(out_dir: Path) -> None:
     tokenizer.save_pretrained(out_dir)
 
 
-def looks_like_path(name: str) -> bool:
-    """A local path (existing, or written like one) rather than a hub id such as ``org/model``."""
-    return Path(name).expanduser().exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
+HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")  # org/name
+FILE_SUFFIXES = (".jsonl", ".gz", ".parquet", ".json", ".yaml", ".yml", ".safetensors", ".bin", ".pt", ".gguf")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 
-def resolve_policy(name: str) -> str:
+def hub_offline() -> bool:
+    return any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE")
+               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def hub_id_or_path(name: str, flag: str) -> str | Path:
+    """The one rule for every model or dataset argument: an existing local path is returned as a ``Path``; a hub
+    id is returned as is. A hub id is ``org/name`` that is not written like a path (no leading ``.``, ``/`` or
+    ``~``, no file suffix, its first part not a local directory) while ``HF_HUB_OFFLINE`` is unset. Anything else
+    is a local path that does not exist: refused at once, before any network access."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    looks_hub = (bool(HUB_ID_RE.match(name)) and ".." not in name and not name.lower().endswith(FILE_SUFFIXES)
+                 and not Path(name.split("/")[0]).is_dir())
+    if looks_hub and not hub_offline():
+        return name
+    why = ("HF_HUB_OFFLINE is set, so it is not looked up on the hub" if looks_hub
+           else "and it is not a hub id like org/name")
+    raise NeatDataError(f"{flag} {name}: no such file or directory ({why})")
+
+
+def require_safetensors(directory: Path, what: str, weights: str = "*.safetensors") -> None:
+    """Refuse a local model/adapter directory whose weights are only pickles (``pytorch_model.bin``, ...)."""
+    if directory.is_dir() and not any(directory.glob(weights)):
+        pickles = sorted(p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
+        found = f"only pickled weights ({', '.join(pickles[:3])})" if pickles else "no weights"
+        raise NeatDataError(
+            f"{what} {directory}: {found}, no {weights} file; neat loads safetensors only (a pickle can run code). "
+            "Convert it where you trust the file: load it and save it again with save_pretrained (safetensors)"
+        )
+
+
+def resolve_policy(name: str, flag: str = "--policy") -> str:
     """``default`` -> the cached SmolLM2 directory (converted on first use); a local path or hub id as is."""
     if name == "default":
         target = under_data(DEFAULT_POLICY_DIR)
         if not (target / "config.json").is_file():
             _atomic_dir(target, convert_gguf_policy)
         return str(target)
-    if looks_like_path(name):
-        path = Path(name).expanduser()
+    path = hub_id_or_path(name, flag)
+    if isinstance(path, Path):
         if not path.is_dir() or not (path / "config.json").is_file():
             raise NeatDataError(
-                f"policy {name!r}: {path} is not a model directory (no config.json); pass a directory saved with "
+                f"{flag} {name}: {path} is not a model directory (no config.json); pass a directory saved with "
                 "save_pretrained, a hub id like HuggingFaceTB/SmolLM2-135M-Instruct, or 'default'"
             )
+        require_safetensors(path, flag)
         return str(path)
     return name
 
@@ -144,8 +179,9 @@ def materialise_rm(base: str | Path, delta: Path, out_dir: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    encoder = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32)
-    model = PeftModel.from_pretrained(encoder, delta).merge_and_unload()
+    encoder = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32,
+                                                                 use_safetensors=True)
+    model = PeftModel.from_pretrained(encoder, delta, use_safetensors=True).merge_and_unload()
     model.save_pretrained(out_dir, safe_serialization=True)
     AutoTokenizer.from_pretrained(delta).save_pretrained(out_dir)  # left truncation + max length of training
 
@@ -168,14 +204,15 @@ def resolve_rm(name: str) -> str:
 
 
 def adapter_hash(adapter_dir: str | os.PathLike) -> str:
-    """First 12 hex digits of the sha256 of a PEFT adapter's weights file."""
+    """First 12 hex digits of the sha256 of a PEFT adapter's weights file (and the one check that ``adapter_dir``
+    is a PEFT adapter with safetensors weights)."""
     from .atomic import sha256_file
 
     path = Path(adapter_dir)
-    weights = path / "adapter_model.safetensors"
-    if not weights.is_file():
-        raise NeatDataError(f"adapter {path}: no adapter_model.safetensors (is it a PEFT adapter directory?)")
-    return sha256_file(weights)[:12]
+    if not (path / "adapter_config.json").is_file():
+        raise NeatDataError(f"--adapter {path}: no adapter_config.json there, so it is not a PEFT adapter directory")
+    require_safetensors(path, "--adapter", "adapter_model.safetensors")
+    return sha256_file(path / "adapter_model.safetensors")[:12]
 
 
 def load_policy(
@@ -188,6 +225,7 @@ def load_policy(
     trust_remote_code: bool = False,
 ):
     """(causal LM, tokenizer). The tokenizer has a pad token (EOS if it had none) and pads on the left."""
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_policy(name_or_path)
@@ -196,8 +234,8 @@ def load_policy(
         model = AutoModelForCausalLM.from_pretrained(
             path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code
         )
-    except (OSError, ValueError) as e:
-        raise NeatDataError(f"policy {name_or_path!r}: could not load it from {path} ({e})") from e
+    except (OSError, ValueError, SafetensorError) as e:  # missing files, a broken config, corrupt weights
+        raise NeatDataError(f"policy {name_or_path!r}: could not load it from {path} ({e})") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
@@ -207,7 +245,7 @@ def load_policy(
         from peft import PeftModel
 
         adapter_hash(adapter)  # clear error when it is not an adapter directory
-        model = PeftModel.from_pretrained(model, adapter, is_trainable=trainable)
+        model = PeftModel.from_pretrained(model, adapter, is_trainable=trainable, use_safetensors=True)
     model.to(resolve_device(device))
     model.train(trainable)
     if not trainable:

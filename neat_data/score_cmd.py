@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from .errors import NeatDataError
 from .load_cmd import Config as LoadConfig
-from .load_cmd import write_round0
+from .load_cmd import open_round0, write_round0
 
 
 @dataclass
@@ -42,6 +42,7 @@ def run(config: Config) -> int:
     rows, accounting = result.queries(0)
     scorer = RewardScorer(resolve_rm(config.rm), device=config.device, dtype=config.dtype,
                           batch_size=config.batch_size, max_length=config.max_length, cache_dir=config.cache_dir)
+    writer = open_round0(config)  # inputs are valid: claim the round (a finished one is refused) before scoring
     rows = score_rows(rows, scorer)
     responses = sum(len(r["responses"]) for r in rows)
     rm_info = {
@@ -54,7 +55,7 @@ def run(config: Config) -> int:
         "cache_hits": scorer.cache_hits,
         "truncated": scorer.truncated,
     }
-    directory, manifest = write_round0(config, rows, accounting, result.rejects,
+    directory, manifest = write_round0(config, rows, accounting, result.rejects, writer=writer,
                                        extra={"rm": rm_info, "truncation": {"rm_truncated": scorer.truncated}})
     summary = manifest["summary"]
     print(f"scored {responses} responses of {len(rows)} queries with {config.rm} (fingerprint {scorer.fingerprint}; "

@@ -123,23 +123,55 @@ def _hub_snapshot(name: str) -> Path:
         ) from e
 
 
+def _rm_config(name: str, path: Path, trust_remote_code: bool):
+    """The RM's transformers config, or a NeatDataError saying what is wrong with its config.json."""
+    from transformers import AutoConfig
+
+    try:
+        raw = json.loads((path / "config.json").read_bytes())
+    except (OSError, ValueError) as e:
+        raise NeatDataError(f"reward model {name!r}: {path / 'config.json'} is not valid JSON ({e}); "
+                            "re-save the model with save_pretrained") from None
+    auto_map = raw.get("auto_map") if isinstance(raw, dict) else None
+    remote = (f"reward model {name!r}: {path / 'config.json'} asks for custom code (auto_map: "
+              f"{', '.join(auto_map or [])}) and neat never runs remote code (trust_remote_code is off). Use a "
+              "reward model whose architecture ships with transformers (e.g. ...ForSequenceClassification saved "
+              "with save_pretrained), or convert this one to such an architecture")
+    if auto_map and not trust_remote_code and "AutoModelForSequenceClassification" in auto_map:
+        raise NeatDataError(remote)
+    try:
+        return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except Exception as e:  # OSError, ValueError, strict-dataclass errors of transformers: all a broken config
+        if auto_map and not trust_remote_code:
+            raise NeatDataError(remote) from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise NeatDataError(f"reward model {name!r}: {path / 'config.json'} is not a valid transformers config "
+                            f"({first}); re-save the model with save_pretrained") from None
+
+
 def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: bool = False):
     """(model in eval mode, tokenizer, model directory) of a one-output sequence-classification RM."""
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from safetensors import SafetensorError
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from .models import looks_like_path, resolve_device, resolve_dtype
+    from .models import hub_id_or_path, require_safetensors, resolve_device, resolve_dtype
 
-    path = Path(name).expanduser()
-    if not path.exists():
-        if looks_like_path(name):
-            raise NeatDataError(f"reward model {name!r}: no such directory (and not a hub id like org/model)")
+    path = hub_id_or_path(name, "--rm")
+    if not isinstance(path, Path):
         path = _hub_snapshot(name)
     if not (path / "config.json").is_file():
         raise NeatDataError(
             f"reward model {name!r}: {path} has no config.json, so it is not a Hugging Face model directory; "
             "pass a directory saved with save_pretrained (config.json + *.safetensors + tokenizer)"
         )
-    config = AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    config = _rm_config(name, path, trust_remote_code)
+    heads = [a for a in (config.architectures or []) if a.endswith(("ForCausalLM", "LMHeadModel"))]
+    if heads and not any(a.endswith("ForSequenceClassification") for a in config.architectures):
+        raise NeatDataError(
+            f"reward model {name!r} is a causal LM ({heads[0]}), not a reward model: --rm needs a sequence-"
+            "classification model with one output (num_labels=1), e.g. the embedded 'default' or one trained with "
+            "neat rm train; a causal LM is what --policy takes"
+        )
     if config.num_labels != 1:
         raise NeatDataError(
             f"reward model {name!r} has {config.num_labels} output labels; a reward model must output one score "
@@ -157,11 +189,13 @@ def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: boo
         ) from e
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    if not list(path.glob("*.safetensors")):
-        raise NeatDataError(f"reward model {name!r}: no *.safetensors weights in {path} (pickled weights are refused)")
-    model = AutoModelForSequenceClassification.from_pretrained(
-        path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code
-    )
+    require_safetensors(path, "--rm")
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError, RuntimeError, SafetensorError) as e:  # corrupt weights, shapes that do not fit
+        raise NeatDataError(f"reward model {name!r}: could not load its weights from {path} ({e})") from None
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     model.to(resolve_device(device)).eval()

@@ -21,14 +21,18 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from typing_extensions import Annotated
 
 from . import __version__
 from .atomic import atomic_write, atomic_write_json, atomic_write_jsonl, sha256_file
 from .errors import NeatDataError
+from .locks import WriteLock
 from .ranking import rank_responses
 from .stats import summarize
 
@@ -107,6 +111,23 @@ def fingerprint(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
+    found = []
+    for key in sorted(set(old) | set(new), key=str):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += _changes(a, b, f"{prefix}{key}.")
+        elif a != b:
+            found.append(f"{prefix}{key}: {a!r} -> {b!r}" if len(repr(a)) + len(repr(b)) < 80 else f"{prefix}{key} differs")
+    return found
+
+
+def describe_changes(old: dict, new: dict, limit: int = 4) -> str:
+    """``config.seed: 0 -> 1, inputs.adapter_hash differs``: what differs between two configs, for messages."""
+    found = _changes(old, new)
+    return ", ".join(found[:limit]) + (", ..." if len(found) > limit else "") if found else "no difference"
+
+
 def _validate_row(row: dict, where: str) -> dict:
     for key in ("query_id", "messages", "responses"):
         if key not in row:
@@ -125,8 +146,11 @@ def _validate_row(row: dict, where: str) -> dict:
 class RoundWriter:
     """Writes one round directory: shards (each atomic), optional side files, then the manifest.
 
-    Re-opening an unfinished round with the same ``config`` keeps its finished shards (``has_shard``), so a
-    crashed run can resume; a different config is refused. A finished round (manifest present) is refused.
+    The writer holds the round's write lock (``neat_data.locks``) from its creation until ``commit`` or
+    ``release``, so a second writer of the same round fails at once. Re-opening an unfinished round with the same
+    ``config`` keeps its finished shards (``has_shard``), so a crashed run can resume; one with a different config
+    is refused, unless it holds no file yet (its command failed before writing anything): then it is replaced.
+    A finished round (manifest present) is refused, and so is a round inside another round.
     """
 
     def __init__(self, directory: str | os.PathLike, round_index: int, config: dict, inputs: dict | None = None):
@@ -134,30 +158,57 @@ class RoundWriter:
         self.round = round_index
         self.config = config
         self.inputs = inputs or {}
+        parent = self.dir.parent
+        if (parent / MANIFEST).exists() or (parent / PENDING).exists() or ROUND_RE.match(parent.name):
+            raise NeatDataError(
+                f"{parent} is a round directory; --out takes the data root that holds the round-NNN directories "
+                f"(here: {parent.parent})"
+            )
         if (self.dir / MANIFEST).exists():
             raise NeatDataError(
                 f"{self.dir} is a finished round ({MANIFEST} exists) and finished rounds are immutable; "
                 "write to another directory, or delete this one to redo it"
             )
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fp = fingerprint({"round": round_index, "config": config, "inputs": self.inputs})
+        self.lock = WriteLock(self.dir, what=str(self.dir))
+        try:
+            self.fingerprint = self._claim(fingerprint({"round": round_index, "config": config, "inputs": self.inputs}))
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def _claim(self, fp: str) -> str:
+        if (self.dir / MANIFEST).exists():  # committed by another writer just before we took the lock
+            raise NeatDataError(f"{self.dir} is a finished round ({MANIFEST} exists) and finished rounds are immutable")
         pending = self.dir / PENDING
+        files = sorted(p.name for p in self.dir.iterdir() if not p.name.startswith("."))
         if pending.exists():
             old = json.loads(pending.read_text())
-            if old.get("fingerprint") != fp:
+            if old.get("fingerprint") == fp:
+                return fp
+            if files:
                 raise NeatDataError(
-                    f"{self.dir} holds an unfinished round written with a different config or inputs; "
-                    f"refusing to mix them. Delete {self.dir} to start this round fresh."
+                    f"{self.dir} holds an unfinished round written with a different config or inputs "
+                    f"({describe_changes(old.get('config') or {}, self.config)}); refusing to mix them. Re-run the "
+                    f"command that started it to finish it, or delete {self.dir} to start this round fresh."
                 )
-        else:
-            stray = [p.name for p in self.dir.iterdir() if not p.name.startswith(".")]
-            if stray:
-                raise NeatDataError(
-                    f"{self.dir} is not empty ({', '.join(sorted(stray)[:5])}) and is not a NEAT round; "
-                    "choose an empty or new directory"
-                )
-            atomic_write_json(pending, {"fingerprint": fp, "round": round_index, "config": config})
-        self.fingerprint = fp
+            print(f"note: {self.dir} was started with another config that failed before writing a shard; "
+                  "starting it again with this one", file=sys.stderr)
+        elif files:
+            raise NeatDataError(
+                f"{self.dir} is not empty ({', '.join(files[:5])}) and is not a NEAT round; "
+                "choose an empty or new directory"
+            )
+        atomic_write_json(pending, {"fingerprint": fp, "round": self.round, "config": self.config})
+        return fp
+
+    def release(self) -> None:
+        self.lock.release()
+
+    def __enter__(self) -> RoundWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
     def shard_path(self, index: int) -> Path:
         return self.dir / shard_name(index)
@@ -213,6 +264,7 @@ class RoundWriter:
         }
         atomic_write_json(self.dir / MANIFEST, manifest)
         (self.dir / PENDING).unlink(missing_ok=True)
+        self.lock.release(remove=True)  # a later writer is refused by the manifest
         return manifest
 
 
@@ -220,21 +272,72 @@ def is_round_dir(path: str | os.PathLike) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
+def _file_name(name: str) -> str:
+    if name in ("", ".", "..") or Path(name).name != name:
+        raise ValueError(f"{name!r} is not a file name inside the round")
+    return name
+
+
+def _shard_name(name: str) -> str:
+    if not SHARD_RE.match(_file_name(name)):
+        raise ValueError(f"{name!r} is not a shard name (shard-NNNNN.parquet)")
+    return name
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class _FileEntry(_Strict):
+    file: Annotated[str, AfterValidator(_file_name)]
+    sha256: str
+    bytes: int
+
+
+class _ShardEntry(_FileEntry):
+    file: Annotated[str, AfterValidator(_shard_name)]
+    rows: int
+
+
+class _Manifest(_Strict):
+    """The structure every reader relies on (``RoundWriter.commit`` writes it)."""
+
+    schema_version: int
+    round: int
+    created: str
+    config: dict
+    config_fingerprint: str
+    inputs: dict
+    summary: dict
+    shards: list[_ShardEntry]
+    files: list[_FileEntry]
+    extra: dict
+
+
 def load_manifest(directory: str | os.PathLike) -> dict:
+    """The manifest of a finished round, its structure validated (the one place readers get it from)."""
     directory = Path(directory)
     path = directory / MANIFEST
     if not path.is_file():
         hint = " (an unfinished round: re-run the command that writes it)" if (directory / PENDING).exists() else ""
         raise NeatDataError(f"{directory} is not a finished NEAT round: no {MANIFEST}{hint}")
     try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+        manifest = json.loads(path.read_bytes())
+    except (ValueError, OSError) as e:
         raise NeatDataError(f"{path} is not valid JSON ({e}); the round is corrupted, regenerate it") from e
+    if not isinstance(manifest, dict):
+        raise NeatDataError(f"{path}: expected a JSON object, found a {type(manifest).__name__}; the round is "
+                            "corrupted, regenerate it")
     if manifest.get("schema_version") != SCHEMA_VERSION:
         raise NeatDataError(
             f"{path}: schema_version {manifest.get('schema_version')} is not supported by this neat "
             f"(expects {SCHEMA_VERSION})"
         )
+    try:
+        _Manifest.model_validate(manifest)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'manifest'}: {err['msg']}" for err in e.errors()[:5])
+        raise NeatDataError(f"{path} is malformed ({problems}); the round is corrupted, regenerate it") from None
     return manifest
 
 

@@ -58,7 +58,12 @@ def encode_pairs(pairs: list[Pair], tokenizer, max_length: int) -> tuple[list[di
 def build_model(base: str | Path, method: str, lora_r: int):
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32)
+    from neat_data.models import require_safetensors
+
+    if Path(base).is_dir():
+        require_safetensors(Path(base), "--base")
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32,
+                                                               use_safetensors=True)
     if method == "full":
         return model
     if method != "lora":

@@ -80,7 +80,7 @@ def run(config: Config) -> int:
     import tempfile
 
     from neat_data.hh import split_of
-    from neat_data.models import minilm_dir
+    from neat_data.models import hub_id_or_path, minilm_dir
     from neat_data.scoring import RewardScorer
 
     from .reward_model import evaluate_pairs, train_reward_model
@@ -95,7 +95,7 @@ def run(config: Config) -> int:
     if not train:
         raise NeatDataError(f"{config.pairs}: none of its {len(loaded.pairs)} pairs is in the train split; "
                             "pass more pairs or --train-on all")
-    base = minilm_dir() if config.base == "minilm" else config.base
+    base = minilm_dir() if config.base == "minilm" else hub_id_or_path(config.base, "--base")
     print(f"training on {len(train)} pairs ({config.train_on}); {len(held_out)} test-split pairs "
           f"{'held out' if config.train_on == 'train' else '(also trained on)'}; {len(loaded.rejects)} rows rejected")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from neat_data.atomic import atomic_write_bytes, atomic_write_json, sha256_file
 from neat_data.errors import NeatDataError
-from neat_data.shards import code_version, fingerprint
+from neat_data.locks import WriteLock
+from neat_data.shards import code_version, describe_changes, fingerprint
 
 from .data import TRAIN_SPLITS, DataReport, ResponseCollator, load_examples, tokenize_all
 from .losses import LOSSES, PENALTIES, LossConfig
@@ -98,6 +99,19 @@ class Config:
             raise NeatDataError("--adapter continues a LoRA adapter; it cannot be combined with --method full")
         if self.max_response_length >= self.max_length:
             raise NeatDataError("--max-response-length must be below --max-length (room for the query)")
+        for name in ("learning_rate", "epochs"):
+            if not getattr(self, name) > 0:
+                raise NeatDataError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
+        for name in ("warmup_steps", "weight_decay", "max_grad_norm", "alpha", "beta"):
+            if getattr(self, name) < 0:
+                raise NeatDataError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.lora_dropout < 1:
+            raise NeatDataError(f"--lora-dropout must be in [0, 1), got {self.lora_dropout}")
+        from transformers import SchedulerType
+
+        schedulers = [s.value for s in SchedulerType]
+        if self.lr_scheduler not in schedulers:
+            raise NeatDataError(f"--lr-scheduler must be one of {', '.join(schedulers)}, got {self.lr_scheduler!r}")
 
     def loss_config(self) -> LossConfig:
         return LossConfig(self.loss, self.alpha, self.beta, self.penalty, self.pen_floor)
@@ -158,23 +172,30 @@ def _identity(config: Config, policy_path: str, report: DataReport) -> dict:
 
 
 def prepare_out(out: Path, identity: dict) -> Path | None:
-    """Claim ``out`` (fresh) or resume it; returns the checkpoint to resume from, if any."""
+    """Claim ``out`` (fresh) or resume it; returns the checkpoint to resume from, if any. The caller holds the
+    write lock of ``out``."""
     marker = out / IDENTITY
     if (out / RESULT).exists():
         raise NeatDataError(f"{out} holds a finished training run ({RESULT} exists); choose another --out")
+    replace = False
     if marker.exists():
         old = json.loads(marker.read_text())
         if fingerprint(old["identity"]) != fingerprint(identity):
-            raise NeatDataError(
-                f"{marker}: {out} holds an unfinished run with different settings or data; refusing to mix them. "
-                f"Use the same command to resume it, or another --out"
-            )
-    elif out.exists() and any(out.iterdir()):
+            if any((out / CHECKPOINTS).glob("checkpoint-*")):
+                raise NeatDataError(
+                    f"{marker}: {out} holds an unfinished run with other settings or data "
+                    f"({describe_changes(old['identity'], identity)}) that has checkpoints; refusing to mix them. "
+                    f"Re-run the command that started it to finish it, delete {out}, or use another --out"
+                )
+            _log(f"note: {out} holds a run with other settings ({describe_changes(old['identity'], identity)}) "
+                 "that stopped before its first checkpoint; starting it again with these")
+            replace = True
+    elif out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
         raise NeatDataError(f"{out} is not empty and not a neat train output; choose an empty or new --out")
     last, step = last_complete_checkpoint(out / CHECKPOINTS)
     if _rank() == 0:
         out.mkdir(parents=True, exist_ok=True)
-        if not marker.exists():
+        if replace or not marker.exists():
             atomic_write_json(marker, {"identity": identity, "code_version": code_version(),
                                        "policy_path": identity["policy_path"],
                                        "policy_config_sha256": identity["policy_config_sha256"]})
@@ -223,7 +244,7 @@ def build_model(config: Config, policy_path: str):
 
     model, tokenizer = load_policy(policy_path, dtype=config.dtype, device="cpu", trainable=True)
     if config.adapter:
-        model = PeftModel.from_pretrained(model, config.adapter, is_trainable=True)
+        model = PeftModel.from_pretrained(model, config.adapter, is_trainable=True, use_safetensors=True)
     elif config.method == "lora":
         targets = config.lora_targets if config.lora_targets == "all-linear" else config.lora_targets.split(",")
         model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
@@ -279,16 +300,22 @@ def weights_sha256(model) -> str:
 
 def run(config: Config) -> int:
     from neat_data.generation.base import resolve_chat_template
-    from neat_data.models import resolve_policy
+    from neat_data.models import adapter_hash, resolve_policy
 
     out = Path(config.out)
     policy_path = resolve_policy(config.policy)
     if config.adapter:
+        adapter_hash(config.adapter)  # a PEFT adapter with safetensors weights
         check_adapter_base(config.adapter, policy_path)
     examples, report = load_examples(config.shards, config.train_split)
     _log(f"read {report.queries_read} queries from {len(report.rounds)} round(s): {report.queries} to train on, "
          f"{report.held_out} held out (test split, never trained on), {report.superseded} superseded by a later "
          f"round; {report.single_response} with one response (SFT only), {report.tied} with tied rewards")
+    try:  # the Trainer's own checks that depend on this machine (bf16 without a GPU, ...), before any write
+        args = training_args(config, out)
+    except ValueError as e:
+        raise NeatDataError(f"the training settings do not fit this machine: {e}") from None
+    lock = WriteLock(out, part=f"rank-{_rank()}" if _rank() else None)  # one writer per rank of --out
     resume = prepare_out(out, _identity(config, policy_path, report))
 
     import torch
@@ -306,7 +333,7 @@ def run(config: Config) -> int:
         _log(f"{truncated} queries were cut from the left to fit --max-length {config.max_length}")
     trainer = NeatTrainer(
         model=model,
-        args=training_args(config, out),
+        args=args,
         train_dataset=features,
         data_collator=ResponseCollator(tokenizer.pad_token_id),
         loss_config=loss_config,
@@ -343,6 +370,7 @@ def run(config: Config) -> int:
         if not config.keep_checkpoints:
             shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
         _log(f"trained {trainer.state.global_step} steps; wrote {out}")
+    lock.release(remove=True)  # finished: a later writer is refused by result.json
     if torch.distributed.is_initialized():  # without this, gloo's threads can abort a rank at exit (SIGABRT)
         trainer.accelerator.wait_for_everyone()
         torch.distributed.destroy_process_group()

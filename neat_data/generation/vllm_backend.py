@@ -133,6 +133,7 @@ class VllmBackend(GenerationBackend):
             "gpu_memory_utilization": gpu_memory_utilization,
             "max_model_len": self.context,
             "trust_remote_code": False,
+            "load_format": "safetensors",  # vLLM's default "auto" falls back to pickled .bin/.pt weights
             "enable_lora": self.lora is not None,
             **({"max_lora_rank": max_lora_rank} if self.lora else {}),
         }

@@ -116,8 +116,22 @@ def test_the_flows_stage_arguments_parse_into_each_stages_config(path, tmp_path,
             assert parsed.json is True and parsed.dataset == config.dataset
 
 
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_check_fills_in_the_flags_the_flow_gives_each_stage(path, tmp_path, monkeypatch):
+    """``neat run --check`` parses each section with ``flow_flags``: the same flags the flow's tasks pass."""
+    from flows.run_config import flow_flags
+
+    config = dataclasses.replace(load_run_config(path), out=str(tmp_path / "run"))
+    for args, _ in stage_calls(config, tmp_path, monkeypatch):
+        section = args[0]
+        own = {f"--{k}" for k in getattr(config, section)} | {"--adapter"}
+        passed = {a for a in args[1:] if a.startswith("--")} - own - {f"--{k}" for k in config.data}
+        assert passed == {a for a in flow_flags(config, section) if a.startswith("--")} - {f"--{k}" for k in config.data}
+
+
 def test_a_bad_section_value_fails_the_stages_own_validation(tmp_path, monkeypatch):
-    """The check above can fail: a paper config with a bad generate value fails the stage's own validation."""
+    """The check above can fail: a paper config with a bad generate value fails the stage's own validation, and
+    loading the config (``neat run --check``) already refuses it through that same validation."""
     from transformers import HfArgumentParser
 
     raw = yaml.safe_load(PAPER.read_text())
@@ -125,7 +139,9 @@ def test_a_bad_section_value_fails_the_stages_own_validation(tmp_path, monkeypat
     raw["out"] = str(tmp_path / "run")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(raw))
-    config = load_run_config(bad)  # a string is a string: only the stage knows the allowed backends
+    with pytest.raises(NeatDataError, match=r"bad.yaml:generate: --backend must be one of"):
+        load_run_config(bad)
+    config = dataclasses.replace(load_run_config(PAPER), generate=raw["generate"])
     args = next(a for a, _ in stage_calls(config, tmp_path, monkeypatch) if a[0] == "generate")
     module = importlib.import_module(COMMANDS["generate"][0])
     with pytest.raises(NeatDataError, match="--backend must be one of"):

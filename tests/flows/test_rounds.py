@@ -20,6 +20,7 @@ import yaml
 
 from flows.run_config import load_run_config
 from neat_data.errors import NeatDataError
+from neat_data.locks import LOCK_FILE
 from neat_data.shards import MANIFEST, load_manifest, read_round, verify_round
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,9 +87,10 @@ def responses(row: dict) -> list[tuple]:
 
 
 def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_nothing(
-        tmp_path, tiny_policy_dir, tiny_rm_dir):
+        tmp_path, tiny_policy_dir, tiny_rm_dir, tiny_judge_dir):
     out = tmp_path / "killed"
-    config = write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out)
+    judged = {"eval": {"limit": 3, "max_new_tokens": 8, "judge": str(tiny_judge_dir)}}
+    config = write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out, **judged)
     home = tmp_path / "prefect"
 
     # 1. killed while round 1 is being generated: some shards written, no manifest yet
@@ -110,7 +112,7 @@ def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_
 
     # the same config run without interruption
     reference = tmp_path / "reference"
-    finish(start_run(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, reference), tmp_path / "prefect-ref"))
+    finish(start_run(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, reference, **judged), tmp_path / "prefect-ref"))
 
     for index in (0, 1, 2):
         verify_round(out / f"round-{index:03d}")
@@ -150,12 +152,17 @@ def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_
     assert [r["round"] for r in report["rounds"]] == [0, 1, 2]
     for r in report["rounds"]:
         assert r["eval"]["n"] == 3 and "mean_reward" in r["eval"]
+        # the judge of the eval section scored every round; the kept answers give the length control
+        assert r["heldout"]["judge_reward"] == r["eval"]["judge"]["mean_reward"]
+        assert r["heldout"]["length_controlled_reward"] is not None
+    assert report["judge"] == str(tiny_judge_dir) and report["length_control"]["by"] == "judge"
+    assert isinstance(report["warnings"], list)
     assert [r["adapter"] is not None for r in report["rounds"]] == [False, True, True]
     assert (out / "reward_curve.png").stat().st_size > 0
 
-    # re-running a finished run redoes nothing
+    # re-running a finished run redoes nothing (the run's lock file records its new holder: not data)
     before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "report.json"
-              and p.suffix != ".png"}
+              and p.suffix != ".png" and p.name != LOCK_FILE}
     finish(start_run(config, home))
     assert {p: p.stat().st_mtime_ns for p in before} == before
 
@@ -165,10 +172,10 @@ def test_a_run_directory_from_another_config_is_refused(tmp_path, tiny_policy_di
 
     out = tmp_path / "run"
     config = load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out))
-    claim_run_dir(config)
-    claim_run_dir(config)  # the same config resumes
+    claim_run_dir(config).release()
+    claim_run_dir(config).release()  # the same config resumes
     extended = load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out, rounds=5))
-    claim_run_dir(extended)  # more rounds extend the run
+    claim_run_dir(extended).release()  # more rounds extend the run
     changed = load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out,
                                            train={"max_steps": 7}))
     with pytest.raises(NeatDataError, match="different config.*start fresh"):

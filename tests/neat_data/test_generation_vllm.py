@@ -96,6 +96,7 @@ def test_passes_engine_sampling_and_lora_arguments_with_one_seed_per_sample(tiny
     llm = CALLS["llm"]
     assert llm["model"] == str(tiny_policy_dir) and llm["tensor_parallel_size"] == 2 and llm["dtype"] == "bfloat16"
     assert llm["enable_lora"] is True and llm["max_lora_rank"] == 16 and llm["trust_remote_code"] is False
+    assert llm["load_format"] == "safetensors"  # never vLLM's fallback to pickled weights
     assert llm["max_model_len"] == 512
     (call,) = CALLS["generate"]
     assert call["lora"] == (LORA_NAME, LORA_ID, str(adapter_dir.resolve()))

@@ -75,6 +75,7 @@ def test_every_row_is_accounted_for(tmp_path, hh_rows):
     rows, acc = result.queries()
     assert acc == {
         "rows_read": 8, "queries": 4, "rows_merged": 2, "rejects": 2, "duplicate_responses_dropped": 3,
+        "identical_replies": 0, "identical_replies_origins": [], "skipped_files": [],
     }
     merged = next(r for r in rows if len(r["origin"]) == 3)
     assert merged["origin"] == ["hh.jsonl:1", "hh.jsonl:6", "hh.jsonl:7"]

@@ -25,7 +25,7 @@ def test_device_and_dtype():
 def test_resolve_policy_paths_and_hub_ids(tiny_policy_dir, tmp_path):
     assert resolve_policy(str(tiny_policy_dir)) == str(tiny_policy_dir)
     assert resolve_policy("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
-    with pytest.raises(NeatDataError, match="not a model directory"):
+    with pytest.raises(NeatDataError, match="no such file or directory"):
         resolve_policy(str(tmp_path / "missing"))
     with pytest.raises(NeatDataError, match="not a model directory"):
         resolve_policy(str(tmp_path))

@@ -135,7 +135,7 @@ def test_missing_tokenizer_and_non_model_paths_are_refused(tiny_rm_dir, tmp_path
     (tmp_path / "empty").mkdir()
     with pytest.raises(NeatDataError, match="no config.json"):
         scorer(tmp_path / "empty", tmp_path)
-    with pytest.raises(NeatDataError, match="no such directory"):
+    with pytest.raises(NeatDataError, match="no such file or directory"):
         scorer(tmp_path / "missing", tmp_path)
 
 

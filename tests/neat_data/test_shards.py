@@ -104,16 +104,18 @@ def test_finished_round_is_immutable(tmp_path):
 def test_crash_before_manifest_leaves_nothing_readers_accept(tmp_path):
     w = RoundWriter(round_dir(tmp_path, 0), 0, config={"name": "t"})
     w.write_shard(0, [scored_row("q1", {"dataset_chosen": 1.0, "dataset_rejected": 0.0})])
-    # the process dies here: no manifest
+    # the process dies here: no manifest (and the kernel releases its write lock)
+    w.release()
     with pytest.raises(NeatDataError, match="not a finished NEAT round.*unfinished"):
         read_round(round_dir(tmp_path, 0))
     assert list_rounds(tmp_path) == []
     # the same config resumes and keeps the finished shard; a different config is refused
     again = RoundWriter(round_dir(tmp_path, 0), 0, config={"name": "t"})
     assert again.has_shard(0) and not again.has_shard(1)
+    again.release()
     with pytest.raises(NeatDataError, match="different config"):
         RoundWriter(round_dir(tmp_path, 0), 0, config={"name": "other"})
-    again.commit()
+    RoundWriter(round_dir(tmp_path, 0), 0, config={"name": "t"}).commit()
     assert list_rounds(tmp_path) == [round_dir(tmp_path, 0)]
 
 
