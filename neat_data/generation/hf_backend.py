@@ -4,13 +4,13 @@ Batched with left padding and the KV cache; conversations are sorted by length s
 Prompts are pre-filled one at a time (no padding: the prefill is the compute-bound part) and their KV caches
 left-padded into one batch cache, so the batch only pays for padding in the cheap decoding steps; that cache
 appends each step into spare capacity rather than re-concatenating itself (``AppendingLayer``). The decoding
-loop samples with :func:`~neat_data.generation.sampling.sample_next` (temperature / nucleus, top-k off), stops a
-row at EOS or an end-of-turn token and drops finished rows from the batch. Models whose cache cannot be
-pre-filled prompt by prompt (sliding-window, hybrid, recurrent) fall back to transformers ``generate``.
-The policy of round r is the base model plus the LoRA adapter of round r-1, kept as a peft model (not merged),
-so the fluency of responses is computed under the base policy by the same model with the adapter disabled.
-Every row samples from its own seeded stream and guided rows sample against reference rows that follow their
-tokens (``sampling.RowSampler``).
+loop picks tokens with :class:`~neat_data.generation.sampling.RowSampler` (temperature / nucleus, top-k off; every
+row from its own seeded stream; guided rows against reference rows that follow their tokens), stops a row at EOS
+or an end-of-turn token and drops finished rows from the batch. Models whose cache cannot be pre-filled prompt by
+prompt (sliding-window, hybrid, recurrent) fall back to transformers ``generate``, with the same sampler as a
+logits processor. The policy of round r is the base model plus the LoRA adapter of round r-1, kept as a peft
+model (not merged), so the fluency of responses is computed under the base policy by the same model with the
+adapter disabled.
 """
 
 from __future__ import annotations
