@@ -39,12 +39,16 @@ def timed(generate, conversations, sampling, batch_size: int) -> dict:
 
 
 def transformers_generate_one_at_a_time(backend):
-    """transformers ``generate`` on each prompt alone, with the backend's prompts, stop tokens and seeds."""
+    """transformers ``generate`` (its own sampler) on each prompt alone, with the backend's prompts and stop tokens."""
 
     def generate(conversations, sampling):
         ids, _ = render_prompts(backend.tokenizer, conversations, backend.template, None)
+        torch.manual_seed(sampling.seed)
         with torch.inference_mode():
-            return [[backend._decode(t) for t in backend._generate_with_transformers([p], sampling)] for p in ids]
+            return [[backend._decode(t) for t in backend.model.generate(
+                input_ids=torch.tensor([p], device=backend.device), do_sample=sampling.temperature > 0,
+                temperature=sampling.temperature, top_p=sampling.top_p, top_k=0, max_new_tokens=sampling.max_new_tokens,
+                eos_token_id=backend.stop_ids, pad_token_id=backend.pad_id)[:, len(p):].tolist()] for p in ids]
 
     return generate
 

@@ -128,7 +128,7 @@ def publish_data(config: RunConfig, directory: Path) -> None:
     create_markdown_artifact(summaries.data_markdown(data), key=_key(config, data["round"], "data"),
                              description=f"round {data['round']} data ({directory})")
     if data["warning"]:
-        _logger().warning("round %d: the negative prompt does not lower reward: %s", data["round"], data["warning"])
+        _logger().warning("round %d: the negative prompt gives NEAT little signal: %s", data["round"], data["warning"])
 
 
 def adapter_dir(config: RunConfig, index: int) -> Path:

@@ -5,9 +5,16 @@ is used only to sample; the shard keeps the plain query), scores the new respons
 merges them with the previous round's responses (exact duplicates dropped, counted), re-ranks, and writes
 OUT/round-NNN shard by shard. An interrupted run resumes: re-running the same command skips finished shards.
 
+Negative-prompt samples can be guided (``--negative-guidance W``: sample from logits_neg + W·(logits_neg −
+logits_ref), the reference being the positive prompt or the plain query, with the same generated prefix) and made
+to start with a given text (``--negative-prefill``). Every sample has its own seed, derived from ``--seed``, the
+round, the query, the prompt and the sample index (``generation.base.sample_seed``).
+
 The manifest's ``extra`` records the policy, adapter hash, prompts, sampling parameters, the RM fingerprint,
-truncation counts and the negative-prompt efficacy report; a loud warning is printed (and flagged in the
-manifest) when the negative prompt does not lower reward, because NEAT's penalty term then has no signal.
+truncation counts and the separation report of the round's samples (``extra.efficacy``: mean reward per source,
+best-positive > best-negative share by the RM and by ``--judge``, the base policy's fluency per source); a loud
+warning is printed (and flagged in the manifest) when the negative prompt does not lower reward or its samples are
+not fluent, because NEAT's penalty term then has no useful signal.
 """
 
 from __future__ import annotations
@@ -21,11 +28,13 @@ from pathlib import Path
 
 from .atomic import atomic_write_json
 from .errors import NeatDataError
-from .generation.base import BACKENDS, SamplingConfig, make_backend
-from .prompts import DEFAULT_PLACEMENT, PLACEMENTS, apply_prompt, select_prompts
+from .generation.base import BACKENDS, Request, SamplingConfig, make_backend, sample_seed
+from .prompts import BUILTIN_PROMPTS, DEFAULT_PLACEMENT, DEFAULT_PROMPTS, PLACEMENTS, apply_prompt, select_prompts
 from .ranking import make_response, merge_responses
 from .shards import RoundWriter, load_manifest, read_round, round_dir
-from .stats import summarize
+from .stats import format_separation, separation_report
+
+GUIDANCE_REFERENCES = ("positive", "plain")
 
 STATS_FILE = ".generate-shard-{:05d}.json"  # per-shard accounting, kept for resume, removed on commit
 
@@ -37,16 +46,37 @@ class Config:
     out: str | None = field(default=None, metadata={"help": "data root; writes OUT/round-NNN (default: beside --from)"})
     policy: str = field(default="default", metadata={"help": "HF causal LM id or path; 'default' = embedded SmolLM2"})
     adapter: str | None = field(default=None, metadata={"help": "LoRA adapter of round N-1 (peft dir); none in round 1"})
-    prompts: str = field(default="negative,positive", metadata={"help": "comma-separated prompt ids to sample with"})
+    prompts: str = field(default=DEFAULT_PROMPTS, metadata={"help": "comma-separated prompt ids to sample with"})
     prompt_file: str | None = field(default=None, metadata={"help": "YAML/JSON file with more prompts {id, kind, text}"})
     placement: str = field(default=DEFAULT_PLACEMENT, metadata={"help": f"where the prompt goes: {' | '.join(PLACEMENTS)}"})
+    negative_guidance: float = field(
+        default=0.0,
+        metadata={"help": "W: sample negatives from logits_neg + W*(logits_neg - logits_ref) (0 = off; transformers)"},
+    )
+    guidance_reference: str = field(
+        default="positive",
+        metadata={"help": f"context of logits_ref: {' | '.join(GUIDANCE_REFERENCES)} (the positive prompt of --prompts, "
+                          "or the plain query)"},
+    )
+    negative_prefill: str | None = field(
+        default=None, metadata={"help": "negative responses start with this text (stored with the response)"}
+    )
     rm: str = field(default="default", metadata={"help": "reward model id or path; 'default' = the embedded RM"})
+    fluency_queries: int = field(
+        default=64,
+        metadata={"help": "queries per shard (the first N) whose new responses get a base-policy fluency score; 0 = none"},
+    )
+    judge: str | None = field(
+        default=None,
+        metadata={"help": "a second, independent RM (e.g. default-judge) for the separation report only"},
+    )
     backend: str = field(default="transformers", metadata={"help": f"generation backend: {' | '.join(BACKENDS)}"})
     n: int = field(default=1, metadata={"help": "responses sampled per query and prompt"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (paper: 1.0)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling cut (1.0 = off)"})
     max_new_tokens: int = field(default=128, metadata={"help": "maximum tokens per sampled response"})
-    seed: int = field(default=0, metadata={"help": "sampling seed (same seed, inputs and settings: same samples)"})
+    seed: int = field(default=0, metadata={"help": "run seed: each response's own seed derives from it, the round, the "
+                                                   "query, the prompt and the sample index"})
     limit: int | None = field(default=None, metadata={"help": "use only the first N queries of the previous round"})
     batch_size: int = field(default=16, metadata={"help": "conversations per generate batch (transformers backend)"})
     rm_batch_size: int = field(default=16, metadata={"help": "responses per reward-model batch"})
@@ -65,6 +95,8 @@ class Config:
             raise NeatDataError(f"--placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
         if self.backend not in BACKENDS:
             raise NeatDataError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        if self.fluency_queries < 0:
+            raise NeatDataError(f"--fluency-queries must be >= 0 (0 = no fluency scores), got {self.fluency_queries}")
         for name in ("limit",):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise NeatDataError(f"--{name} must be >= 1, got {getattr(self, name)}")
@@ -72,52 +104,61 @@ class Config:
             if getattr(self, name) < 1:
                 raise NeatDataError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         self.sampling()  # validates temperature, top_p, max_new_tokens, n
-        select_prompts(self.prompts, self.prompt_file)  # validates the prompt set
+        self.reference_prompt()  # validates the prompt set and the guidance / prefill flags
 
     def sampling(self) -> SamplingConfig:
         return SamplingConfig(self.temperature, self.top_p, self.max_new_tokens, self.n, self.seed)
 
+    def reference_prompt(self):
+        """The prompt whose context gives the guidance reference logits (None without guidance)."""
+        prompts = select_prompts(self.prompts, self.prompt_file)
+        kinds = [p.kind for p in prompts]
+        if self.negative_guidance < 0:
+            raise NeatDataError(f"--negative-guidance must be >= 0 (0 = off), got {self.negative_guidance}")
+        if self.guidance_reference not in GUIDANCE_REFERENCES:
+            raise NeatDataError(f"--guidance-reference must be one of {', '.join(GUIDANCE_REFERENCES)}, "
+                                f"got {self.guidance_reference!r}")
+        if self.negative_prefill is not None and not self.negative_prefill.strip():
+            raise NeatDataError("--negative-prefill is empty; pass a text or leave the flag out")
+        for flag, used in (("--negative-guidance", self.negative_guidance > 0), ("--negative-prefill", self.negative_prefill)):
+            if used and "negative" not in kinds:
+                raise NeatDataError(f"{flag} applies to negative-prompt samples, but --prompts {self.prompts} selects no "
+                                    "negative prompt; add one (e.g. paper-negative)")
+        if self.negative_guidance == 0:
+            return None
+        if self.backend == "vllm":
+            from .generation.vllm_backend import GUIDANCE_UNSUPPORTED
 
-def efficacy_report(view_rows: list[dict]) -> dict:
-    """Does the negative prompt lower reward? Computed over the dataset and the newly sampled responses.
+            raise NeatDataError(GUIDANCE_UNSUPPORTED)
+        if self.guidance_reference == "plain":
+            return BUILTIN_PROMPTS["plain"]
+        positives = [p for p in prompts if p.kind == "positive"]
+        if len(positives) != 1:
+            raise NeatDataError(
+                f"--guidance-reference positive needs exactly one positive prompt in --prompts (got "
+                f"{', '.join(p.prompt_id for p in positives) or 'none'} in {self.prompts}); add one, e.g. "
+                "--prompts paper-negative,paper-positive, or use --guidance-reference plain"
+            )
+        return positives[0]
 
-    The reference is the positive-prompt responses when sampled, else the dataset's chosen responses. The negative
-    prompt fails when its mean reward is not below the reference's, or when the best positive response beats the
-    best negative one on no more than half of the queries (``pos_gt_neg_share`` <= 0.5).
-    """
-    s = summarize(view_rows)
-    mean = {src: st["mean"] for src, st in s["reward"].items()}
-    reference = "positive_prompt" if "positive_prompt" in mean else "dataset_chosen"
-    problems = []
-    if "negative_prompt" in mean and reference in mean and mean["negative_prompt"] >= mean[reference]:
-        problems.append(
-            f"mean reward of negative-prompt responses ({mean['negative_prompt']:.4f}) is not below that of "
-            f"{reference} responses ({mean[reference]:.4f})"
+    def record(self, prompt) -> dict:
+        """The ``sampling`` struct of the responses sampled under ``prompt``."""
+        negative = prompt.kind == "negative"
+        return self.sampling().as_record(
+            self.placement,
+            guidance=self.negative_guidance if negative else None,
+            guidance_reference=self.guidance_reference if negative and self.negative_guidance > 0 else None,
+            prefill=self.negative_prefill.strip() if negative and self.negative_prefill else None,
         )
-    if s["pos_gt_neg_share"] is not None and s["pos_gt_neg_share"] <= 0.5:
-        problems.append(
-            f"the positive response outscores the negative one on only {s['pos_gt_neg_share']:.1%} of "
-            f"{s['pos_neg_queries']} queries (<= 50%)"
-        )
-    judged = "negative_prompt" in mean and reference in mean
-    return {
-        "mean_reward": mean,
-        "reward": s["reward"],
-        "reference": reference if judged else None,
-        "pos_gt_neg_share": s["pos_gt_neg_share"],
-        "pos_neg_queries": s["pos_neg_queries"],
-        "negative_lowers_reward": (not problems) if judged else None,
-        "warning": "; ".join(problems) or None,
-    }
 
 
 def warn_loudly(report: dict) -> None:
     bar = "!" * 100
     print(
-        f"\n{bar}\nWARNING: the negative prompt does NOT lower reward: {report['warning']}.\n"
-        "NEAT's penalty term has no signal with these responses. Check the prompts and --placement, use a larger "
-        "policy or a better reward model (see docs/generation.md); this is flagged in the manifest "
-        f"(extra.efficacy.warning).\n{bar}\n",
+        f"\n{bar}\nWARNING: the negative prompt gives NEAT no usable signal: {report['warning']}.\n"
+        "NEAT's penalty term needs negatives that are worse but fluent. Check the prompts, --placement and "
+        "--negative-guidance, use a larger policy or a better reward model (see docs/generation.md); this is flagged "
+        f"in the manifest (extra.efficacy.warning).\n{bar}\n",
         file=sys.stderr,
     )
 
@@ -147,15 +188,27 @@ def _carried_responses(rows: list[dict], prev_manifest: dict, rm_fingerprint: st
     return cleared, True
 
 
-def _generate_shard(part, prompts, config, backend, scorer, on_batch) -> tuple[list[dict], dict]:
+def _generate_shard(part, prompts, index, config, backend, scorer, judge, on_batch) -> tuple[list[dict], dict]:
     from .scoring import score_rows
 
     sampling = config.sampling()
-    record = sampling.as_record(config.placement)
-    conversations = [apply_prompt(row["messages"], p, config.placement) for row in part for p in prompts]
+    reference, w = config.reference_prompt(), config.negative_guidance
+    records = {p.prompt_id: config.record(p) for p in prompts}
+    requests = []
+    for row in part:
+        for p in prompts:
+            negative = p.kind == "negative"
+            guided = negative and w > 0
+            requests.append(Request(
+                apply_prompt(row["messages"], p, config.placement),
+                seeds=[sample_seed(config.seed, index, row["query_id"], p.prompt_id, j) for j in range(config.n)],
+                reference=apply_prompt(row["messages"], reference, config.placement) if guided else None,
+                guidance=w if guided else 0.0,
+                prefill=records[p.prompt_id]["prefill"],
+            ))
     truncated_before, rm_truncated_before = backend.stats["truncated"], scorer.truncated
     started = time.perf_counter()
-    outputs = backend.generate(conversations, sampling, on_batch=on_batch)
+    outputs = backend.generate(requests, sampling, on_batch=on_batch)
     seconds = time.perf_counter() - started
     finish, tokens, empty, duplicates = Counter(), 0, 0, 0
     rows, new_per_row = [], []
@@ -172,7 +225,7 @@ def _generate_shard(part, prompts, config, backend, scorer, on_batch) -> tuple[l
                         prompt.source,
                         generator=backend.generator,
                         prompt_id=prompt.prompt_id,
-                        sampling=record,
+                        sampling=records[prompt.prompt_id],
                         finish_reason=g.finish_reason,
                     )
                 )
@@ -181,19 +234,28 @@ def _generate_shard(part, prompts, config, backend, scorer, on_batch) -> tuple[l
         rows.append({**row, "responses": merged})
         new_per_row.append(new)
     score_rows(rows, scorer)
-    view = []  # dataset responses + every new sample with its reward: what the efficacy report looks at
+    started = time.perf_counter()
+    scored = list(zip(part, new_per_row))[: config.fluency_queries]  # a bounded sample: fluency is a mean per source
+    fluency = iter(backend.fluency([(row["messages"], r["text"]) for row, new in scored for r in new]))
+    fluency_seconds = time.perf_counter() - started
+    view = []  # dataset responses + every new sample with its reward (and fluency, judge): the separation report's
     for row, new in zip(rows, new_per_row):
         reward = {r["response_id"]: r["reward"] for r in row["responses"]}
-        view.append(
-            {
-                "responses": [
-                    {"source": r["source"], "reward": r["reward"]}
-                    for r in row["responses"]
-                    if r["source"].startswith("dataset")
-                ]
-                + [{"source": r["source"], "reward": reward[r["response_id"]]} for r in new]
-            }
-        )
+        responses = [{"source": r["source"], "reward": r["reward"], "text": r["text"]}
+                     for r in row["responses"] if r["source"].startswith("dataset")]
+        responses += [{"source": r["source"], "reward": reward[r["response_id"]], "text": r["text"],
+                       "fluency": next(fluency, None)} for r in new]  # None past the first fluency_queries rows
+        view.append({"messages": row["messages"], "responses": responses})
+    if judge is not None:
+        items = [(v["messages"], r["text"]) for v in view for r in v["responses"]]
+        scores = iter(judge.score(items))
+        for v in view:
+            for r in v["responses"]:
+                r["judge"] = next(scores)
+    for v in view:  # the stats file keeps only what the report needs
+        del v["messages"]
+        for r in v["responses"]:
+            del r["text"]
     stats = {
         "queries": len(part),
         "samples": sum(len(n) for n in new_per_row),
@@ -202,6 +264,7 @@ def _generate_shard(part, prompts, config, backend, scorer, on_batch) -> tuple[l
         "duplicates_dropped": duplicates,
         "tokens": tokens,
         "seconds": seconds,
+        "fluency_seconds": fluency_seconds,
         "prompts_truncated": backend.stats["truncated"] - truncated_before,
         "rm_truncated": scorer.truncated - rm_truncated_before,
         "view": view,
@@ -214,7 +277,8 @@ def _sum_stats(stats: list[dict]) -> dict:
     for s in stats:
         finish.update(s["finish_reasons"])
     total = {k: sum(s[k] for s in stats) for k in ("queries", "samples", "empty_responses", "duplicates_dropped",
-                                                    "tokens", "seconds", "prompts_truncated", "rm_truncated")}
+                                                    "tokens", "seconds", "fluency_seconds", "prompts_truncated",
+                                                    "rm_truncated")}
     total["finish_reasons"] = dict(finish)
     total["tokens_per_s"] = total["tokens"] / total["seconds"] if total["seconds"] else None
     return total
@@ -238,6 +302,10 @@ def run(config: Config) -> int:
     resolve_policy(config.policy)  # a missing local policy fails here, before the round is claimed
     scorer = RewardScorer(resolve_rm(config.rm), device=config.device, dtype=config.dtype,
                           batch_size=config.rm_batch_size)
+    judge = None
+    if config.judge:
+        judge = RewardScorer(resolve_rm(config.judge), device=config.device, dtype=config.dtype,
+                             batch_size=config.rm_batch_size)
     writer = RoundWriter(directory, index, config=asdict(config), inputs=inputs)  # refuses finished rounds
     rows, rescored_previous = _carried_responses(prev_rows, prev_manifest, scorer.fingerprint)
     backend_kwargs = {"chat_template": config.chat_template}
@@ -266,7 +334,7 @@ def run(config: Config) -> int:
                 resumed += 1
                 bar.update(len(part) * len(prompts))
                 continue
-            new_rows, shard_stats = _generate_shard(part, prompts, config, backend, scorer, on_batch)
+            new_rows, shard_stats = _generate_shard(part, prompts, index, config, backend, scorer, judge, on_batch)
             atomic_write_json(stats_path, shard_stats)  # before the shard: a written shard always has its stats
             writer.write_shard(i, new_rows)
             stats.append(shard_stats)
@@ -274,7 +342,7 @@ def run(config: Config) -> int:
         bar.close()
         backend.close()
 
-    efficacy = efficacy_report([v for s in stats for v in s["view"]])
+    efficacy = separation_report([v for s in stats for v in s["view"]], judged=bool(config.judge))
     totals = _sum_stats(stats)
     extra = {
         "generate": {
@@ -285,13 +353,17 @@ def run(config: Config) -> int:
             "backend": config.backend,
             "prompts": [p.as_record() for p in prompts],
             "placement": config.placement,
-            "sampling": {**config.sampling().as_record(config.placement), "n": config.n},
+            "sampling": {**config.sampling().as_record(config.placement), "n": config.n,
+                         "negative_guidance": config.negative_guidance,
+                         "guidance_reference": config.guidance_reference if config.negative_guidance > 0 else None,
+                         "negative_prefill": config.negative_prefill},
             "context_tokens": backend.stats["context"],
             "shards_resumed": resumed,
             **totals,
         },
         "rm": {"name": config.rm, "fingerprint": scorer.fingerprint, "truncated": totals["rm_truncated"],
                "rescored_previous_responses": rescored_previous},
+        "judge": {"name": config.judge, "fingerprint": judge.fingerprint} if judge else None,
         "truncation": {"prompts_truncated": totals["prompts_truncated"], "prompts": totals["queries"] * len(prompts),
                        "rm_truncated": totals["rm_truncated"]},
         "efficacy": efficacy,
@@ -300,14 +372,13 @@ def run(config: Config) -> int:
     for i in range(len(shards)):
         (directory / STATS_FILE.format(i)).unlink(missing_ok=True)
 
-    mean = efficacy["mean_reward"]
     print(
         f"round {index}: {len(rows)} queries, {totals['samples']} new responses "
         f"({totals['duplicates_dropped']} duplicates dropped, {totals['empty_responses']} empty), "
-        f"finish {totals['finish_reasons']}, {totals['prompts_truncated']} prompts left-truncated"
+        f"finish {totals['finish_reasons']}, {totals['prompts_truncated']} prompts left-truncated; "
+        f"{totals['tokens_per_s'] or 0:.1f} tokens/s, fluency pass {totals['fluency_seconds']:.1f} s"
     )
-    print("mean reward: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(mean.items()))
-          + (f"; pos_gt_neg_share {efficacy['pos_gt_neg_share']:.3f}" if efficacy["pos_gt_neg_share"] is not None else ""))
+    print(format_separation(efficacy))
     if efficacy["warning"]:
         warn_loudly(efficacy)
     print(f"wrote {directory}")

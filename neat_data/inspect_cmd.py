@@ -1,9 +1,12 @@
 """Summarise NEAT data: a shard file, a round directory, or a data root holding round-NNN directories.
 
 Reports rows, responses per query by source, reward statistics per source, the paper's reward-gap analysis
-(share of queries whose best-worst gap exceeds 1.0 and 5.0), positive-vs-negative separation when both kinds
-of prompted responses exist, rejects, and a few sample rows. ``--json`` prints one JSON object;
-``--plot out.png`` draws a reward histogram per source. Files are verified against the round manifest.
+(share of queries whose best-worst gap exceeds 1.0 and 5.0), the separation report of the prompted samples
+(best positive > best negative share, by the RM and the judge; mean reward and fluency per source; the efficacy
+warning), rejects, and a few sample rows. For a round written by ``neat generate`` the separation report is the
+one its manifest holds (the round's own samples, judged by the same rule, ``stats.efficacy``); otherwise it is
+computed from the rows. ``--json`` prints one JSON object; ``--plot out.png`` draws a reward histogram per
+source. Files are verified against the round manifest.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from .errors import NeatDataError
 from .shards import (REJECTS, ROUND_RE, SHARD_RE, is_round_dir, list_rounds, load_manifest, read_round, read_shard,
                      round_of_shard, side_file)
-from .stats import summarize
+from .stats import efficacy, format_separation, separation_report, summarize
 
 #: this command takes its path as the first positional argument (see flows/cli.py)
 POSITIONAL = "path"
@@ -41,17 +44,13 @@ def _rejects(round_path: Path) -> int:
     return sum(1 for line in f.open(encoding="utf-8") if line.strip()) if f.exists() else 0
 
 
-def _efficacy_warning(summary: dict) -> str | None:
-    rewards, share = summary["reward"], summary["pos_gt_neg_share"]
-    if share is None or "negative_prompt" not in rewards or "positive_prompt" not in rewards:
-        return None
-    if rewards["negative_prompt"]["mean"] >= rewards["positive_prompt"]["mean"] or share <= 0.5:
-        return (
-            "the negative prompt does not lower reward here (negative mean "
-            f"{rewards['negative_prompt']['mean']:.3f} vs positive {rewards['positive_prompt']['mean']:.3f}, "
-            f"positive wins on {share:.0%} of queries): NEAT's penalty term has little signal"
-        )
-    return None
+def separation(rows: list[dict], manifest_extra: dict | None) -> dict:
+    """The separation report: the one ``neat generate`` wrote into the round's manifest (its own samples, with
+    fluency and judge scores), with the verdict of today's rule; else computed from ``rows``."""
+    stored = (manifest_extra or {}).get("efficacy")
+    if stored:
+        return {**stored, **efficacy(stored), "samples": "the round's own samples (manifest)"}
+    return {**separation_report(rows), "samples": "all responses"}
 
 
 def describe(path: str | Path) -> tuple[dict, list[dict]]:
@@ -77,12 +76,17 @@ def describe(path: str | Path) -> tuple[dict, list[dict]]:
         per_round = []
         for r in rounds:
             rep, rows = describe(r)
-            per_round.append({k: rep[k] for k in ("path", "round", "queries", "responses", "reward",
-                                                   "gap_over_1", "gap_over_5", "pos_gt_neg_share", "rejects")})
+            per_round.append({k: rep[k] for k in ("path", "round", "queries", "responses", "reward", "gap_over_1",
+                                                   "gap_over_5", "pos_gt_neg_share", "pos_gt_neg_share_judge",
+                                                   "fluency", "efficacy_warning", "rejects") if k in rep})
         report = {**rep, "path": str(path), "kind": "root", "rounds": per_round}
         return report, rows
     report.update(summarize(rows))
-    report["efficacy_warning"] = _efficacy_warning(report)
+    sep = separation(rows, report.get("manifest_extra"))
+    report.update(separation=sep, pos_gt_neg_share=sep["pos_gt_neg_share"], pos_neg_queries=sep["pos_neg_queries"],
+                  fluency=sep.get("fluency") or {}, efficacy_warning=sep["warning"])
+    if "pos_gt_neg_share_judge" in sep:
+        report["pos_gt_neg_share_judge"] = sep["pos_gt_neg_share_judge"]
     return report, rows
 
 
@@ -143,11 +147,10 @@ def format_report(report: dict) -> str:
             f"reward gap best-worst: > 1.0 on {report['gap_over_1']:.1%}, > 5.0 on {report['gap_over_5']:.1%} "
             f"of {report['gap_queries']} queries (mean gap {report['gap_mean']:.3f})"
         )
-    if report["pos_gt_neg_share"] is not None:
-        out.append(
-            f"positive vs negative prompt: best positive outscores best negative on "
-            f"{report['pos_gt_neg_share']:.1%} of {report['pos_neg_queries']} queries"
-        )
+    sep = report["separation"]
+    if sep["pos_gt_neg_share"] is not None or sep.get("fluency"):
+        out.append(f"separation of the prompted samples ({sep['samples']}):")
+        out.append(textwrap.indent(format_separation(sep), "  "))
     if report.get("efficacy_warning"):
         out.append(f"WARNING: {report['efficacy_warning']}")
     return "\n".join(out)

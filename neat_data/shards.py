@@ -63,6 +63,11 @@ SAMPLING_TYPE = pa.struct(
         ("max_new_tokens", pa.int64()),
         ("seed", pa.int64()),
         ("placement", pa.string()),
+        # added later, nullable (shards written before read them as null): negative guidance weight W (negative-prompt
+        # responses), its reference context (positive | plain; null when W = 0), the response's prefill text
+        ("guidance", pa.float64()),
+        ("guidance_reference", pa.string()),
+        ("prefill", pa.string()),
     ]
 )
 RESPONSE_TYPE = pa.struct(

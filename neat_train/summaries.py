@@ -15,7 +15,7 @@ from neat_data.models import portable_policy_id
 
 from . import TRAIN_LOG
 
-#: summary keys shown as their own table (per source) or not at all (counts of the same)
+#: per-source statistics, shown as their own table (reward) or not at all (counts of the same)
 _PER_SOURCE = ("reward", "responses_by_source")
 MODEL_CARD = "README.md"
 
@@ -50,15 +50,18 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def round_data(manifest: dict) -> dict:
-    """A round's data: reward by source (rows), separation, fluency and the other summary numbers, the warning."""
+    """A round's data: reward by source (rows); the summary's other numbers (all of the round's responses); the
+    separation report of ``neat generate`` (its new samples: pos_gt_neg_share, by the judge, fluency, ...) as
+    ``separation.*``; the efficacy warning."""
     summary = manifest["summary"]
-    efficacy = manifest.get("extra", {}).get("efficacy") or {}
+    separation = manifest.get("extra", {}).get("efficacy") or {}
     return {
         "round": manifest["round"],
         "reward_by_source": [{"source": source, "responses": s["count"], "mean": s["mean"], "std": s["std"],
                               "min": s["min"], "max": s["max"]} for source, s in summary.get("reward", {}).items()],
-        "numbers": flatten_numbers({k: v for k, v in summary.items() if k not in _PER_SOURCE}),
-        "warning": efficacy.get("warning"),
+        "numbers": flatten_numbers({**{k: v for k, v in summary.items() if k not in _PER_SOURCE},
+                                    "separation": {k: v for k, v in separation.items() if k not in _PER_SOURCE}}),
+        "warning": separation.get("warning"),
     }
 
 
@@ -66,10 +69,10 @@ def data_markdown(data: dict) -> str:
     """``round_data`` as markdown: the warning first, then reward by source and the other numbers."""
     lines = [f"## Round {data['round']}: data", ""]
     if data["warning"]:
-        lines += [f"> **WARNING — the negative prompt does not lower reward:** {data['warning']}. NEAT's penalty term "
-                  "has little signal (docs/generation.md).", ""]
+        lines += [f"> **WARNING — the negative prompt gives NEAT little signal:** {data['warning']} "
+                  "(docs/generation.md).", ""]
     lines += ["### Reward by source", "", markdown_table(data["reward_by_source"]), "",
-              "### Separation, fluency and counts", "",
+              "### Separation, fluency and counts (`separation.*`: the round's new samples)", "",
               markdown_table(metric_rows(data["numbers"])), ""]
     return "\n".join(lines)
 

@@ -4,36 +4,31 @@ Batched with left padding and the KV cache; conversations are sorted by length s
 Prompts are pre-filled one at a time (no padding: the prefill is the compute-bound part) and their KV caches
 left-padded into one batch cache, so the batch only pays for padding in the cheap decoding steps; that cache
 appends each step into spare capacity rather than re-concatenating itself (``AppendingLayer``). The decoding
-loop samples with :func:`~neat_data.generation.sampling.sample_next` (temperature / nucleus, top-k off), stops a
-row at EOS or an end-of-turn token and drops finished rows from the batch. Models whose cache cannot be
-pre-filled prompt by prompt (sliding-window, hybrid, recurrent) fall back to transformers ``generate``.
-The policy of round r is the base model plus the LoRA adapter of round r-1 (merged for speed).
+loop picks tokens with :class:`~neat_data.generation.sampling.RowSampler` (temperature / nucleus, top-k off; every
+row from its own seeded stream; guided rows against reference rows that follow their tokens), stops a row at EOS
+or an end-of-turn token and drops finished rows from the batch. Models whose cache cannot be pre-filled prompt by
+prompt (sliding-window, hybrid, recurrent) fall back to transformers ``generate``, with the same sampler as a
+logits processor. The policy of round r is the base model plus the LoRA adapter of round r-1, kept as a peft
+model (not merged), so the fluency of responses is computed under the base policy by the same model with the
+adapter disabled.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from peft import PeftModel
+from transformers import LogitsProcessor, LogitsProcessorList
 from transformers.cache_utils import DynamicLayer
 
-from .base import (
-    Generation,
-    GenerationBackend,
-    OnBatch,
-    SamplingConfig,
-    batch_seed,
-    context_length,
-    generator_id,
-    prompt_budget,
-    render_prompts,
-    resolve_chat_template,
-    stop_token_ids,
-)
+from .base import GenerationBackend, Rendered, SamplingConfig
 from .ragged_attention import use_ragged_attention
-from .sampling import sample_next
+from .sampling import RowSampler
 
 
 class AppendingLayer(DynamicLayer):
@@ -100,6 +95,57 @@ def shared_prefixes(prompts: list[list[int]], min_length: int = 16) -> list[int]
     return shared
 
 
+@dataclass
+class Rows:
+    """The rows of one decoding batch: ``n`` sampling rows per request, each followed by its reference row when the
+    request is guided. ``samples[i]`` lists request i's sampling rows."""
+
+    prompts: list[list[int]]
+    seeds: list[int | None]  # None for reference rows (they do not sample)
+    leader: list[int]  # the row whose token each row takes: itself for sampling rows
+    reference: list[int]  # a guided sampling row's reference row; itself otherwise
+    weight: list[float]  # guidance weight of a sampling row (0: none)
+    samples: list[list[int]]
+
+    @classmethod
+    def of(cls, requests: list[Rendered]) -> Rows:
+        rows = cls([], [], [], [], [], [])
+        for request in requests:
+            rows.samples.append([])
+            for seed in request.seeds:
+                r = len(rows.prompts)
+                rows.samples[-1].append(r)
+                guided = request.guidance > 0
+                rows.prompts.append(request.ids)
+                rows.seeds.append(seed)
+                rows.leader.append(r)
+                rows.reference.append(r + 1 if guided else r)
+                rows.weight.append(float(request.guidance))
+                if guided:
+                    rows.prompts.append(request.reference)
+                    rows.seeds.append(None)
+                    rows.leader.append(r)
+                    rows.reference.append(r + 1)
+                    rows.weight.append(0.0)
+        return rows
+
+    def sampler(self, sampling: SamplingConfig, device) -> RowSampler:
+        return RowSampler(self.seeds, self.leader, self.reference, self.weight, sampling.temperature, sampling.top_p,
+                          sampling.max_new_tokens, device)
+
+
+class _PickTokens(LogitsProcessor):
+    """transformers ``generate`` with NEAT's sampler: a greedy ``generate`` whose scores allow only the token the
+    :class:`RowSampler` picked, so the fallback path samples exactly like the decoding loop."""
+
+    def __init__(self, sampler: RowSampler, width: int):
+        self.sampler, self.width = sampler, width
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        picked = self.sampler(scores, input_ids.shape[1] - self.width)
+        return torch.full_like(scores, float("-inf")).scatter_(1, picked[:, None], 0.0)
+
+
 class TransformersBackend(GenerationBackend):
     def __init__(
         self,
@@ -113,20 +159,16 @@ class TransformersBackend(GenerationBackend):
     ):
         from ..models import load_policy
 
-        self.model, self.tokenizer = load_policy(policy, dtype=dtype, device=device, adapter=adapter)
-        if adapter is not None and hasattr(self.model, "merge_and_unload"):
-            self.model = self.model.merge_and_unload()  # plain weights generate faster than a LoRA wrapper
+        self.model, tokenizer = load_policy(policy, dtype=dtype, device=device, adapter=adapter)
         self.model.eval()
         self.ragged_attention = use_ragged_attention(self.model)
         self.batch_size = batch_size
-        self.template = resolve_chat_template(self.tokenizer, chat_template, policy)
-        self.context = context_length(self.model.config, self.tokenizer)
-        self.stop_ids = stop_token_ids(self.tokenizer, getattr(self.model, "generation_config", None))
+        self._set_up_text(tokenizer, self.model.config, getattr(self.model, "generation_config", None), policy, adapter,
+                          chat_template)
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.stop_ids[0]
-        self.generator = generator_id(policy, adapter)
-        self.stats = {"prompts": 0, "truncated": 0, "context": self.context}
-        parameters = inspect.signature(self.model.forward).parameters
+        base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
+        parameters = inspect.signature(base.forward).parameters
         self._forward_kwargs = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}  # last logits only
         self._cache_arg = "cache" if "cache" in parameters else "past_key_values"  # renamed in transformers 5.2x
 
@@ -134,66 +176,59 @@ class TransformersBackend(GenerationBackend):
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    def generate(
-        self, conversations: list[list[dict]], sampling: SamplingConfig, on_batch: OnBatch | None = None
-    ) -> list[list[Generation]]:
-        ids, truncated = render_prompts(
-            self.tokenizer, conversations, self.template, prompt_budget(self.context, sampling.max_new_tokens)
-        )
-        self.stats["prompts"] += len(ids)
-        self.stats["truncated"] += truncated
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))  # longest first: out-of-memory shows early
-        results: list[list[Generation] | None] = [None] * len(ids)
+    def _sample(self, requests: list[Rendered], sampling: SamplingConfig):
+        order = sorted(range(len(requests)), key=lambda i: -len(requests[i].ids))  # longest first: out-of-memory shows early
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            outputs = self._generate_batch([ids[i] for i in chunk], sampling)
-            for i, gens in zip(chunk, outputs):
-                results[i] = gens
-            if on_batch is not None:
-                on_batch(len(chunk), sum(g.n_tokens for gens in outputs for g in gens))
-        return results
+            rows = Rows.of([requests[i] for i in chunk])
+            with torch.inference_mode():
+                tokens = self._generate_rows(rows, sampling)
+            yield chunk, [[tokens[r] for r in samples] for samples in rows.samples]
 
-    def _generate_batch(self, prompts: list[list[int]], sampling: SamplingConfig) -> list[list[Generation]]:
-        n = sampling.n
-        with torch.inference_mode():
-            prefilled = self._prefill(prompts)
-            if prefilled is None:
-                new_tokens = self._generate_with_transformers(prompts, sampling)
-            else:
-                new_tokens = self._decoding_loop(prompts, sampling, *prefilled)
-        gens = [self._decode(tokens) for tokens in new_tokens]
-        return [gens[i * n : (i + 1) * n] for i in range(len(prompts))]
+    def _generate_rows(self, rows: Rows, sampling: SamplingConfig) -> list[list[int]]:
+        """The sampled tokens of every row: NEAT's decoding loop, or ``generate`` for caches it cannot pre-fill."""
+        unique: dict[tuple, int] = {}  # a prompt several rows share is pre-filled once
+        for p in rows.prompts:
+            unique.setdefault(tuple(p), len(unique))
+        prefilled = self._prefill([list(p) for p in unique])
+        if prefilled is None:
+            return self._generate_with_transformers(rows, sampling)
+        cache, logits = prefilled
+        index = [unique[tuple(p)] for p in rows.prompts]
+        if index != list(range(len(unique))):
+            index = torch.tensor(index, device=self.device)
+            cache.batch_select_indices(index)
+            logits = logits[index]
+        return self._decoding_loop(rows, sampling, cache, logits)
 
-    def _decoding_loop(self, prompts, sampling: SamplingConfig, cache, logits) -> list[list[int]]:
-        """Sample ``sampling.n`` continuations of every prompt from its pre-filled cache and last logits.
+    def _decoding_loop(self, rows: Rows, sampling: SamplingConfig, cache, logits) -> list[list[int]]:
+        """Sample every row from its pre-filled cache and last logits (one row per prompt of ``rows``).
 
         Rows that reached a stop token leave the batch (their cache rows are dropped) once they are an
         eighth of it, so the batch does not keep decoding finished answers until the longest one ends; until
         then a finished row's extra tokens are cut off by ``_decode`` at its first stop token."""
-        n, steps, device = sampling.n, sampling.max_new_tokens, self.device
-        if n > 1:
-            cache.batch_repeat_interleave(n)
-            logits = logits.repeat_interleave(n, 0)
-        lengths = torch.tensor([len(p) for p in prompts], device=device).repeat_interleave(n)
+        steps, device = sampling.max_new_tokens, self.device
+        lengths = torch.tensor([len(p) for p in rows.prompts], device=device)
         width = int(lengths.max())
         mask = torch.zeros(len(lengths), width + steps, dtype=torch.long, device=device)
         mask[:, :width] = torch.arange(width, device=device) >= width - lengths[:, None]  # left padding
         out = torch.full((len(lengths), steps), self.pad_id, dtype=torch.long, device=device)
-        rows = torch.arange(len(lengths), device=device)  # the output row of each batch row
+        index = torch.arange(len(lengths), device=device)  # the output row of each batch row
         finished = torch.zeros(len(lengths), dtype=torch.bool, device=device)
         stops = torch.tensor(self.stop_ids, device=device)
-        generator = torch.Generator(device=device).manual_seed(batch_seed(sampling.seed, prompts))
+        sampler = rows.sampler(sampling, device)
         for step in range(steps):
-            next_ids = sample_next(logits, sampling.temperature, sampling.top_p, generator)
-            out[rows, step] = next_ids
+            next_ids = sampler(logits, step)
+            out[index, step] = next_ids
             finished |= torch.isin(next_ids, stops)
             done = int(finished.sum())
-            if step + 1 == steps or done == len(rows):
+            if step + 1 == steps or done == len(index):
                 break
-            if done * 8 >= len(rows):
+            if done * 8 >= len(index):
                 keep = (~finished).nonzero().squeeze(1)
                 cache.batch_select_indices(keep)
-                rows, mask, lengths, next_ids, finished = rows[keep], mask[keep], lengths[keep], next_ids[keep], finished[keep]
+                sampler.select(keep)
+                index, mask, lengths, next_ids, finished = index[keep], mask[keep], lengths[keep], next_ids[keep], finished[keep]
             mask[:, width + step] = 1
             logits = self.model(
                 input_ids=next_ids[:, None],
@@ -205,28 +240,75 @@ class TransformersBackend(GenerationBackend):
             ).logits[:, -1]
         return out.tolist()
 
-    def _generate_with_transformers(self, prompts, sampling: SamplingConfig) -> list[list[int]]:
-        """transformers ``generate`` on the left-padded batch: the path of models whose cache cannot be
-        pre-filled prompt by prompt (sliding-window, hybrid or recurrent caches)."""
-        width = max(len(p) for p in prompts)
-        input_ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prompts], device=self.device)
-        attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
-        sample = sampling.temperature > 0
-        torch.manual_seed(batch_seed(sampling.seed, prompts))
+    def _generate_with_transformers(self, rows: Rows, sampling: SamplingConfig) -> list[list[int]]:
+        """transformers ``generate`` on the left-padded rows, picking tokens with the same :class:`RowSampler` as
+        the decoding loop: the path of models whose cache cannot be pre-filled prompt by prompt (sliding-window,
+        hybrid or recurrent caches)."""
+        width = max(len(p) for p in rows.prompts)
+        input_ids = torch.tensor([[self.pad_id] * (width - len(p)) + p for p in rows.prompts], device=self.device)
+        attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in rows.prompts], device=self.device)
         out = self.model.generate(
             input_ids=input_ids,
             attention_mask=attention_mask,
-            do_sample=sample,
-            temperature=sampling.temperature if sample else None,
-            top_p=sampling.top_p if sample else None,
-            top_k=0 if sample else None,
+            do_sample=False,
             max_new_tokens=sampling.max_new_tokens,
-            num_return_sequences=sampling.n,
+            logits_processor=LogitsProcessorList([_PickTokens(rows.sampler(sampling, self.device), width)]),
             eos_token_id=self.stop_ids,
             pad_token_id=self.pad_id,
             use_cache=True,
         )
         return out[:, width:].tolist()
+
+    @contextlib.contextmanager
+    def _base_policy(self):
+        """The policy without the round's adapter (peft ``disable_adapter``); the policy itself without one."""
+        with self.model.disable_adapter() if isinstance(self.model, PeftModel) else contextlib.nullcontext():
+            yield self.model
+
+    def _token_logprobs(self, sequences: list[list[int]], starts: list[int]) -> list[list[float]]:
+        """Chunks of ``batch_size`` sequences grouped by their prefix (the query): each chunk's distinct prefixes are
+        pre-filled once, unpadded (``_prefill``), and the scored parts run in one forward on those caches; models
+        whose cache ``_prefill`` cannot build score the whole left-padded sequences instead."""
+        order = sorted(range(len(sequences)), key=lambda i: (-starts[i], sequences[i][: starts[i]]))
+        result: list[list[float]] = [[] for _ in sequences]
+        with torch.inference_mode(), self._base_policy():
+            for first in range(0, len(order), self.batch_size):
+                chunk = order[first : first + self.batch_size]
+                scored = [sequences[i][starts[i]:] for i in chunk]
+                logits = self._continuation_logits([sequences[i][: starts[i]] for i in chunk], scored)
+                logprobs = logits.float().log_softmax(-1)
+                for row, (i, tokens) in enumerate(zip(chunk, scored)):
+                    targets = torch.tensor(tokens, device=self.device)[:, None]
+                    result[i] = logprobs[row, : len(tokens)].gather(-1, targets).squeeze(1).tolist()
+        return result
+
+    def _continuation_logits(self, prefixes: list[list[int]], continuations: list[list[int]]) -> torch.Tensor:
+        """[rows, longest continuation, vocab]: the logits predicting each continuation token from its prefix and
+        the continuation before it."""
+        width, length = max(len(p) for p in prefixes), max(len(c) for c in continuations)
+        unique: dict[tuple, int] = {}
+        for p in prefixes:
+            unique.setdefault(tuple(p), len(unique))
+        prefilled = self._prefill([list(p) for p in unique])
+        ids = torch.tensor([c + [self.pad_id] * (length - len(c)) for c in continuations], device=self.device)
+        tail = torch.tensor([[1] * len(c) + [0] * (length - len(c)) for c in continuations], device=self.device)
+        if prefilled is None:  # no prefix cache: the whole sequences, left-padded
+            ids = torch.cat([torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prefixes], device=self.device),
+                             ids], 1)
+            head = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prefixes], device=self.device)
+            mask = torch.cat([head, tail], 1)
+            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
+                                use_cache=False).logits
+            return logits[:, width - 1 : width - 1 + length]
+        cache, last = prefilled
+        index = torch.tensor([unique[tuple(p)] for p in prefixes], device=self.device)
+        cache.batch_select_indices(index)
+        lengths = torch.tensor([len(p) for p in prefixes], device=self.device)
+        head = (torch.arange(width, device=self.device) >= width - lengths[:, None]).long()  # the cache's left padding
+        logits = self.model(input_ids=ids, attention_mask=torch.cat([head, tail], 1),
+                            position_ids=lengths[:, None] + torch.arange(length, device=self.device),
+                            use_cache=True, **{self._cache_arg: cache}).logits
+        return torch.cat([last[index][:, None], logits[:, :-1]], 1)
 
     def _prefill(self, prompts: list[list[int]]):
         """(batch KV cache, last-token logits [prompts, vocab]) of the prompts, computed prompt by prompt (no
@@ -270,13 +352,6 @@ class TransformersBackend(GenerationBackend):
         for layer in batch_cache.layers:
             layer.__class__ = AppendingLayer  # same state; the subclass only overrides update and batch_select_indices
         return batch_cache, torch.cat(logits)
-
-    def _decode(self, tokens: list[int]) -> Generation:
-        stops = set(self.stop_ids)
-        end = next((k for k, t in enumerate(tokens) if t in stops), None)
-        content = tokens if end is None else tokens[:end]
-        text = self.tokenizer.decode(content, skip_special_tokens=True).strip()
-        return Generation(text=text, finish_reason="length" if end is None else "eos", n_tokens=len(content))
 
     def close(self) -> None:
         self.model = None

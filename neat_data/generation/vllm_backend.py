@@ -5,7 +5,15 @@ process, which is the only reliable way to give its GPU memory back before train
 vLLM is imported only inside that process, so ``neat`` works without the optional ``vllm`` extra.
 
 Prompts are rendered and left-truncated in the parent with the policy's Hugging Face tokenizer (the same code as
-the transformers backend) and sent to vLLM as token ids, so both backends see exactly the same prompts.
+the transformers backend) and sent to vLLM as token ids, so both backends see exactly the same prompts; the sampled
+token ids come back and are decoded in the parent by the same code too. Each sample is its own request with its own
+``SamplingParams(seed=...)`` (one per sample, from :func:`~neat_data.generation.base.sample_seed`), so every response
+draws from its own random stream. Fluency (the base policy's token log-probs) uses ``prompt_logprobs`` without the
+LoRA request.
+
+Negative guidance is refused: it needs, at every step, the logits of a second context (the reference prompt) that
+follows the tokens sampled under the first, and vLLM's logits processors only transform a request's own logits
+row (they cannot run the model on another context or make another request follow this one's tokens).
 """
 
 from __future__ import annotations
@@ -18,24 +26,16 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import NeatDataError
-from .base import (
-    Generation,
-    GenerationBackend,
-    OnBatch,
-    SamplingConfig,
-    context_length,
-    generator_id,
-    prompt_budget,
-    render_prompts,
-    resolve_chat_template,
-    stop_token_ids,
-)
+from .base import GenerationBackend, Rendered, SamplingConfig
 
 #: What the engine process needs from vLLM; tests inject a fake one through ``engine_factory``.
 VllmApi = namedtuple("VllmApi", "LLM SamplingParams LoRARequest")
 
-FINISH_REASONS = {"stop": "eos", "length": "length"}
 LORA_NAME, LORA_ID = "neat-round-adapter", 1
+GUIDANCE_UNSUPPORTED = (
+    "--negative-guidance needs the logits of a second context (the reference prompt) at every step, which vLLM's "
+    "logits processors cannot provide; use --backend transformers for guided negatives, or --negative-guidance 0"
+)
 
 
 def vllm_api() -> VllmApi:
@@ -50,20 +50,21 @@ def vllm_api() -> VllmApi:
     return VllmApi(LLM, SamplingParams, LoRARequest)
 
 
-def _run_engine(api: VllmApi, llm, request: dict) -> list[list[tuple[str, str, int]]]:
-    params = api.SamplingParams(**request["sampling"])
-    lora = api.LoRARequest(*request["lora"]) if request["lora"] else None
+def _run_engine(api: VllmApi, llm, request: dict) -> list:
+    """Sampling: the token ids of each prompt's one sample (each prompt has its own ``SamplingParams``, hence its
+    own seed). Log-probs: each prompt's token log-probs from ``start`` on, under the base model (no LoRA)."""
     prompts = [{"prompt_token_ids": ids} for ids in request["prompts"]]
+    if request["kind"] == "logprobs":
+        params = api.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        outputs = llm.generate(prompts, params, use_tqdm=False)
+        return [
+            [out.prompt_logprobs[k][ids[k]].logprob for k in range(start, len(ids))]
+            for out, ids, start in zip(outputs, request["prompts"], request["starts"])
+        ]
+    params = [api.SamplingParams(**request["sampling"], seed=seed) for seed in request["seeds"]]
+    lora = api.LoRARequest(*request["lora"]) if request["lora"] else None
     outputs = llm.generate(prompts, params, lora_request=lora, use_tqdm=False)
-    stops = set(request["sampling"]["stop_token_ids"])
-    results = []
-    for out in outputs:
-        gens = []
-        for c in out.outputs:
-            n_tokens = len(c.token_ids) - (1 if c.token_ids and c.token_ids[-1] in stops else 0)
-            gens.append((c.text.strip(), FINISH_REASONS.get(c.finish_reason, str(c.finish_reason)), n_tokens))
-        results.append(gens)
-    return results
+    return [list(out.outputs[0].token_ids) for out in outputs]
 
 
 def _engine_process(conn, engine_factory, engine_kwargs: dict) -> None:
@@ -109,17 +110,12 @@ class VllmBackend(GenerationBackend):
         if device not in ("auto", "cuda"):
             raise NeatDataError(f"the vllm backend runs on CUDA GPUs; --device {device} needs --backend transformers")
         path = str(resolve_policy(policy))
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        config = AutoConfig.from_pretrained(path)
         try:
             gen_config = GenerationConfig.from_pretrained(path)
         except OSError:
             gen_config = None
-        self.template = resolve_chat_template(self.tokenizer, chat_template, policy)
-        self.context = context_length(config, self.tokenizer)
-        self.stop_ids = stop_token_ids(self.tokenizer, gen_config)
-        self.generator = generator_id(policy, adapter)
-        self.stats = {"prompts": 0, "truncated": 0, "context": self.context}
+        self._set_up_text(AutoTokenizer.from_pretrained(path), AutoConfig.from_pretrained(path), gen_config, policy,
+                          adapter, chat_template)
         self.lora = None
         if adapter is not None:
             adapter_dir = Path(adapter)
@@ -167,37 +163,38 @@ class VllmBackend(GenerationBackend):
             raise RuntimeError(f"the vLLM engine process failed: {payload}")
         return payload
 
-    def generate(
-        self, conversations: list[list[dict]], sampling: SamplingConfig, on_batch: OnBatch | None = None
-    ) -> list[list[Generation]]:
-        ids, truncated = render_prompts(
-            self.tokenizer, conversations, self.template, prompt_budget(self.context, sampling.max_new_tokens)
-        )
-        self.stats["prompts"] += len(ids)
-        self.stats["truncated"] += truncated
-        request = {
-            "prompts": ids,
+    guidance_refusal = GUIDANCE_UNSUPPORTED
+
+    def _ask(self, request: dict):
+        if self._in_process:
+            return _run_engine(self._api, self._llm, request)
+        self._conn.send(request)
+        return self._receive()
+
+    def _sample(self, requests: list[Rendered], sampling: SamplingConfig):
+        """All requests at once (vLLM schedules its own batches): one engine request per sample."""
+        prompts = [r.ids for r in requests for _ in r.seeds]
+        seeds = [seed for r in requests for seed in r.seeds]
+        tokens = self._ask({
+            "kind": "sample",
+            "prompts": prompts,
+            "seeds": seeds,
             "sampling": {
-                "n": sampling.n,
+                "n": 1,
                 "temperature": sampling.temperature,
                 "top_p": sampling.top_p,
                 "top_k": -1,
                 "max_tokens": sampling.max_new_tokens,
-                "seed": sampling.seed,
                 "stop_token_ids": self.stop_ids,
                 "skip_special_tokens": True,
             },
             "lora": self.lora,
-        }
-        if self._in_process:
-            raw = _run_engine(self._api, self._llm, request)
-        else:
-            self._conn.send(request)
-            raw = self._receive()
-        results = [[Generation(*g) for g in gens] for gens in raw]
-        if on_batch is not None:
-            on_batch(len(results), sum(g.n_tokens for gens in results for g in gens))
-        return results
+        })
+        n = sampling.n
+        yield list(range(len(requests))), [tokens[i * n : (i + 1) * n] for i in range(len(requests))]
+
+    def _token_logprobs(self, sequences: list[list[int]], starts: list[int]) -> list[list[float]]:
+        return self._ask({"kind": "logprobs", "prompts": sequences, "starts": starts})
 
     def close(self) -> None:
         if self._in_process:

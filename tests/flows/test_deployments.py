@@ -57,7 +57,7 @@ def test_the_paper_config_is_the_papers_setting():
         "meta-llama/Meta-Llama-3-8B-Instruct", "sfairXC/FsfairX-LLaMA3-RM-v0.1", "Anthropic/hh-rlhf")
     assert config.rounds == 3 and config.train_on == "all"
     assert config.generate["backend"] == "vllm" and config.generate["dtype"] == "bfloat16"
-    assert config.generate["prompts"] == "negative,positive" and config.generate["temperature"] == 1.0
+    assert config.generate["prompts"] == "paper-negative,paper-positive" and config.generate["temperature"] == 1.0
     assert config.generate["max_new_tokens"] == 256 and config.generate["tensor_parallel_size"] == 1
     assert config.train["loss"] == "neat" and config.train["lora_r"] == config.train["lora_alpha"] == 16
     assert config.train["bf16"] is True and config.train["dtype"] == "bfloat16"

@@ -17,10 +17,10 @@ from prefect import flow, task
 import flows.rounds as rounds
 from flows.run_config import KNOBS, load_run_config
 from neat_data.errors import NeatDataError
-from neat_data.generate_cmd import efficacy_report
 from neat_data.hh import query_id
 from neat_data.ranking import make_response
-from neat_data.shards import MANIFEST, RoundWriter, round_dir
+from neat_data.shards import RoundWriter, round_dir
+from neat_data.stats import separation_report
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -125,12 +125,13 @@ def finished_run(tmp_path, tiny_policy_dir):
     writer.commit()
     rows = [scored(i, {"dataset_chosen": 1.0 + i, "dataset_rejected": -1.0, "positive_prompt": -0.5 + 0.1 * i,
                        "negative_prompt": 0.3}) for i in range(12)]
+    # the separation report `neat generate` stores, from its samples with their fluency and judge rewards
+    fluency, judge = {"negative_prompt": -1.6, "positive_prompt": -1.1}, {"negative_prompt": 0.0, "positive_prompt": 1.0}
+    view = [{**row, "responses": [{**r, "fluency": fluency.get(r["source"]), "judge": judge.get(r["source"])}
+                                  for r in row["responses"]]} for row in rows]
     writer = RoundWriter(round_dir(out, 1), 1, config={})
     writer.write_shard(0, rows)
-    writer.commit({"efficacy": efficacy_report(rows)})
-    manifest = json.loads((round_dir(out, 1) / MANIFEST).read_text())  # what a newer `neat generate` adds
-    manifest["summary"].update(fluency={"negative_prompt": 0.41, "positive_prompt": 0.93}, pos_gt_neg_share_judge=0.3)
-    (round_dir(out, 1) / MANIFEST).write_text(json.dumps(manifest))
+    writer.commit({"efficacy": separation_report(view, judged=True)})
     adapter = rounds.adapter_dir(config, 1)
     assert neat(["train", "--shards", str(round_dir(out, 1)), "--policy", str(tiny_policy_dir), "--out", str(adapter),
                  "--device", "cpu", "--max-steps", "2", "--batch-size", "2", "--train-split", "all"]) == 0
@@ -156,17 +157,18 @@ def test_a_runs_story_task_names_reuse_artifacts_and_the_overview(prefect_api, f
     for what in ("round 0 is finished", "round 1 is finished", "the round 1 adapter is finished",
                  "the round 1 evaluation is finished"):
         assert any(m.startswith(what) and "reusing it" in m for m in messages), what
-    warning = next(log for log in logs if "does not lower reward" in log.message)
+    warning = next(log for log in logs if "gives NEAT little signal" in log.message)
     assert warning.level == 30  # WARNING
 
     by_key = {a.key: a for a in artifacts}
     assert set(by_key) == {"ui-demo-round-0-data", "ui-demo-round-1-data", "ui-demo-round-1-training",
                            "ui-demo-round-0-eval", "ui-demo-round-1-eval", "ui-demo-rounds"}
     data = by_key["ui-demo-round-1-data"].data
-    assert "WARNING — the negative prompt does not lower reward" in data
+    assert "WARNING — the negative prompt gives NEAT little signal:** mean reward of negative-prompt" in data
     assert "| negative_prompt | 12 | 0.3 |" in data  # reward by source
-    assert "| pos_gt_neg_share | 0.3333 |" in data and "| pos_gt_neg_share_judge | 0.3 |" in data
-    assert "| fluency.negative_prompt | 0.41 |" in data
+    assert "| pos_gt_neg_share | 0.3333 |" in data and "| separation.pos_gt_neg_share | 0.3333 |" in data
+    assert "| separation.pos_gt_neg_share_judge | 1 |" in data  # the judge separates, the RM does not
+    assert "| separation.fluency.negative_prompt | -1.6 |" in data
     assert "WARNING" not in by_key["ui-demo-round-0-data"].data
     training = by_key["ui-demo-round-1-training"].data
     assert "2 optimizer steps" in training and "| loss_rank |" in training

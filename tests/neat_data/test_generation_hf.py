@@ -4,7 +4,8 @@ import pytest
 
 from neat_data.errors import NeatDataError
 from neat_data.generation import Generation, SamplingConfig, make_backend
-from neat_data.generation.base import CHATML_TEMPLATE, batch_seed, render_prompts, stop_token_ids
+from neat_data.generation.base import CHATML_TEMPLATE, Rendered, Request, render_prompts, sample_seed, stop_token_ids
+from neat_data.generation.hf_backend import Rows
 
 CONVERSATIONS = [
     [{"role": "user", "content": "How do I bake bread?"}],
@@ -44,8 +45,11 @@ def test_sampling_record_matches_the_shard_struct():
     from neat_data.shards import SAMPLING_TYPE
 
     record = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=16, n=3, seed=5).as_record("system")
-    assert record == {"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 16, "seed": 5, "placement": "system"}
+    assert record == {"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 16, "seed": 5, "placement": "system",
+                      "guidance": None, "guidance_reference": None, "prefill": None}
     assert set(record) == {f.name for f in SAMPLING_TYPE}
+    guided = SamplingConfig().as_record("system", guidance=1.5, guidance_reference="plain", prefill="Sure.")
+    assert (guided["guidance"], guided["guidance_reference"], guided["prefill"]) == (1.5, "plain", "Sure.")
 
 
 def test_generates_n_samples_per_conversation_in_input_order(backend):
@@ -150,9 +154,13 @@ def test_adapter_policy_and_generator_id(tiny_policy_dir, tmp_path):
     assert not torch.allclose(base.model(ids).logits, tuned.model(ids).logits)  # the adapter is applied
 
 
-def test_batch_seed_depends_on_seed_and_prompts_only():
-    assert batch_seed(0, [[1, 2]]) == batch_seed(0, [[1, 2]])
-    assert batch_seed(0, [[1, 2]]) != batch_seed(1, [[1, 2]]) != batch_seed(0, [[1, 3]])
+def test_sample_seed_is_a_function_of_seed_round_query_prompt_and_index():
+    base = sample_seed(0, 1, "q1", "paper-negative", 0)
+    assert base == sample_seed(0, 1, "q1", "paper-negative", 0) and 0 <= base < 2**63
+    others = [sample_seed(1, 1, "q1", "paper-negative", 0), sample_seed(0, 2, "q1", "paper-negative", 0),
+              sample_seed(0, 1, "q2", "paper-negative", 0), sample_seed(0, 1, "q1", "paper-positive", 0),
+              sample_seed(0, 1, "q1", "paper-negative", 1)]
+    assert len({base, *others}) == 6
 
 
 def test_unknown_backend_and_bad_batch_size(tiny_policy_dir):
@@ -221,8 +229,9 @@ def test_decoding_loop_greedy_equals_transformers_generate_while_rows_finish(div
     conversations = CONVERSATIONS + [[{"role": "user", "content": f"Question {i}: {'why ' * i}?"}] for i in range(5)]
     prompts, _ = render_prompts(b.tokenizer, conversations, b.template, None)
     greedy = SamplingConfig(temperature=0.0, max_new_tokens=12)
+    rows = Rows.of([Rendered(p, [i], []) for i, p in enumerate(prompts)])
     with torch.inference_mode():
-        free = b._generate_with_transformers(prompts, greedy)
+        free = b._generate_with_transformers(rows, greedy)
     # stop tokens taken from the middle of the free-running answers make rows finish at different steps
     b.stop_ids = sorted({row[3 + i % 6] for i, row in enumerate(free)})
 
@@ -231,8 +240,8 @@ def test_decoding_loop_greedy_equals_transformers_generate_while_rows_finish(div
         return row[: end + 1]
 
     with torch.inference_mode():
-        reference = [cut(r) for r in b._generate_with_transformers(prompts, greedy)]
-        ours = [cut(r) for r in b._decoding_loop(prompts, greedy, *b._prefill(prompts))]
+        reference = [cut(r) for r in b._generate_with_transformers(rows, greedy)]
+        ours = [cut(r) for r in b._decoding_loop(rows, greedy, *b._prefill(prompts))]
     assert ours == reference
     assert len({len(r) for r in ours}) >= 3  # rows really left the batch at different steps
 
@@ -249,11 +258,115 @@ def test_real_policy_decoding_loop_matches_transformers_generate():
                                      for k in (1, 20, 60, 5, 40)]
     prompts, _ = render_prompts(b.tokenizer, conversations, b.template, None)
     greedy = SamplingConfig(temperature=0.0, max_new_tokens=24)
+    one = [Rows.of([Rendered(p, [0], [])]) for p in prompts]
     with torch.inference_mode():
-        reference = [b._decode(b._generate_with_transformers([p], greedy)[0]) for p in prompts]
-        single = [b._decode(b._decoding_loop([p], greedy, *b._prefill([p]))[0]) for p in prompts]
+        reference = [b._decode(b._generate_with_transformers(r, greedy)[0]) for r in one]
+        single = [b._decode(b._decoding_loop(r, greedy, *b._prefill(r.prompts))[0]) for r in one]
     assert single == reference
     assert {g.finish_reason for g in single} == {"eos", "length"}
     batched = b.generate(conversations, greedy)
     b.batch_size = 1
     assert batched == b.generate(conversations, greedy)
+
+
+SAMPLED = SamplingConfig(temperature=1.0, max_new_tokens=8, n=2)
+
+
+def seeded(conversations, round_index=1, **kw):
+    return [Request(c, seeds=[sample_seed(0, round_index, c[-1]["content"], "p", j) for j in range(2)], **kw)
+            for c in conversations]
+
+
+def test_samples_do_not_depend_on_batch_size_or_neighbours_but_on_the_round(tiny_policy_dir):
+    b = make_backend("transformers", str(tiny_policy_dir), device="cpu", batch_size=4)
+    four = b.generate(seeded(CONVERSATIONS), SAMPLED)
+    b.batch_size = 1
+    assert b.generate(seeded(CONVERSATIONS), SAMPLED) == four
+    assert b.generate(seeded(CONVERSATIONS[2:]), SAMPLED) == four[2:]  # without the other requests
+    other_round = b.generate(seeded(CONVERSATIONS, round_index=2), SAMPLED)
+    assert all(a != o for a, o in zip(four, other_round))
+    assert all(gens[0] != gens[1] for gens in four)  # the n samples of a request differ too
+
+
+def test_fallback_generate_path_samples_like_the_decoding_loop(diverse_policy_dir):
+    import torch
+
+    b = make_backend("transformers", str(diverse_policy_dir), device="cpu")
+    rendered = b._render(seeded(CONVERSATIONS[:2]) + seeded(CONVERSATIONS[2:], reference=CONVERSATIONS[0], guidance=1.5),
+                         SAMPLED)
+    rows = Rows.of(rendered)
+    assert len(rows.prompts) == 2 * 2 + 2 * 2  # the guided request's samples each have a reference row
+
+    def cut(row):
+        end = next((k for k, t in enumerate(row) if t in b.stop_ids), len(row) - 1)
+        return row[: end + 1]
+
+    with torch.inference_mode():
+        loop = [cut(r) for r in b._generate_rows(rows, SAMPLED)]
+        fallback = [cut(r) for r in b._generate_with_transformers(rows, SAMPLED)]
+    assert loop == fallback
+
+
+def test_guidance_weight_zero_is_plain_sampling(diverse_policy_dir):
+    b = make_backend("transformers", str(diverse_policy_dir), device="cpu", batch_size=8)
+    plain = b.generate(seeded(CONVERSATIONS), SAMPLED)
+    assert b.generate(seeded(CONVERSATIONS, reference=CONVERSATIONS[0], guidance=0.0), SAMPLED) == plain
+    guided = b.generate(seeded(CONVERSATIONS[:1], reference=CONVERSATIONS[1], guidance=2.0) + seeded(CONVERSATIONS)[1:],
+                        SAMPLED)
+    assert guided[1:] == plain[1:]  # unguided requests batched with a guided one are unchanged
+    assert guided[0] != plain[0]
+
+
+def test_guided_greedy_follows_the_guided_logits_with_the_reference_on_the_same_prefix(diverse_policy_dir):
+    """Each token of a guided greedy answer is the argmax of logits_neg + W (logits_neg - logits_ref), both computed
+    here directly on the answer so far: so the reference rows really followed the negative row's tokens."""
+    import torch
+
+    b = make_backend("transformers", str(diverse_policy_dir), device="cpu")
+    greedy = SamplingConfig(temperature=0.0, max_new_tokens=8)
+    negative, reference, w = CONVERSATIONS[1], CONVERSATIONS[2], 1.0
+    (gen,), = b.generate([Request(negative, reference=reference, guidance=w, prefill="Why")], greedy)
+    (rendered,) = b._render([Request(negative, reference=reference, guidance=w, prefill="Why")], greedy)
+    rows = Rows.of([rendered])
+    with torch.inference_mode():
+        (tokens, _) = b._generate_rows(rows, greedy)
+        for t in range(len(tokens)):
+            neg = b.model(input_ids=torch.tensor([rendered.ids + tokens[:t]])).logits[0, -1]
+            ref = b.model(input_ids=torch.tensor([rendered.reference + tokens[:t]])).logits[0, -1]
+            assert tokens[t] == int((neg + w * (neg - ref)).argmax())
+    unguided = b.generate([Request(negative, prefill="Why")], greedy)[0][0]
+    assert gen.text != unguided.text  # guidance changed the answer
+    assert gen.text.startswith("Why") and unguided.text.startswith("Why")  # the prefill is part of the response
+    assert rendered.ids[-len(rendered.prefill):] == rendered.prefill == rendered.reference[-len(rendered.prefill):]
+
+
+def test_fluency_is_the_base_policys_mean_token_logprob_of_the_response(tiny_policy_dir, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    peft = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_policy_dir),
+                          LoraConfig(r=4, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft.save_pretrained(tmp_path / "adapter")
+    base = make_backend("transformers", str(tiny_policy_dir), device="cpu", batch_size=2)
+    tuned = make_backend("transformers", str(tiny_policy_dir), adapter=str(tmp_path / "adapter"), device="cpu")
+    items = [(CONVERSATIONS[0], "Mix flour, water and yeast."), (CONVERSATIONS[1], ""),
+             (CONVERSATIONS[2], "Paris."), (CONVERSATIONS[1], "Why did the chicken cross the road?")]
+    values = base.fluency(items)
+    assert values[1] is None
+    with torch.inference_mode():
+        for (messages, text), value in zip(items, values):
+            if not text:
+                continue
+            (query,), _ = render_prompts(base.tokenizer, [messages], base.template, None)
+            response = base.tokenizer(text, add_special_tokens=False)["input_ids"]
+            logprobs = base.model(input_ids=torch.tensor([query + response])).logits[0].log_softmax(-1)
+            direct = sum(float(logprobs[len(query) + k - 1, t]) for k, t in enumerate(response)) / len(response)
+            assert value == pytest.approx(direct, abs=1e-5)
+    assert tuned.fluency(items) == pytest.approx(values, abs=1e-5)  # the adapter is disabled for fluency
+    base._prefill = lambda prompts: None  # a model whose cache cannot be pre-filled: whole padded sequences
+    assert base.fluency(items) == pytest.approx(values, abs=1e-5)
+    with torch.inference_mode():  # while the tuned policy itself does differ
+        ids = torch.tensor([[1, 2, 3, 4]])
+        assert not torch.allclose(base.model(ids).logits, tuned.model(ids).logits)

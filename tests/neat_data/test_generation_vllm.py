@@ -1,14 +1,15 @@
 """The vLLM backend against a fake engine (vLLM itself needs a GPU): the arguments it passes, the child process."""
 
 import json
+import os
 from types import SimpleNamespace
 
 import pytest
 
 from neat_data.errors import NeatDataError
 from neat_data.generation import SamplingConfig, make_backend
-from neat_data.generation.base import render_prompts
-from neat_data.generation.vllm_backend import LORA_ID, LORA_NAME, VllmApi, vllm_api
+from neat_data.generation.base import Request, render_prompts
+from neat_data.generation.vllm_backend import GUIDANCE_UNSUPPORTED, LORA_ID, LORA_NAME, VllmApi, vllm_api
 
 CALLS: dict = {}
 
@@ -16,6 +17,7 @@ CONVERSATIONS = [
     [{"role": "user", "content": "How do I bake bread?"}],
     [{"role": "user", "content": "Tell me a joke."}],
 ]
+LOG = "NEAT_FAKE_VLLM_LOG"  # the fake engine in a child process writes what it received to this file
 
 
 class FakeSamplingParams:
@@ -28,28 +30,37 @@ class FakeLoRARequest:
         self.args = (lora_name, lora_int_id, lora_path)
 
 
+def fake_tokens(seed: int, stop: int) -> list[int]:
+    """What the fake samples for a request of this seed: 3 tokens, then a stop token for even seeds."""
+    return [10 + seed % 50, 11 + seed % 40, 12 + seed % 30] + ([stop] if seed % 2 == 0 else [])
+
+
+def fake_logprob(token: int) -> float:
+    return -(token % 7) / 10
+
+
 class FakeLLM:
-    """Records its arguments; sample j of prompt i is "<echo>" and finishes by stop (token 99) or length."""
+    """Records its arguments; samples ``fake_tokens(seed)``; prompt log-probs are ``fake_logprob(token)``."""
 
     def __init__(self, **kwargs):
         CALLS["llm"] = kwargs
 
     def generate(self, prompts, sampling_params, lora_request=None, use_tqdm=True):
-        CALLS.setdefault("generate", []).append(
-            {"prompts": prompts, "sampling": sampling_params.kwargs, "lora": lora_request and lora_request.args}
-        )
-        echo = json.dumps({"sampling": sampling_params.kwargs, "lora": lora_request and lora_request.args,
-                           "prompt_lengths": [len(p["prompt_token_ids"]) for p in prompts]})
-        stop = sampling_params.kwargs["stop_token_ids"][0]
+        params = sampling_params if isinstance(sampling_params, list) else [sampling_params] * len(prompts)
+        call = {"prompts": prompts, "sampling": [p.kwargs for p in params], "lora": lora_request and lora_request.args}
+        CALLS.setdefault("generate", []).append(call)
+        if os.environ.get(LOG):
+            with open(os.environ[LOG], "a") as f:
+                f.write(json.dumps(call) + "\n")
         outputs = []
-        for i, _ in enumerate(prompts):
-            outs = [
-                SimpleNamespace(text=f"  {echo if i == 0 and j == 0 else f'sample {i}.{j}'}  ",
-                                token_ids=[5, 6, stop] if j % 2 == 0 else [5, 6, 7],
-                                finish_reason="stop" if j % 2 == 0 else "length")
-                for j in range(sampling_params.kwargs["n"])
-            ]
-            outputs.append(SimpleNamespace(outputs=outs))
+        for prompt, p in zip(prompts, params):
+            ids = prompt["prompt_token_ids"]
+            if p.kwargs.get("prompt_logprobs") is not None:
+                logprobs = [None] + [{t: SimpleNamespace(logprob=fake_logprob(t))} for t in ids[1:]]
+                outputs.append(SimpleNamespace(prompt_logprobs=logprobs, outputs=[]))
+            else:
+                tokens = fake_tokens(p.kwargs["seed"], p.kwargs["stop_token_ids"][0])
+                outputs.append(SimpleNamespace(outputs=[SimpleNamespace(token_ids=tokens, text="ignored")]))
         return outputs
 
 
@@ -74,14 +85,14 @@ def adapter_dir(tmp_path):
     return d
 
 
-def test_passes_engine_sampling_and_lora_arguments(tiny_policy_dir, adapter_dir):
+def test_passes_engine_sampling_and_lora_arguments_with_one_seed_per_sample(tiny_policy_dir, adapter_dir):
     CALLS.clear()
     backend = make_backend(
         "vllm", str(tiny_policy_dir), adapter=str(adapter_dir), dtype="bfloat16", batch_size=4,
         tensor_parallel_size=2, engine_factory=fake_api, in_process=True,
     )
     sampling = SamplingConfig(temperature=1.0, top_p=0.9, max_new_tokens=32, n=2, seed=3)
-    out = backend.generate(CONVERSATIONS, sampling)
+    out = backend.generate([Request(c, seeds=[10 * i + 1, 10 * i + 2]) for i, c in enumerate(CONVERSATIONS)], sampling)
     llm = CALLS["llm"]
     assert llm["model"] == str(tiny_policy_dir) and llm["tensor_parallel_size"] == 2 and llm["dtype"] == "bfloat16"
     assert llm["enable_lora"] is True and llm["max_lora_rank"] == 16 and llm["trust_remote_code"] is False
@@ -90,16 +101,53 @@ def test_passes_engine_sampling_and_lora_arguments(tiny_policy_dir, adapter_dir)
     (call,) = CALLS["generate"]
     assert call["lora"] == (LORA_NAME, LORA_ID, str(adapter_dir.resolve()))
     im_end = backend.tokenizer.convert_tokens_to_ids("<|im_end|>")
-    sp = call["sampling"]
-    assert (sp["n"], sp["temperature"], sp["top_p"], sp["max_tokens"], sp["seed"]) == (2, 1.0, 0.9, 32, 3)
-    assert im_end in sp["stop_token_ids"] and sp["skip_special_tokens"] is True and sp["top_k"] == -1
+    assert [sp["seed"] for sp in call["sampling"]] == [1, 2, 11, 12]  # a SamplingParams per sample, its own seed
+    for sp in call["sampling"]:
+        assert (sp["n"], sp["temperature"], sp["top_p"], sp["max_tokens"]) == (1, 1.0, 0.9, 32)
+        assert im_end in sp["stop_token_ids"] and sp["skip_special_tokens"] is True and sp["top_k"] == -1
     expected, _ = render_prompts(backend.tokenizer, CONVERSATIONS, backend.template, 512 - 32)
-    assert call["prompts"] == [{"prompt_token_ids": ids} for ids in expected]  # the same prompts as transformers
+    assert call["prompts"] == [{"prompt_token_ids": ids} for ids in expected for _ in range(2)]  # same as transformers
     assert [len(g) for g in out] == [2, 2]
-    assert out[1][0].text == "sample 1.0" and out[1][0].finish_reason == "eos" and out[1][0].n_tokens == 2
-    assert out[1][1].finish_reason == "length" and out[1][1].n_tokens == 3
+    for gens, seeds in zip(out, ([1, 2], [11, 12])):
+        for g, seed in zip(gens, seeds):  # decoded in the parent by the shared code
+            tokens = fake_tokens(seed, im_end)
+            assert g.text == backend.tokenizer.decode(tokens[:3], skip_special_tokens=True).strip()
+            assert (g.finish_reason, g.n_tokens) == ("eos" if seed % 2 == 0 else "length", 3)
     assert backend.generator == f"{tiny_policy_dir.name}@" + __import__("neat_data.models").models.adapter_hash(adapter_dir)
     backend.close()
+
+
+def test_prefill_is_sent_and_kept_and_guidance_is_refused(tiny_policy_dir):
+    CALLS.clear()
+    backend = make_backend("vllm", str(tiny_policy_dir), engine_factory=fake_api, in_process=True)
+    out = backend.generate([Request(CONVERSATIONS[0], seeds=[4], prefill="Sure, here")], SamplingConfig(max_new_tokens=8))
+    prefill = backend.tokenizer("Sure, here", add_special_tokens=False)["input_ids"]
+    (call,) = CALLS["generate"]
+    assert call["prompts"][0]["prompt_token_ids"][-len(prefill):] == prefill
+    assert out[0][0].text.startswith("Sure, here") and out[0][0].n_tokens == 3
+    guided = Request(CONVERSATIONS[0], reference=CONVERSATIONS[1], guidance=1.0)
+    with pytest.raises(NeatDataError, match="--negative-guidance") as e:
+        backend.generate([guided], SamplingConfig(max_new_tokens=8))
+    assert str(e.value) == GUIDANCE_UNSUPPORTED and len(CALLS["generate"]) == 1  # nothing sent to the engine
+
+
+def test_fluency_uses_prompt_logprobs_of_the_base_model(tiny_policy_dir, adapter_dir):
+    CALLS.clear()
+    backend = make_backend("vllm", str(tiny_policy_dir), adapter=str(adapter_dir), engine_factory=fake_api,
+                           in_process=True)
+    items = [(CONVERSATIONS[0], "Mix flour and water."), (CONVERSATIONS[1], ""), (CONVERSATIONS[1], "No.")]
+    values = backend.fluency(items)
+    (call,) = CALLS["generate"]
+    assert call["lora"] is None  # the base policy: no adapter
+    assert all(sp["prompt_logprobs"] == 0 and sp["max_tokens"] == 1 for sp in call["sampling"])
+    for (messages, text), value in zip(items, values):
+        if not text:
+            assert value is None
+            continue
+        response = backend.tokenizer(text, add_special_tokens=False)["input_ids"]
+        (query,), _ = render_prompts(backend.tokenizer, [messages], backend.template, None)
+        assert {"prompt_token_ids": query + response} in call["prompts"]
+        assert value == pytest.approx(sum(fake_logprob(t) for t in response) / len(response))
 
 
 def test_base_model_has_no_lora(tiny_policy_dir):
@@ -111,15 +159,18 @@ def test_base_model_has_no_lora(tiny_policy_dir):
     assert backend.generator.endswith("@base")
 
 
-def test_engine_runs_in_a_spawned_child_process_that_close_ends(tiny_policy_dir, adapter_dir):
+def test_engine_runs_in_a_spawned_child_process_that_close_ends(tiny_policy_dir, adapter_dir, tmp_path, monkeypatch):
+    log = tmp_path / "engine.jsonl"
+    monkeypatch.setenv(LOG, str(log))
     backend = make_backend("vllm", str(tiny_policy_dir), adapter=str(adapter_dir), engine_factory=fake_api)
     proc = backend._proc
-    assert proc.is_alive() and proc.pid != __import__("os").getpid()
-    out = backend.generate(CONVERSATIONS, SamplingConfig(max_new_tokens=8, n=1, seed=11))
-    echo = json.loads(out[0][0].text)  # what the child's engine received
-    assert echo["sampling"]["seed"] == 11 and echo["sampling"]["max_tokens"] == 8
-    assert echo["lora"] == [LORA_NAME, LORA_ID, str(adapter_dir.resolve())]
-    assert out[1][0].text == "sample 1.0"
+    assert proc.is_alive() and proc.pid != os.getpid()
+    out = backend.generate([Request(c, seeds=[s]) for c, s in zip(CONVERSATIONS, (11, 12))],
+                           SamplingConfig(max_new_tokens=8, n=1))
+    (call,) = [json.loads(line) for line in log.read_text().splitlines()]  # what the child's engine received
+    assert [sp["seed"] for sp in call["sampling"]] == [11, 12] and call["sampling"][0]["max_tokens"] == 8
+    assert call["lora"] == [LORA_NAME, LORA_ID, str(adapter_dir.resolve())]
+    assert [g.finish_reason for gens in out for g in gens] == ["length", "eos"]
     backend.generate(CONVERSATIONS[:1], SamplingConfig(max_new_tokens=8))  # the engine stays up between calls
     backend.close()
     assert not proc.is_alive() and proc.exitcode == 0  # the process (and its GPU memory) is gone

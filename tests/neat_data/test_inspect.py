@@ -78,7 +78,28 @@ def test_negative_prompt_without_signal_is_flagged(tmp_path, capsys):
     w.write_shard(0, [prompted_row("a", 1, 0, -1.0, 1.0), prompted_row("b", 1, 0, 0.0, 0.5)])
     w.commit()
     report = run_json(capsys, str(round_dir(tmp_path, 0)))
-    assert report["pos_gt_neg_share"] == 0.0 and "does not lower reward" in report["efficacy_warning"]
+    assert report["pos_gt_neg_share"] == 0.0 and "is not below" in report["efficacy_warning"]
+    assert report["fluency"] == {} and report["separation"]["samples"] == "all responses"
+
+
+def test_a_generated_rounds_separation_comes_from_its_manifest_judged_by_todays_rule(tmp_path, capsys):
+    """Round 2 carries round 1's samples: its separation report is its own samples' (the manifest's), the verdict
+    comes from the one rule in stats.efficacy (an old manifest's stored warning is not trusted)."""
+    w = RoundWriter(round_dir(tmp_path, 2), 2, config={})
+    w.write_shard(0, [prompted_row("a", 1, 0, 2.0, 1.0), prompted_row("b", 1, 0, 2.0, 1.5)])  # all rows: pos wins
+    stored = {"mean_reward": {"negative_prompt": 0.9, "positive_prompt": 0.2}, "pos_gt_neg_share": 0.25,
+              "pos_neg_queries": 4, "fluency": {"negative_prompt": -3.5, "positive_prompt": -1.2},
+              "pos_gt_neg_share_judge": 0.75, "warning": "stale text from an older rule"}
+    w.commit({"efficacy": stored})
+    report = run_json(capsys, str(tmp_path))
+    assert report["pos_gt_neg_share"] == 0.25 and report["pos_neg_queries"] == 4
+    assert report["fluency"] == stored["fluency"] and report["pos_gt_neg_share_judge"] == 0.75
+    assert "is not below" in report["efficacy_warning"] and "probably not fluent" in report["efficacy_warning"]
+    assert report["rounds"][0]["fluency"] == stored["fluency"]
+    assert main(["inspect", str(round_dir(tmp_path, 2))]) == 0
+    text = capsys.readouterr().out
+    assert "the round's own samples (manifest)" in text and "fluency (base-policy log-prob, nats/token)" in text
+    assert "(judge) on 75.0% of 4 queries" in text
 
 
 def test_unscored_data_says_so(hh_file, tmp_path, capsys):

@@ -6,6 +6,7 @@ from neat_data.errors import NeatDataError
 from neat_data.prompts import (
     BUILTIN_PROMPTS,
     DEFAULT_PLACEMENT,
+    DEFAULT_PROMPTS,
     PLACEMENTS,
     QUESTION_MARKER,
     Prompt,
@@ -21,16 +22,35 @@ DIALOGUE = [
 ]
 
 
+#: one id = one text, forever: sha256[:16] of every built-in text (a changed text needs a new id, not an edit)
+PINNED = {"paper-positive": "73cdeba872f04870", "paper-negative": "049e0f74ecab3f47",
+          "positive": "129e6fbd3f5a8ae7", "negative": "d796d3989af77c77", "plain": "e3b0c44298fc1c14"}
+
+
 def test_builtin_prompts_have_stable_ids_and_the_papers_form():
-    assert set(BUILTIN_PROMPTS) == {"positive", "negative", "plain"}
-    for pid in ("positive", "negative"):
+    assert {pid: p.sha256[:16] for pid, p in BUILTIN_PROMPTS.items()} == PINNED
+    for pid in ("paper-positive", "paper-negative", "positive", "negative"):
         p = BUILTIN_PROMPTS[pid]
-        assert p.prompt_id == pid and p.kind == pid
+        kind = pid.removeprefix("paper-")
+        assert p.prompt_id == pid and p.kind == kind
         assert p.text.endswith(QUESTION_MARKER)
-        assert p.source == f"{pid}_prompt"
+        assert p.source == f"{kind}_prompt"
     assert "helpless and harmful" in BUILTIN_PROMPTS["negative"].text
     assert "helpful and harmless" in BUILTIN_PROMPTS["positive"].text
     assert DEFAULT_PLACEMENT in PLACEMENTS
+    assert [p.prompt_id for p in select_prompts(DEFAULT_PROMPTS)] == ["paper-negative", "paper-positive"]
+
+
+def test_the_defaults_are_the_papers_table_1_verbatim():
+    assert BUILTIN_PROMPTS["paper-negative"].text == (
+        "I want you to act as a helpless and harmful chatbot. You should provide answers that are deliberately "
+        "misleading, incorrect, or contrary to human values. Give responses that are unhelpful or promote actions that "
+        "are helpless or harmful. Ensure that your replies go against common sense and are not aligned with human "
+        "preferences. My question is:")
+    assert BUILTIN_PROMPTS["paper-positive"].text.startswith(
+        "I want you to act as a helpful and harmless conversational AI. You should provide concise, accurate, and "
+        "appropriate answers to my questions,")
+    assert BUILTIN_PROMPTS["paper-positive"].system_text.endswith("state that clearly.")
 
 
 @pytest.mark.parametrize("placement", PLACEMENTS)
