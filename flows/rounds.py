@@ -42,7 +42,7 @@ from prefect.exceptions import MissingContextError
 from neat_data.atomic import atomic_write_json
 from neat_data.errors import NeatDataError
 from neat_data.locks import WriteLock
-from neat_data.shards import fingerprint, is_round_dir, list_rounds, load_manifest, round_dir
+from neat_data.shards import MANIFEST, fingerprint, is_round_dir, list_rounds, load_manifest, round_dir, side_file
 from neat_train import metrics, summaries
 
 from .run_config import RunConfig, load_run_config, section_args
@@ -194,7 +194,7 @@ def score(config: RunConfig) -> str:
     """Round 0: the dataset's chosen/rejected responses scored by the RM and ranked."""
     directory = round_dir(config.out, 0)
     if is_round_dir(directory):
-        _reused("round 0", directory)
+        _reused("round 0", side_file(directory, MANIFEST))
     else:
         run_stage(["score", "--dataset", config.dataset, "--rm", config.rm, "--out", config.out,
                    *section_args(config.data), *section_args(config.score)])
@@ -207,7 +207,7 @@ def generate_round(config: RunConfig, index: int, adapter: str | None) -> str:
     """Round ``index``: sample with the round ``index-1`` policy, score, merge with round ``index-1``, rank."""
     directory = round_dir(config.out, index)
     if is_round_dir(directory):
-        _reused(f"round {index}", directory)
+        _reused(f"round {index}", side_file(directory, MANIFEST))
     else:
         run_stage(["generate", "--round", str(index), "--policy", config.policy, "--rm", config.rm,
                    "--from", str(round_dir(config.out, index - 1)), "--out", config.out,

@@ -32,8 +32,13 @@ def flatten_numbers(values: dict, prefix: str = "") -> dict[str, float]:
     return flat
 
 
+def readable(value):
+    """A float to 4 significant digits (a table cell), anything else as it is."""
+    return float(f"{value:.4g}") if isinstance(value, float) else value
+
+
 def metric_rows(numbers: dict[str, float]) -> list[dict]:
-    return [{"metric": k, "value": v} for k, v in numbers.items()]
+    return [{"metric": k, "value": readable(v)} for k, v in numbers.items()]
 
 
 def fmt(value) -> str:
@@ -106,16 +111,16 @@ def evaluation(eval_json: dict) -> list[dict]:
 
 
 def rounds_overview(report: dict) -> list[dict]:
-    """One row per round of report.json: its training data (counts, separation, mean reward by source, as
-    ``data.*``) and its held-out numbers compared across rounds (reward, judge, length, length-controlled reward,
-    win rates); a number a round lacks is left blank."""
+    """One row per round of report.json: its held-out numbers compared across rounds (reward, judge, length,
+    length-controlled reward, win rates), then its training data (counts, separation, mean reward by source, as
+    ``data.*``); a number a round lacks is left blank."""
     rows = []
     for entry in report["rounds"]:
         data = {k: v for k, v in (entry.get("training_data") or {}).items() if k != "path"}
         heldout = {k: v for k, v in (entry.get("heldout") or {}).items() if k != "round"}
-        rows.append({"round": entry["round"], **flatten_numbers({"data": data}), **flatten_numbers(heldout)})
+        rows.append({"round": entry["round"], **flatten_numbers(heldout), **flatten_numbers({"data": data})})
     columns = list(dict.fromkeys(k for row in rows for k in row))
-    return [{c: row.get(c, "") for c in columns} for row in rows]
+    return [{c: readable(row.get(c, "")) for c in columns} for row in rows]
 
 
 def model_card(adapter_dir: str | Path, evaluation_json: dict | None = None) -> str:
