@@ -26,6 +26,7 @@ from _machine import REAL_HH, machine_info  # noqa: E402
 
 from neat_data.atomic import atomic_write_json, atomic_write_jsonl  # noqa: E402
 from neat_data.hh import iter_raw_rows, parse_row, query_id, split_of  # noqa: E402
+from neat_data.shards import is_round_dir, load_manifest  # noqa: E402
 
 
 def neat(args: list[str]) -> float:
@@ -78,17 +79,17 @@ def main() -> None:
     out = Path(args.out).resolve()
     round0 = out / "round0" / "round-000"
     timings = {}
-    if not (round0 / "manifest.json").is_file():
+    if not is_round_dir(round0):
         queries = out / "held-out.jsonl"
         atomic_write_jsonl(queries, held_out_rows(args.hh, args.queries))
         timings["score round 0"] = neat(["score", "--dataset", str(queries), "--rm", args.rm, "--out", str(round0.parent)])
-    dataset_mean = json.loads((round0 / "manifest.json").read_text())["summary"]["reward"]
+    dataset_mean = load_manifest(round0)["summary"]["reward"]
     results = {}
     for w, placement, prefill, temperature in itertools.product(args.guidance, args.placement, args.prefill,
                                                                args.temperature):
         name = setting_name(w, placement, prefill, temperature)
         root = out / name
-        if not (root / "round-001" / "manifest.json").is_file():
+        if not is_round_dir(root / "round-001"):
             timings[name] = neat([
                 "generate", "--from", str(round0), "--out", str(root), "--policy", args.policy, "--rm", args.rm,
                 "--prompts", args.prompts, "--placement", placement, "--temperature", str(temperature),
@@ -97,7 +98,7 @@ def main() -> None:
                 "--seed", str(args.seed), *(["--negative-prefill", prefill] if prefill else []),
                 *(["--judge", args.judge] if args.judge else []),
             ])
-        extra = json.loads((root / "round-001" / "manifest.json").read_text())["extra"]
+        extra = load_manifest(root / "round-001")["extra"]
         gen, eff = extra["generate"], extra["efficacy"]
         results[name] = {
             "negative_guidance": w, "placement": placement, "prefill": prefill or None, "temperature": temperature,

@@ -122,7 +122,7 @@ def _round_line(r: dict) -> str:
 def format_report(report: dict) -> str:
     out = [f"{report['kind']} {report['path']}" + (f"  (round {report['round']})" if report["round"] is not None else "")]
     if report["kind"] == "shard" and not report["verified"]:
-        out.append("UNVERIFIED: this shard is not inside a finished round (no manifest.json beside it), so nothing "
+        out.append("UNVERIFIED: this shard is not inside a finished round (no round manifest for it), so nothing "
                    "checks that it is complete and unedited; inspect the round directory instead")
     if report["kind"] == "root":
         out.append(f"{len(report['rounds'])} rounds (one line each; the latest, round {report['round']}, is "

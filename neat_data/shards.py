@@ -314,7 +314,9 @@ def _file_name(name: str) -> str:
 
 def _shard_name(name: str) -> str:
     folder, _, base = name.rpartition("/")  # data/shard-NNNNN.parquet, or shard-NNNNN.parquet in an older round
-    if folder not in ("", SHARDS_DIR) or not SHARD_RE.match(_file_name(base)):
+    if folder not in ("", SHARDS_DIR):
+        raise ValueError(f"{name!r} is not a file name inside the round")
+    if not SHARD_RE.match(_file_name(base)):
         raise ValueError(f"{name!r} is not a shard name ({SHARDS_DIR}/shard-NNNNN.parquet)")
     return name
 

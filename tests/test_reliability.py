@@ -25,7 +25,7 @@ import yaml
 from flows.cli import main
 from neat_data.errors import NeatDataError
 from neat_data.locks import WriteLock
-from neat_data.shards import MANIFEST, PENDING, read_round, round_dir
+from neat_data.shards import MANIFEST, PENDING, REJECTS, read_round, round_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "data" / "demo" / "hh-demo.jsonl"  # has held-out (test split) queries, which `neat eval` needs
@@ -224,7 +224,7 @@ def test_4_unreadable_rows_are_rejects_with_file_line_and_reason(neat, tmp_path,
     path.write_bytes(b"\xef\xbb\xbf" + good + b'{"chosen": "\xff\xfe"}\n42\n["a"]\n')  # BOM, bad UTF-8, scalars
     rc, out, err = neat("load", "--dataset", path, "--out", tmp_path / "o", "--max-reject-share", "0.5")
     assert rc == 0 and "read 7 rows: 4 queries" in out  # the BOM did not cost the first row
-    rejects = [json.loads(x) for x in (round_dir(tmp_path / "o", 0) / "rejects.jsonl").read_text().splitlines()]
+    rejects = [json.loads(x) for x in (round_dir(tmp_path / "o", 0) / REJECTS).read_text().splitlines()]
     assert [(r["origin"], r["reason"]) for r in rejects] == [
         ("in.jsonl:5", "invalid UTF-8 (byte 0xff at position 12)"),
         ("in.jsonl:6", "the row is a JSON int, not an object with chosen/rejected"),
@@ -343,10 +343,11 @@ def _shards_object(m):
 def test_7_a_malformed_manifest_is_exit_2_for_every_reader(edit, message, neat, tmp_path, hh_file, tiny_rm_dir,
                                                            tiny_policy_dir):
     directory = scored_round(neat, hh_file, tiny_rm_dir, tmp_path / "run")
-    shutil.copy(directory / "shard-00000.parquet", tmp_path / "run" / "outside.parquet")  # what `..` would reach
+    shutil.copy(directory / "data" / "shard-00000.parquet", tmp_path / "run" / "outside.parquet")  # what `..` reaches
     manifest = directory / MANIFEST
     manifest.write_text(json.dumps(edit(json.loads(manifest.read_text()))))
-    for args in (["inspect", directory], ["inspect", directory / "shard-00000.parquet"], ["inspect", tmp_path / "run"],
+    for args in (["inspect", directory], ["inspect", directory / "data" / "shard-00000.parquet"],
+                 ["inspect", tmp_path / "run"],
                  ["train", "--shards", directory, "--out", tmp_path / "o", "--policy", tiny_policy_dir],
                  ["generate", "--from", directory, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir]):
         rc, _, err = neat(*args)
@@ -490,10 +491,10 @@ def test_11_out_naming_a_round_directory_is_refused(neat, tmp_path, hh_file, tin
 
 def test_11_inspect_says_a_loose_shard_is_unverified(neat, tmp_path, hh_file):
     round0 = loaded_round(neat, hh_file, tmp_path / "run")
-    rc, out, _ = neat("inspect", round0 / "shard-00000.parquet")
+    rc, out, _ = neat("inspect", round0 / "data" / "shard-00000.parquet")
     assert rc == 0 and "UNVERIFIED" not in out
     loose = tmp_path / "copy.parquet"
-    shutil.copy(round0 / "shard-00000.parquet", loose)
+    shutil.copy(round0 / "data" / "shard-00000.parquet", loose)
     rc, out, _ = neat("inspect", loose)
     assert rc == 0 and "UNVERIFIED: this shard is not inside a finished round" in out
     rc, out, _ = neat("inspect", loose, "--json")
