@@ -19,6 +19,7 @@ from transformers import Trainer
 
 from neat_data.errors import NeatDataError
 from neat_data.hh import Pair
+from neat_data.models import PROJECT_ROOT
 from neat_data.scoring import encode, pad_batch, rm_text
 
 LORA_TARGETS = ["query", "key", "value", "intermediate.dense", "output.dense"]  # every encoder linear layer
@@ -151,8 +152,69 @@ def train_reward_model(
     }
 
 
+SANITY_SUITE = PROJECT_ROOT / "data" / "rm-sanity" / "sanity.jsonl"  # obvious pairs per category, length-balanced
+LENGTH_GAP_WARNING = 0.20  # warn when the chosen-longer and chosen-shorter accuracies differ by more than this
+
+
+def response_lengths(tokenizer, texts: list[str]) -> list[int]:
+    """Length of each response alone, in tokens of the RM's tokenizer (no special tokens, no query)."""
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+
+
+def spearman(x, y) -> float | None:
+    """Spearman rank correlation (ties get their average rank); None when either side is constant."""
+    import numpy as np
+    import pandas as pd
+
+    rx, ry = pd.Series(x, dtype=float).rank().to_numpy(), pd.Series(y, dtype=float).rank().to_numpy()
+    if len(rx) < 2 or rx.std() == 0 or ry.std() == 0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def pair_diagnostics(chosen: list[float], rejected: list[float], chosen_len: list[int], rejected_len: list[int],
+                     categories: list[str | None]) -> dict:
+    """RewardBench-style diagnostics of pairwise scores (ties count as wrong everywhere).
+
+    ``by_category`` covers the pairs that have a category; the length splits compare response lengths
+    (pairs of equal length are in neither); ``shorter_wins_accuracy`` is how often the rule "the shorter reply
+    wins" is right; ``length_spearman`` correlates reward with length over every scored response.
+    """
+    right = [c > r for c, r in zip(chosen, rejected)]
+
+    def acc(mask: list[bool]) -> dict:
+        n = sum(mask)
+        return {"accuracy": sum(ok for ok, m in zip(right, mask) if m) / n if n else None, "pairs": n}
+
+    by_category = {cat: acc([c == cat for c in categories]) for cat in sorted({c for c in categories if c is not None})}
+    longer = acc([c > r for c, r in zip(chosen_len, rejected_len)])
+    shorter = acc([c < r for c, r in zip(chosen_len, rejected_len)])
+    warnings = []
+    if longer["accuracy"] is not None and shorter["accuracy"] is not None \
+            and abs(longer["accuracy"] - shorter["accuracy"]) > LENGTH_GAP_WARNING:
+        warnings.append(
+            f"length bias: accuracy {longer['accuracy']:.1%} where the chosen reply is the longer one "
+            f"({longer['pairs']} pairs) vs {shorter['accuracy']:.1%} where it is the shorter one "
+            f"({shorter['pairs']} pairs); the RM rewards length, not only quality"
+        )
+    return {
+        "by_category": by_category,
+        "accuracy_chosen_longer": longer["accuracy"],
+        "accuracy_chosen_shorter": shorter["accuracy"],
+        "pairs_chosen_longer": longer["pairs"],
+        "pairs_chosen_shorter": shorter["pairs"],
+        "shorter_wins_accuracy": sum(c < r for c, r in zip(chosen_len, rejected_len)) / len(right),
+        "length_spearman": spearman(list(chosen) + list(rejected), list(chosen_len) + list(rejected_len)),
+        "warnings": warnings,
+    }
+
+
 def evaluate_pairs(scorer, pairs: list[Pair]) -> dict:
-    """Pairwise accuracy (share with r_chosen > r_rejected; ties count as wrong), margins, score distribution."""
+    """Pairwise accuracy (share with r_chosen > r_rejected; ties count as wrong), margins, score distribution,
+    and the diagnostics of ``pair_diagnostics`` (lengths in tokens of ``scorer.tokenizer``).
+
+    Constant scores (a broken or untrained head) are refused: no metric would mean anything.
+    """
     if not pairs:
         raise NeatDataError("no pairs to evaluate the reward model on")
     scores = scorer.score([(p.messages, p.chosen) for p in pairs] + [(p.messages, p.rejected) for p in pairs])
@@ -160,19 +222,54 @@ def evaluate_pairs(scorer, pairs: list[Pair]) -> dict:
     rejected = torch.tensor(scores[len(pairs) :], dtype=torch.float64)
     margin = chosen - rejected
     everything = torch.cat([chosen, rejected])
+    if not torch.isfinite(everything).all() or everything.min() == everything.max():
+        raise NeatDataError(
+            f"reward model {getattr(scorer, 'name', '')}: its scores on these {len(pairs)} pairs are "
+            + ("not all finite" if not torch.isfinite(everything).all() else f"all {everything[0].item():.6g}")
+            + " (a broken or untrained head?); check that it is a trained reward model with one output"
+        )
     quantiles = torch.quantile(everything, torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95], dtype=torch.float64))
 
     def dist(x: torch.Tensor) -> dict:
         return {"mean": x.mean().item(), "std": x.std().item() if len(x) > 1 else 0.0,
                 "min": x.min().item(), "max": x.max().item()}
 
+    lengths = response_lengths(scorer.tokenizer, [p.chosen for p in pairs] + [p.rejected for p in pairs])
     return {
         "pairs": len(pairs),
         "accuracy": (margin > 0).double().mean().item(),
         "ties": int((margin == 0).sum()),
         "mean_margin": margin.mean().item(),
         "median_margin": margin.median().item(),
+        **pair_diagnostics(chosen.tolist(), rejected.tolist(), lengths[: len(pairs)], lengths[len(pairs):],
+                           [p.category for p in pairs]),
         "chosen": dist(chosen),
         "rejected": dist(rejected),
         "scores": {**dist(everything), "quantiles": dict(zip(["p05", "p25", "p50", "p75", "p95"], quantiles.tolist()))},
     }
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def diagnostics_summary(result: dict) -> str:
+    """Human-readable lines for the diagnostics of ``evaluate_pairs``."""
+    rho = result["length_spearman"]
+    lines = [
+        f"length: accuracy {_pct(result['accuracy_chosen_longer'])} where the chosen reply is longer "
+        f"({result['pairs_chosen_longer']} pairs), {_pct(result['accuracy_chosen_shorter'])} where it is shorter "
+        f"({result['pairs_chosen_shorter']}); 'shorter wins' is right on {_pct(result['shorter_wins_accuracy'])}; "
+        f"Spearman(reward, length) {'n/a' if rho is None else f'{rho:+.3f}'}"
+    ]
+    if result["by_category"]:
+        lines.append("by category: " + ", ".join(
+            f"{cat} {_pct(v['accuracy'])} ({v['pairs']})" for cat, v in result["by_category"].items()))
+    return "\n".join(lines)
+
+
+def print_warnings(result: dict) -> None:
+    import sys
+
+    for warning in result["warnings"]:
+        print(f"WARNING: {warning}", file=sys.stderr)

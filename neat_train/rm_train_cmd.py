@@ -5,6 +5,8 @@ fully trained pooler and head) on the pairs whose query falls in the project's t
 (``neat_data.hh.split_of``), reports pairwise accuracy on the held-out test-split pairs, and saves a
 standard one-output sequence-classification model to ``data/models/neat-rm-minilm/`` (what ``--rm default``
 loads). ``--delta-out`` also saves the small LoRA delta that rebuilds it (how the default RM is shipped).
+At the end it prints the trained RM's score on the project's sanity suite (``data/rm-sanity/sanity.jsonl``, or
+``--sanity FILE...``): overall, per category and split by length; all of it goes into ``neat_rm_train.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ SPLITS = ("train", "all")
 
 @dataclass
 class Config:
-    pairs: str = field(metadata={"help": "HH-RLHF pairs: hub id or local .jsonl/.jsonl.gz/.parquet file or dir"})
+    pairs: list[str] = field(
+        metadata={"help": "HH-RLHF pairs, one or more sources: hub id or local .jsonl/.jsonl.gz/.parquet file or dir"}
+    )
     out: str = field(default="data/models/neat-rm-minilm", metadata={"help": "output model directory"})
     delta_out: str | None = field(
         default=None, metadata={"help": "also save the LoRA delta here (e.g. data/models/neat-rm-minilm-delta)"}
@@ -42,8 +46,14 @@ class Config:
     epochs: float = field(default=2.0, metadata={"help": "training epochs"})
     learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate (linear decay, 10%% warm-up)"})
     batch_size: int = field(default=16, metadata={"help": "pairs per step"})
+    sanity: list[str] | None = field(
+        default=None, metadata={"help": "pairs files to report the trained RM on (default: the shipped sanity suite "
+                                        "data/rm-sanity/sanity.jsonl, when present)"}
+    )
 
     def __post_init__(self):
+        if isinstance(self.pairs, str):
+            self.pairs = [self.pairs]
         if self.train_on not in SPLITS:
             raise NeatDataError(f"--train-on must be one of {', '.join(SPLITS)}, got {self.train_on!r}")
         if self.method not in ("lora", "full"):
@@ -55,8 +65,11 @@ class Config:
                 raise NeatDataError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.epochs <= 0 or self.learning_rate <= 0:
             raise NeatDataError("--epochs and --learning-rate must be positive")
-        self.dataset = DatasetArgs(self.pairs, split=self.split, limit=self.limit,
-                                   max_reject_share=self.max_reject_share)
+        self.datasets = [DatasetArgs(source, split=self.split, limit=self.limit,
+                                     max_reject_share=self.max_reject_share) for source in self.pairs]
+        for path in self.sanity or []:
+            if not Path(path).is_file():
+                raise NeatDataError(f"--sanity {path}: no such file")
 
 
 def output_dir(out: str) -> Path:
@@ -76,28 +89,41 @@ def _replace(tmp: Path, target: Path) -> None:
     tmp.rename(target)
 
 
+def sanity_files(config: Config) -> list[Path]:
+    from . import reward_model
+
+    if config.sanity is not None:
+        return [Path(f) for f in config.sanity]
+    return [reward_model.SANITY_SUITE] if reward_model.SANITY_SUITE.is_file() else []
+
+
 def run(config: Config) -> int:
     import tempfile
 
     from neat_data.hh import split_of
+    from neat_data.load_cmd import DatasetArgs
     from neat_data.models import minilm_dir
     from neat_data.scoring import RewardScorer
 
-    from .reward_model import evaluate_pairs, train_reward_model
+    from .reward_model import diagnostics_summary, evaluate_pairs, print_warnings, train_reward_model
 
     out = output_dir(config.out)
     delta = Path(config.delta_out) if config.delta_out else None
     for path in filter(None, (out, delta)):
         _check_free(path, config.overwrite)
-    loaded = config.dataset.load()
-    held_out = [p for p in loaded.pairs if split_of(p.query_id) == "test"]
-    train = loaded.pairs if config.train_on == "all" else [p for p in loaded.pairs if split_of(p.query_id) == "train"]
+    sources = {args.dataset: args.load() for args in config.datasets}
+    pairs = [p for loaded in sources.values() for p in loaded.pairs]
+    rejected = sum(len(loaded.rejects) for loaded in sources.values())
+    held_out = {name: [p for p in loaded.pairs if split_of(p.query_id) == "test"] for name, loaded in sources.items()}
+    train = pairs if config.train_on == "all" else [p for p in pairs if split_of(p.query_id) == "train"]
     if not train:
-        raise NeatDataError(f"{config.pairs}: none of its {len(loaded.pairs)} pairs is in the train split; "
+        raise NeatDataError(f"{', '.join(config.pairs)}: none of its {len(pairs)} pairs is in the train split; "
                             "pass more pairs or --train-on all")
+    sanity = sanity_files(config)
     base = minilm_dir() if config.base == "minilm" else config.base
-    print(f"training on {len(train)} pairs ({config.train_on}); {len(held_out)} test-split pairs "
-          f"{'held out' if config.train_on == 'train' else '(also trained on)'}; {len(loaded.rejects)} rows rejected")
+    n_held = sum(map(len, held_out.values()))
+    print(f"training on {len(train)} pairs ({config.train_on}); {n_held} test-split pairs "
+          f"{'held out' if config.train_on == 'train' else '(also trained on)'}; {rejected} rows rejected")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.tmp-", dir=out.parent) as tmp:
         tmp_out, tmp_delta, work = Path(tmp) / "model", Path(tmp) / "delta", Path(tmp) / "trainer"
@@ -106,11 +132,14 @@ def run(config: Config) -> int:
             epochs=config.epochs, learning_rate=config.learning_rate, batch_size=config.batch_size, seed=config.seed,
             delta_dir=tmp_delta if delta else None, work_dir=work,
         )
-        report = {"config": {k: v for k, v in asdict(config).items() if k != "dataset"}, "train": info,
-                  "rows_rejected": len(loaded.rejects), "held_out": None}
-        if held_out and config.train_on == "train":
-            scorer = RewardScorer(str(tmp_out), use_cache=False)
-            report["held_out"] = evaluate_pairs(scorer, held_out)
+        report = {"config": {k: v for k, v in asdict(config).items() if k != "datasets"}, "train": info,
+                  "rows_rejected": rejected, "held_out": None, "held_out_by_source": {}, "sanity": {}}
+        scorer = RewardScorer(str(tmp_out), use_cache=False, progress=False)
+        if n_held and config.train_on == "train":
+            report["held_out"] = evaluate_pairs(scorer, [p for ps in held_out.values() for p in ps])
+            report["held_out_by_source"] = {name: evaluate_pairs(scorer, ps) for name, ps in held_out.items() if ps}
+        for path in sanity:
+            report["sanity"][path.name] = evaluate_pairs(scorer, DatasetArgs(str(path)).load().pairs)
         for directory in filter(None, (tmp_out, delta and tmp_delta)):  # the delta keeps its provenance too
             (directory / "neat_rm_train.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         _replace(tmp_out, out)
@@ -119,9 +148,16 @@ def run(config: Config) -> int:
             _replace(tmp_delta, delta)
     print(f"trained in {info['train_seconds']:.0f} s ({info['steps']} steps, final loss {info['train_loss']:.4f}); "
           f"{info['inputs_truncated']} inputs truncated from the left to {config.max_length} tokens")
-    if report["held_out"]:
-        h = report["held_out"]
-        print(f"held-out pairwise accuracy {h['accuracy']:.1%} on {h['pairs']} test-split pairs "
+    for name, h in report["held_out_by_source"].items():
+        print(f"held-out pairwise accuracy {h['accuracy']:.1%} on {h['pairs']} test-split pairs of {name} "
               f"(mean margin {h['mean_margin']:.3f})")
+    if report["held_out"]:
+        print("held-out, all sources: " + diagnostics_summary(report["held_out"]))
+    for name, result in report["sanity"].items():
+        print(f"sanity suite {name}: accuracy {result['accuracy']:.1%} on {result['pairs']} pairs")
+        print(diagnostics_summary(result))
+        print_warnings(result)
+    if not sanity:
+        print("no sanity suite found (data/rm-sanity/sanity.jsonl): sanity score skipped")
     print(f"wrote {out}" + (f" and the LoRA delta {delta}" if delta else ""))
     return 0
