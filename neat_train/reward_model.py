@@ -22,53 +22,79 @@ from neat_data.hh import Pair
 from neat_data.models import PROJECT_ROOT
 from neat_data.scoring import encode, pad_batch, rm_text
 
-LORA_TARGETS = ["query", "key", "value", "intermediate.dense", "output.dense"]  # every encoder linear layer
-HEAD_MODULES = ["pooler", "classifier"]  # trained fully and shipped with the LoRA delta
+# LoRA targets (every linear layer of the backbone) and the head modules trained fully and shipped with the delta,
+# by model type
+LORA_LAYOUT = {
+    "bert": (["query", "key", "value", "intermediate.dense", "output.dense"], ["pooler", "classifier"]),
+    "llama": (["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], ["score"]),
+}
 
 
 class PairCollator:
-    """Tokenized pairs -> one right-padded batch: the chosen sequences, then the rejected ones."""
+    """Tokenized pairs -> one right-padded batch: the chosen sequences, then the rejected ones (+ pair weights)."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
 
     def __call__(self, features: list[dict]) -> dict:
         rows = [f["chosen"] for f in features] + [f["rejected"] for f in features]
-        return dict(pad_batch(self.tokenizer, rows))
+        batch = dict(pad_batch(self.tokenizer, rows))
+        batch["pair_weight"] = torch.tensor([f.get("weight", 1.0) for f in features], dtype=torch.float32)
+        return batch
 
 
 class BradleyTerryTrainer(Trainer):
+    """Loss: the pair-weighted mean of −log σ(r_chosen − r_rejected)."""
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        weight = inputs.pop("pair_weight")
         rewards = model(**inputs).logits[:, 0]
         chosen, rejected = rewards.chunk(2)
-        loss = -F.logsigmoid(chosen - rejected).mean()
+        loss = (weight * -F.logsigmoid(chosen - rejected)).mean()
         return (loss, {"rewards": rewards}) if return_outputs else loss
 
 
-def encode_pairs(pairs: list[Pair], tokenizer, max_length: int) -> tuple[list[dict], int]:
-    """Training features (chosen/rejected encodings + length); returns (features, inputs truncated)."""
+def encode_pairs(pairs: list[Pair], tokenizer, max_length: int,
+                 weights: list[float] | None = None) -> tuple[list[dict], int]:
+    """Training features (chosen/rejected encodings, length, pair weight); returns (features, inputs truncated)."""
     chosen, t1 = encode(tokenizer, [rm_text(tokenizer, p.messages, p.chosen) for p in pairs], max_length)
     rejected, t2 = encode(tokenizer, [rm_text(tokenizer, p.messages, p.rejected) for p in pairs], max_length)
+    weights = weights or [1.0] * len(pairs)
     features = [
-        {"chosen": c, "rejected": r, "length": max(len(c["input_ids"]), len(r["input_ids"]))}
-        for c, r in zip(chosen, rejected)
+        {"chosen": c, "rejected": r, "length": max(len(c["input_ids"]), len(r["input_ids"])), "weight": w}
+        for c, r, w in zip(chosen, rejected, weights)
     ]
     return features, t1 + t2
+
+
+def length_balance_weights(pairs: list[Pair], tokenizer) -> list[float]:
+    """Pair weights under which the chosen reply is the longer one in exactly half of the (unequal-length) weight,
+    so "the shorter (or longer) reply wins" predicts nothing; the weights average 1."""
+    lengths = response_lengths(tokenizer, [p.chosen for p in pairs] + [p.rejected for p in pairs])
+    sign = [(c > r) - (c < r) for c, r in zip(lengths[: len(pairs)], lengths[len(pairs):])]
+    longer, shorter = sign.count(1), sign.count(-1)
+    if not longer or not shorter:
+        return [1.0] * len(pairs)
+    unequal = longer + shorter
+    return [1.0 if s == 0 else unequal / (2 * (longer if s > 0 else shorter)) for s in sign]
 
 
 def build_model(base: str | Path, method: str, lora_r: int):
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32)
+    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32,
+                                                               use_safetensors=True)
     if method == "full":
         return model
     if method != "lora":
         raise NeatDataError(f"unknown RM training method {method!r}; use lora or full")
+    if model.config.model_type not in LORA_LAYOUT:
+        raise NeatDataError(f"RM base {base}: no LoRA layout for model type {model.config.model_type!r} (known: "
+                            f"{', '.join(LORA_LAYOUT)}); use --method full")
     from peft import LoraConfig, get_peft_model
 
-    config = LoraConfig(
-        r=lora_r, lora_alpha=lora_r, lora_dropout=0.05, target_modules=LORA_TARGETS, modules_to_save=HEAD_MODULES
-    )
+    targets, heads = LORA_LAYOUT[model.config.model_type]
+    config = LoraConfig(r=lora_r, lora_alpha=lora_r, lora_dropout=0.05, target_modules=targets, modules_to_save=heads)
     return get_peft_model(model, config)
 
 
@@ -86,11 +112,16 @@ def train_reward_model(
     seed: int = 0,
     delta_dir: str | Path | None = None,
     work_dir: str | Path | None = None,
+    augmented: list[Pair] = (),
+    augment_weight: float = 1.0,
+    length_balance: bool = False,
 ) -> dict:
     """Train on ``pairs`` and save a standard one-output RM + tokenizer (left truncation) to ``out_dir``.
 
-    With ``method="lora"`` and ``delta_dir``, the adapter (LoRA + pooler + head) is also saved there: combined
-    with the base encoder it rebuilds exactly the same RM (``neat_data.models.resolve_rm``).
+    With ``method="lora"`` and ``delta_dir``, the adapter (LoRA + head) is also saved there: combined with the
+    base model it rebuilds exactly the same RM (``neat_data.models.resolve_rm``). ``augmented`` pairs
+    (``rm_augment``) are trained on with weight ``augment_weight``; ``length_balance`` reweights ``pairs`` so that
+    reply length predicts nothing in them (``length_balance_weights``).
     """
     from transformers import AutoTokenizer, TrainingArguments, set_seed
 
@@ -99,9 +130,15 @@ def train_reward_model(
     set_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(base, model_max_length=max_length, truncation_side="left",
                                               padding_side="right")  # init kwargs: saved with the RM
-    features, truncated = encode_pairs(pairs, tokenizer, max_length)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    weights = length_balance_weights(pairs, tokenizer) if length_balance else [1.0] * len(pairs)
+    features, truncated = encode_pairs([*pairs, *augmented], tokenizer, max_length,
+                                       weights + [augment_weight] * len(augmented))
     model = build_model(base, method, lora_r)
-    steps_per_epoch = math.ceil(len(features) / batch_size)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    steps_per_epoch = math.ceil(len(features) / batch_size)  # features: real + augmented pairs
     args = TrainingArguments(
         output_dir=str(work_dir or Path(out_dir).parent / f".{Path(out_dir).name}.trainer"),
         per_device_train_batch_size=batch_size,
@@ -137,6 +174,9 @@ def train_reward_model(
     tokenizer.save_pretrained(out_dir)
     return {
         "pairs": len(pairs),
+        "augmented_pairs": len(augmented),
+        "augment_weight": augment_weight,
+        "length_balance": length_balance,
         "inputs_truncated": truncated,
         "train_seconds": seconds,
         "train_loss": result.training_loss,

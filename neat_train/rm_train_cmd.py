@@ -19,6 +19,8 @@ from pathlib import Path
 from neat_data.errors import NeatDataError
 from neat_data.load_cmd import DatasetArgs
 
+from .rm_augment import KINDS, parse_kinds
+
 SPLITS = ("train", "all")
 
 
@@ -39,13 +41,25 @@ class Config:
     train_on: str = field(
         default="train", metadata={"help": "train: pairs of the project's train split (test split held out); all"}
     )
-    base: str = field(default="minilm", metadata={"help": "encoder: 'minilm' (embedded) or a model dir/hub id"})
+    base: str = field(default="minilm", metadata={
+        "help": "backbone: 'minilm' (embedded all-MiniLM-L6-v2), 'smollm2' (the embedded policy) or a model dir"})
     method: str = field(default="lora", metadata={"help": "lora (LoRA + pooler + head) or full fine-tuning"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
     max_length: int = field(default=128, metadata={"help": "input tokens; longer inputs are cut from the left"})
     epochs: float = field(default=2.0, metadata={"help": "training epochs"})
     learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate (linear decay, 10%% warm-up)"})
     batch_size: int = field(default=16, metadata={"help": "pairs per step"})
+    augment: str = field(default="", metadata={
+        "help": f"augmented negatives built from the training pairs, comma-separated: {', '.join(KINDS)}"})
+    augment_share: float = field(default=0.5, metadata={"help": "share of training pairs augmented, per kind"})
+    augment_weight: float = field(default=1.0, metadata={"help": "loss weight of an augmented pair (real pairs: 1)"})
+    length_balance: bool = field(default=False, metadata={
+        "help": "reweight the real pairs so that the chosen reply is the longer one in half of the weight"})
+    part: str = field(default="0:1", metadata={
+        "help": "LO:HI: train only on the queries whose hash falls in [LO, HI) (disjoint parts train disjoint RMs, "
+                "e.g. the default RM and its judge)"})
+    valid_share: float = field(default=0.0, metadata={
+        "help": "share of the training queries held out for validation (reported as 'valid'; for model choice)"})
     sanity: list[str] | None = field(
         default=None, metadata={"help": "pairs files to report the trained RM on (default: the shipped sanity suite "
                                         "data/rm-sanity/sanity.jsonl, when present)"}
@@ -65,6 +79,18 @@ class Config:
                 raise NeatDataError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.epochs <= 0 or self.learning_rate <= 0:
             raise NeatDataError("--epochs and --learning-rate must be positive")
+        self.kinds = parse_kinds(self.augment)
+        if not 0 < self.augment_share <= 1 or self.augment_weight <= 0:
+            raise NeatDataError("--augment-share must be in (0, 1] and --augment-weight positive")
+        if not 0 <= self.valid_share < 1:
+            raise NeatDataError(f"--valid-share must be in [0, 1), got {self.valid_share}")
+        try:
+            self.part_range = tuple(float(x) for x in self.part.split(":"))
+            lo, hi = self.part_range
+        except ValueError:
+            lo = hi = -1.0
+        if not 0 <= lo < hi <= 1:
+            raise NeatDataError(f"--part must be LO:HI with 0 <= LO < HI <= 1, e.g. 0:0.5, got {self.part!r}")
         self.datasets = [DatasetArgs(source, split=self.split, limit=self.limit,
                                      max_reject_share=self.max_reject_share) for source in self.pairs]
         for path in self.sanity or []:
@@ -89,6 +115,20 @@ def _replace(tmp: Path, target: Path) -> None:
     tmp.rename(target)
 
 
+def training_pool(pairs: list, config: Config) -> tuple[list, list]:
+    """(train, validation) pairs: the project's train split (or all pairs), restricted to ``--part`` (queries whose
+    hash h, ``split_of`` with seed 2, has LO <= h < HI), of which ``--valid-share`` of the queries (seed 1) are
+    held out for validation. A query is always on one side, so disjoint parts share no query."""
+    from neat_data.hh import split_of
+
+    lo, hi = config.part_range
+    pool = [p for p in pairs if (config.train_on == "all" or split_of(p.query_id) == "train")
+            and (lo == 0 or split_of(p.query_id, lo, seed=2) == "train")
+            and (hi == 1 or split_of(p.query_id, hi, seed=2) == "test")]
+    valid = [split_of(p.query_id, config.valid_share, seed=1) == "test" for p in pool]
+    return [p for p, v in zip(pool, valid) if not v], [p for p, v in zip(pool, valid) if v]
+
+
 def sanity_files(config: Config) -> list[Path]:
     from . import reward_model
 
@@ -102,10 +142,11 @@ def run(config: Config) -> int:
 
     from neat_data.hh import split_of
     from neat_data.load_cmd import DatasetArgs
-    from neat_data.models import minilm_dir
+    from neat_data.models import minilm_dir, resolve_policy
     from neat_data.scoring import RewardScorer
 
     from .reward_model import diagnostics_summary, evaluate_pairs, print_warnings, train_reward_model
+    from .rm_augment import augment_pairs
 
     out = output_dir(config.out)
     delta = Path(config.delta_out) if config.delta_out else None
@@ -115,14 +156,17 @@ def run(config: Config) -> int:
     pairs = [p for loaded in sources.values() for p in loaded.pairs]
     rejected = sum(len(loaded.rejects) for loaded in sources.values())
     held_out = {name: [p for p in loaded.pairs if split_of(p.query_id) == "test"] for name, loaded in sources.items()}
-    train = pairs if config.train_on == "all" else [p for p in pairs if split_of(p.query_id) == "train"]
+    train, valid = training_pool(pairs, config)
     if not train:
-        raise NeatDataError(f"{', '.join(config.pairs)}: none of its {len(pairs)} pairs is in the train split; "
-                            "pass more pairs or --train-on all")
+        raise NeatDataError(f"{', '.join(config.pairs)}: none of its {len(pairs)} pairs is left to train on "
+                            f"(train split, --part {config.part}, --valid-share {config.valid_share}); pass more pairs, "
+                            "--train-on all or a wider --part")
+    augmented = augment_pairs(train, config.kinds, config.augment_share, config.seed)
     sanity = sanity_files(config)
-    base = minilm_dir() if config.base == "minilm" else config.base
+    base = {"minilm": minilm_dir, "smollm2": lambda: resolve_policy("default")}.get(config.base, lambda: config.base)()
     n_held = sum(map(len, held_out.values()))
-    print(f"training on {len(train)} pairs ({config.train_on}); {n_held} test-split pairs "
+    print(f"training on {len(train)} pairs ({config.train_on}, part {config.part}) + {len(augmented)} augmented; "
+          f"{len(valid)} validation pairs; {n_held} test-split pairs "
           f"{'held out' if config.train_on == 'train' else '(also trained on)'}; {rejected} rows rejected")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.tmp-", dir=out.parent) as tmp:
@@ -130,11 +174,14 @@ def run(config: Config) -> int:
         info = train_reward_model(
             train, tmp_out, base=base, method=config.method, lora_r=config.lora_r, max_length=config.max_length,
             epochs=config.epochs, learning_rate=config.learning_rate, batch_size=config.batch_size, seed=config.seed,
-            delta_dir=tmp_delta if delta else None, work_dir=work,
+            delta_dir=tmp_delta if delta else None, work_dir=work, augmented=augmented,
+            augment_weight=config.augment_weight, length_balance=config.length_balance,
         )
-        report = {"config": {k: v for k, v in asdict(config).items() if k != "datasets"}, "train": info,
-                  "rows_rejected": rejected, "held_out": None, "held_out_by_source": {}, "sanity": {}}
+        report = {"config": asdict(config), "train": info,
+                  "rows_rejected": rejected, "valid": None, "held_out": None, "held_out_by_source": {}, "sanity": {}}
         scorer = RewardScorer(str(tmp_out), use_cache=False, progress=False)
+        if valid:
+            report["valid"] = evaluate_pairs(scorer, valid)
         if n_held and config.train_on == "train":
             report["held_out"] = evaluate_pairs(scorer, [p for ps in held_out.values() for p in ps])
             report["held_out_by_source"] = {name: evaluate_pairs(scorer, ps) for name, ps in held_out.items() if ps}
@@ -148,6 +195,9 @@ def run(config: Config) -> int:
             _replace(tmp_delta, delta)
     print(f"trained in {info['train_seconds']:.0f} s ({info['steps']} steps, final loss {info['train_loss']:.4f}); "
           f"{info['inputs_truncated']} inputs truncated from the left to {config.max_length} tokens")
+    if report["valid"]:
+        v = report["valid"]
+        print(f"validation pairwise accuracy {v['accuracy']:.1%} on {v['pairs']} held-out training-split pairs")
     for name, h in report["held_out_by_source"].items():
         print(f"held-out pairwise accuracy {h['accuracy']:.1%} on {h['pairs']} test-split pairs of {name} "
               f"(mean margin {h['mean_margin']:.3f})")
