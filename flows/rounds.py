@@ -8,7 +8,8 @@ Run layout under ``config.out``::
     round-NNN/                   round N: samples of the round N-1 policy, merged and ranked (neat generate)
     adapters/round-NNN/          the policy trained in round N (neat train); renamed into place when finished
     eval/round-NNN.json          evaluation of the round N policy on held-out queries (round 0 = base policy)
-    report.json, reward_curve.png
+    eval/round-NNN.responses.jsonl   its answers (tokens, reward, judge reward): the report's length control
+    report.json, reward_curve.png    per round: training data, held-out evaluation; reward-hacking warnings
 
 Resume: every task first looks for its finished output and reuses it. Rounds are committed by their manifest
 (an unfinished one is resumed shard by shard by ``neat generate``), adapters by an atomic rename, evaluations
@@ -30,6 +31,7 @@ from prefect.cache_policies import NO_CACHE
 from neat_data.atomic import atomic_write_json
 from neat_data.errors import NeatDataError
 from neat_data.shards import fingerprint, is_round_dir, list_rounds, load_manifest, round_dir
+from neat_train import metrics
 
 from .run_config import RunConfig, load_run_config, section_args
 
@@ -64,6 +66,11 @@ def adapter_dir(config: RunConfig, index: int) -> Path:
 
 def eval_path(config: RunConfig, index: int) -> Path:
     return Path(config.out) / "eval" / f"round-{index:03d}.json"
+
+
+def answers_path(config: RunConfig, index: int) -> Path:
+    """The answers of the round ``index`` evaluation (``neat eval --responses-out``), written before its JSON."""
+    return Path(config.out) / "eval" / f"round-{index:03d}.responses.jsonl"
 
 
 def claim_run_dir(config: RunConfig) -> None:
@@ -132,37 +139,61 @@ def evaluate_round(config: RunConfig, index: int, adapter: str | None) -> str:
     path = eval_path(config, index)
     if not path.is_file():
         out = run_stage(["eval", "--policy", config.policy, "--dataset", config.dataset, "--rm", config.rm,
-                         "--json", *(["--adapter", adapter] if adapter else []), *section_args(config.eval)],
+                         "--json", "--responses-out", str(answers_path(config, index)),
+                         *(["--adapter", adapter] if adapter else []), *section_args(config.eval)],
                         capture=True)
         atomic_write_json(path, {"round": index, "adapter": adapter, **json.loads(out)})
     return str(path)
 
 
-@task(cache_policy=NO_CACHE)
-def write_report(config: RunConfig) -> str:
-    """report.json (per round: data summary, adapter, evaluation) and the reward curve across rounds."""
-    rows = []
+def build_report(config: RunConfig) -> dict:
+    """report.json: per round its training data (all queries of the round's shards, scored by the training RM) and
+    its held-out evaluation, with the numbers compared across rounds (``metrics.curves_across_rounds``) and the
+    reward-hacking warnings (``metrics.hacking_warnings``)."""
+    from neat_train.eval_cmd import read_answers
+
+    rows, evals, answers = [], [], {}
     for directory in list_rounds(config.out):
         manifest = load_manifest(directory)
-        index = manifest["round"]
+        index, summary = manifest["round"], manifest["summary"]
         ev = eval_path(config, index)
-        summary = manifest["summary"]
+        evaluation = json.loads(ev.read_text()) if ev.is_file() else None
+        if evaluation:
+            evals.append(evaluation)
+            if answers_path(config, index).is_file():
+                answers[index] = read_answers(answers_path(config, index), "evaluation answers")
         rows.append({
             "round": index,
-            "data": str(directory),
-            "queries": summary["queries"],
-            "responses": summary["responses"],
-            "pos_gt_neg_share": summary["pos_gt_neg_share"],
-            "reward_by_source": {k: v["mean"] for k, v in summary["reward"].items()},
             "adapter": str(adapter_dir(config, index)) if adapter_dir(config, index).is_dir() else None,
-            "eval": json.loads(ev.read_text()) if ev.is_file() else None,
+            "training_data": {
+                "path": str(directory),
+                "queries": summary["queries"],
+                "responses": summary["responses"],
+                "pos_gt_neg_share": summary["pos_gt_neg_share"],
+                "mean_reward_by_source": {k: v["mean"] for k, v in summary["reward"].items()},
+            },
+            "heldout": None,
+            "eval": evaluation,
         })
-    report = {"name": config.name, "out": config.out, "rounds": rows}
+    curves = metrics.curves_across_rounds(evals, answers)
+    for heldout in curves["rounds"]:
+        next(r for r in rows if r["round"] == heldout["round"])["heldout"] = heldout
+    judge = next((ev["judge"]["rm"] for ev in evals if ev.get("judge")), None)
+    return {"name": config.name, "out": config.out, "rm": config.rm, "judge": judge,
+            "warnings": metrics.hacking_warnings(curves["rounds"]), "length_control": curves["length_control"],
+            "rounds": rows}
+
+
+@task(cache_policy=NO_CACHE)
+def write_report(config: RunConfig) -> str:
+    """report.json and reward_curve.png; each reward-hacking warning is logged as a warning."""
+    report = build_report(config)
     path = Path(config.out) / "report.json"
     atomic_write_json(path, report)
-    evals = [str(eval_path(config, r["round"])) for r in rows if r["eval"]]
-    if evals:
-        run_stage(["eval", "--plot", str(Path(config.out) / "reward_curve.png"), "--plot-from", *evals])
+    for warning in report["warnings"]:
+        get_run_logger().warning("REWARD HACKING? %s", warning)
+    if any(r["heldout"] for r in report["rounds"]):
+        run_stage(["eval", "--plot", str(Path(config.out) / "reward_curve.png"), "--plot-from", str(path)])
     return str(path)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,4 +39,9 @@ def run(config: Config) -> int:
     print(f"  adapters      : {out / 'adapters'}/round-NNN/")
     print(f"  evaluations   : {out / 'eval'}/round-NNN.json")
     print(f"  report        : {report} and {out / 'reward_curve.png'}")
+    warnings = json.loads(Path(report).read_text())["warnings"]
+    if warnings:
+        bar = "!" * 100
+        lines = "\n".join(f"WARNING: {w}" for w in warnings)
+        print(f"\n{bar}\n{lines}\n(also in {report}: warnings)\n{bar}", file=sys.stderr)
     return 0

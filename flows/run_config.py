@@ -26,7 +26,7 @@ SECTIONS: dict[str, tuple[str, frozenset[str]]] = {
                                                 "rm", "out"})),
     "generate": ("neat_data.generate_cmd", frozenset({"round", "policy", "adapter", "rm", "from_round", "out"})),
     "train": ("neat_train.train_cmd", frozenset({"shards", "policy", "adapter", "out"})),
-    "eval": ("neat_train.eval_cmd", frozenset({"policy", "adapter", "dataset", "rm", "json", "out"})),
+    "eval": ("neat_train.eval_cmd", frozenset({"policy", "adapter", "dataset", "rm", "json", "out", "responses_out"})),
 }
 
 

@@ -1,4 +1,5 @@
-"""Evaluate a policy on held-out HH-RLHF queries: RM reward, perplexity, win rate, length and distinct-2.
+"""Evaluate a policy on held-out HH-RLHF queries: RM reward, perplexity, win rate, length and distinct-2, a
+length-controlled reward, and a second (judge) reward model.
 
     neat eval --policy default --adapter runs/x/adapters/round-001 --dataset hh.jsonl.gz --rm default --json
 
@@ -8,9 +9,13 @@ on by ``neat train``; ``--limit`` takes the first N of them. The policy answers 
 responses (``chosen_mean_reward``, a reference level). Perplexity is that of the dataset's chosen responses
 under the policy (query tokens excluded, as in training). With ``--baseline-policy`` (and
 ``--baseline-adapter``) or ``--baseline-responses FILE`` (the ``--responses-out`` of an earlier eval), the RM
-judges policy vs baseline per query: ``win_rate``. ``--json`` prints one JSON object on stdout (everything
-else goes to stderr). ``--plot PNG --plot-from FILE...`` draws reward curves across rounds from eval JSON
-files (and loss curves from train_log.jsonl files) and needs no model.
+judges policy vs baseline per query: ``win_rate``. Answer lengths are counted in tokens of the policy's
+tokenizer (``mean_tokens``); the length-controlled reward removes the part of the reward that a line fitted on
+reward ~ length explains (``metrics.length_controlled``), against the baseline's answers or else the chosen
+replies. ``--judge RM`` scores everything again with a reward model the loop never trained on (``judge``).
+``--json`` prints one JSON object on stdout (everything else goes to stderr). ``--plot PNG --plot-from
+FILE...`` draws curves across rounds from a run's report.json or eval JSON files (and loss curves from
+train_log.jsonl files) and needs no model.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class Config:
     dataset: str | None = field(default=None, metadata={"help": "HH-RLHF hub id or local .jsonl/.jsonl.gz/.parquet"})
     split: str = field(default="train", metadata={"help": "split of a hub dataset (the held-out split is then applied)"})
     rm: str = field(default="default", metadata={"help": "reward model id or path; 'default' = the embedded RM"})
+    judge: str | None = field(default=None, metadata={
+        "help": "a second reward model, never trained on, that scores the same answers (reported under 'judge'); "
+                "'default-judge' = the embedded judge"})
     json: bool = field(default=False, metadata={"help": "print the report as one JSON object on stdout"})
     out: str | None = field(default=None, metadata={"help": "also write the JSON report to this file"})
     limit: int = field(default=64, metadata={"help": "evaluate the first N held-out (test split) queries"})
@@ -51,14 +59,16 @@ class Config:
     baseline_policy: str | None = field(default=None, metadata={"help": "judge win rate against this policy's answers"})
     baseline_adapter: str | None = field(default=None, metadata={"help": "LoRA adapter of the baseline policy"})
     baseline_responses: str | None = field(default=None, metadata={"help": "JSONL {query_id, response}: the baseline"})
-    responses_out: str | None = field(default=None, metadata={"help": "write the policy's answers (JSONL) here"})
+    responses_out: str | None = field(default=None, metadata={
+        "help": "write the policy's answers here (JSONL: query_id, response, tokens, reward, judge_reward)"})
     plot: str | None = field(default=None, metadata={"help": "write reward/loss curves to this PNG (with --plot-from)"})
-    plot_from: list[str] = field(default_factory=list, metadata={"help": "eval JSON files and/or train_log.jsonl files"})
+    plot_from: list[str] = field(default_factory=list,
+                                 metadata={"help": "a run's report.json or eval JSON files, and/or train_log.jsonl files"})
 
     def __post_init__(self):
         if self.plot:
             if not self.plot_from:
-                raise NeatDataError("--plot needs --plot-from FILE... (eval JSON files or train_log.jsonl files)")
+                raise NeatDataError("--plot needs --plot-from FILE... (report.json, eval JSON or train_log.jsonl files)")
             return
         if not self.dataset:
             raise NeatDataError("--dataset is required (the HH-RLHF file or hub id whose test split is evaluated)")
@@ -87,20 +97,45 @@ def heldout_queries(config: Config) -> list:
 
 
 def generate(config: Config, policy: str, adapter: str | None, pairs: list) -> list:
+    from tqdm import tqdm
+
     from neat_data.generation import SamplingConfig, make_backend
 
     sampling = SamplingConfig(config.temperature, config.top_p, config.max_new_tokens, 1, config.seed)
     kwargs = {"chat_template": config.chat_template} if config.backend == "transformers" else {}
+    name = f"{Path(policy).name}@{Path(adapter).name if adapter else 'base'}"
     with make_backend(config.backend, policy, adapter=adapter, dtype=config.dtype, device=config.device,
-                      batch_size=config.batch_size, **kwargs) as backend:
-        return [gens[0] for gens in backend.generate([p.messages for p in pairs], sampling)]
+                      batch_size=config.batch_size, **kwargs) as backend, \
+            tqdm(total=len(pairs), unit="query", desc=f"answering ({name})", file=sys.stderr) as bar:
+        gens = backend.generate([p.messages for p in pairs], sampling, on_batch=lambda done, _: bar.update(done))
+    return [g[0] for g in gens]
+
+
+def count_tokens(policy: str, *groups: list[str]) -> list[list[int]]:
+    """Length of each text of each group in tokens of the policy's tokenizer (no special tokens): the one length
+    measure of every answer compared (the policy's, the baseline's, the dataset's chosen replies)."""
+    from transformers import AutoTokenizer
+
+    from neat_data.models import resolve_policy
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_policy(policy))
+    return [[len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] for texts in groups]
+
+
+def read_answers(path: str | Path, what: str = "--baseline-responses") -> list[dict]:
+    """The rows of a ``--responses-out`` file (``query_id`` and ``response`` at least)."""
+    try:
+        rows = [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
+        for row in rows:
+            if not isinstance(row["query_id"], str) or not isinstance(row["response"], str):
+                raise TypeError(f"non-string query_id or response in {row!r:.80}")
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise NeatDataError(f"{what} {path}: expected JSONL lines {{query_id, response, ...}} ({e})") from e
+    return rows
 
 
 def read_baseline(path: str, pairs: list) -> list[str]:
-    try:
-        rows = {r["query_id"]: r["response"] for r in map(json.loads, Path(path).read_text().splitlines()) if r}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise NeatDataError(f"--baseline-responses {path}: expected JSONL lines {{query_id, response}} ({e})") from e
+    rows = {r["query_id"]: r["response"] for r in read_answers(path)}
     missing = [p.query_id for p in pairs if p.query_id not in rows]
     if missing:
         raise NeatDataError(
@@ -139,9 +174,35 @@ def chosen_perplexity(config: Config, pairs: list) -> dict:
     return {"perplexity": metrics.perplexity(nll, tokens), "perplexity_tokens": tokens}
 
 
+def reward_fields(scorer, pairs: list, answers: tuple, chosen: tuple, baseline: tuple | None) -> tuple[dict, list]:
+    """The numbers one reward model gives (the training RM's at the top level of the report, the judge's under
+    ``judge``) and its rewards of the policy's answers. ``answers``, ``chosen`` (the dataset's chosen replies) and
+    ``baseline`` are (texts, tokens) aligned with ``pairs``. The length control compares the policy's answers with
+    the baseline's when given, else with the chosen replies (``metrics.length_controlled``)."""
+    def score(texts: list[str]) -> list[float]:
+        return scorer.score([(p.messages, t) for p, t in zip(pairs, texts)])
+
+    rewards, chosen_rewards = score(answers[0]), score(chosen[0])
+    mean, std = metrics.mean_std(rewards)
+    fields = {"mean_reward": mean, "reward_std": std, "chosen_mean_reward": metrics.mean_std(chosen_rewards)[0]}
+    reference, name = (chosen_rewards, chosen[1]), "dataset chosen replies"
+    if baseline is not None:
+        reference, name = (score(baseline[0]), baseline[1]), "baseline"
+        fields["baseline_mean_reward"] = metrics.mean_std(reference[0])[0]
+        fields.update(metrics.win_rate(rewards, reference[0]))
+    fit = metrics.length_controlled({"policy": (rewards, answers[1]), "reference": reference}, "reference")
+    fields["length_controlled_reward"] = fit["reward"]["policy"]
+    fields["length_control"] = {"reference": name, "reference_mean_tokens": fit["reference_mean_tokens"],
+                                "slope": fit["slope"], "intercept": fit["intercept"]}
+    if baseline is not None:
+        fields["length_controlled_win_rate"] = metrics.length_controlled_win_rate((rewards, answers[1]), reference,
+                                                                                  fit["slope"])
+    return fields, rewards
+
+
 def evaluate(config: Config) -> dict:
-    from neat_data.scoring import RewardScorer
     from neat_data.models import resolve_rm
+    from neat_data.scoring import RewardScorer
 
     pairs = heldout_queries(config)
     gens = generate(config, config.policy, config.adapter, pairs)
@@ -151,15 +212,18 @@ def evaluate(config: Config) -> dict:
         baseline = read_baseline(config.baseline_responses, pairs)
     elif config.baseline_policy:
         baseline = [g.text for g in generate(config, config.baseline_policy, config.baseline_adapter, pairs)]
-    scorer = RewardScorer(resolve_rm(config.rm), device=config.device, batch_size=config.rm_batch_size)
-    rewards = scorer.score([(p.messages, t) for p, t in zip(pairs, texts)])
-    chosen = scorer.score([(p.messages, p.chosen) for p in pairs])
-    mean, std = metrics.mean_std(rewards)
+    chosen_texts = [p.chosen for p in pairs]
+    lengths = count_tokens(config.policy, texts, chosen_texts, *([baseline] if baseline is not None else []))
+    answers, chosen = (texts, lengths[0]), (chosen_texts, lengths[1])
+    if baseline is not None:
+        baseline = (baseline, lengths[2])
+    rm_path = resolve_rm(config.rm)
+    scorer = RewardScorer(rm_path, device=config.device, batch_size=config.rm_batch_size)
+    fields, rewards = reward_fields(scorer, pairs, answers, chosen, baseline)
     report = {
         "n": len(pairs),
-        "mean_reward": mean,
-        "reward_std": std,
-        "chosen_mean_reward": metrics.mean_std(chosen)[0],
+        **fields,
+        "mean_tokens": metrics.mean_std(answers[1])[0],
         **chosen_perplexity(config, pairs),
         "distinct_1": metrics.distinct_n(texts, 1),
         "distinct_2": metrics.distinct_n(texts, 2),
@@ -173,13 +237,22 @@ def evaluate(config: Config) -> dict:
                      "max_new_tokens": config.max_new_tokens, "seed": config.seed},
     }
     if baseline is not None:
-        base_rewards = scorer.score([(p.messages, t) for p, t in zip(pairs, baseline)])
         report["baseline"] = config.baseline_responses or f"{config.baseline_policy}@{config.baseline_adapter or 'base'}"
-        report["baseline_mean_reward"] = metrics.mean_std(base_rewards)[0]
-        report.update(metrics.win_rate(rewards, base_rewards))
+    judge_rewards = [None] * len(pairs)
+    if config.judge:
+        judge_path = resolve_rm(config.judge)
+        judge = scorer if judge_path == rm_path else RewardScorer(judge_path, device=config.device,
+                                                                    batch_size=config.rm_batch_size)
+        same = judge.fingerprint == scorer.fingerprint
+        if same:
+            print(f"WARNING: --judge {config.judge} is the training RM --rm {config.rm} (same weights): its rewards "
+                  "cannot detect reward hacking; judge with a reward model the loop never trained on", file=sys.stderr)
+        judge_fields, judge_rewards = reward_fields(judge, pairs, answers, chosen, baseline)
+        report["judge"] = {"rm": config.judge, "rm_fingerprint": judge.fingerprint, "same_as_rm": same, **judge_fields}
     if config.responses_out:
-        atomic_write_jsonl(config.responses_out, [{"query_id": p.query_id, "response": t, "reward": r}
-                                                  for p, t, r in zip(pairs, texts, rewards)])
+        atomic_write_jsonl(config.responses_out, [
+            {"query_id": p.query_id, "response": t, "tokens": n, "reward": r, "judge_reward": j}
+            for p, t, n, r, j in zip(pairs, texts, answers[1], rewards, judge_rewards)])
     return report
 
 
@@ -196,8 +269,16 @@ def run(config: Config) -> int:
         return 0
     line = f"n={report['n']}  reward {report['mean_reward']:.4f} ± {report['reward_std']:.4f} (dataset chosen " \
            f"{report['chosen_mean_reward']:.4f})  perplexity {report['perplexity']:.3f}  distinct-2 " \
-           f"{report['distinct_2']:.3f}  mean length {report['length']['mean_tokens']:.1f} tokens"
+           f"{report['distinct_2']:.3f}  mean length {report['mean_tokens']:.1f} tokens  length-controlled reward " \
+           f"{report['length_controlled_reward']:.4f}"
     if "win_rate" in report:
-        line += f"  win rate vs {report['baseline']} {report['win_rate']:.3f}"
+        line += f"  win rate vs {report['baseline']} {report['win_rate']:.3f} (at matched length " \
+                f"{report['length_controlled_win_rate']:.3f})"
+    if "judge" in report:
+        judge = report["judge"]
+        line += f"\njudge {judge['rm']}: reward {judge['mean_reward']:.4f} ± {judge['reward_std']:.4f} (dataset chosen " \
+                f"{judge['chosen_mean_reward']:.4f})  length-controlled {judge['length_controlled_reward']:.4f}"
+        if "win_rate" in judge:
+            line += f"  win rate {judge['win_rate']:.3f} (at matched length {judge['length_controlled_win_rate']:.3f})"
     print(line)
     return 0

@@ -42,64 +42,254 @@ def win_rate(policy: list[float], baseline: list[float]) -> dict:
     return {"win_rate": (wins + 0.5 * ties) / len(policy), "wins": wins, "ties": ties, "n": len(policy)}
 
 
+def length_fit(lengths: list[float], rewards: list[float]) -> tuple[float, float]:
+    """Least-squares line ``reward ≈ intercept + slope · length``: (slope, intercept). Slope 0 (the line is the
+    mean reward) when every length is the same, where no length effect can be fitted."""
+    try:
+        slope, intercept = statistics.linear_regression(lengths, rewards)
+    except statistics.StatisticsError:  # constant lengths, or fewer than two answers
+        return 0.0, statistics.fmean(rewards)
+    return slope, intercept
+
+
+def length_adjusted(rewards: list[float], lengths: list[float], slope: float, reference_length: float) -> list[float]:
+    """Each reward moved along the fitted line to the reference length: ``r − slope · (length − reference_length)``.
+
+    It differs from the residual ``r − (intercept + slope · length)`` by a constant shared by every answer of one
+    fit (the fitted reward at the reference length), so it ranks answers and compares policies exactly as the
+    residuals do, and reads on the reward's own scale.
+    """
+    return [r - slope * (n - reference_length) for r, n in zip(rewards, lengths)]
+
+
+def length_controlled(groups: dict[str, tuple[list[float], list[float]]], reference: str) -> dict:
+    """Length-controlled reward of each group of answers (``{name: (rewards, lengths)}``, e.g. a policy and the
+    dataset's chosen replies, or every round of a run).
+
+    One line ``reward ≈ intercept + slope · length`` is fitted on all answers of all groups; a group's
+    length-controlled reward is the mean of its ``length_adjusted`` rewards at the mean length of the
+    ``reference`` group: ``mean(r) − slope · (mean(length) − mean(length of reference))`` = the group's mean
+    residual plus the fitted reward at the reference's mean length. The reference's own length-controlled reward
+    is therefore its mean reward, and a group that differs from it only in length gets the same value.
+    """
+    lengths = [n for _, ns in groups.values() for n in ns]
+    slope, intercept = length_fit(lengths, [r for rs, _ in groups.values() for r in rs])
+    reference_length = statistics.fmean(groups[reference][1])
+    return {
+        "slope": slope,
+        "intercept": intercept,
+        "reference_mean_tokens": reference_length,
+        "reward": {name: statistics.fmean(length_adjusted(rs, ns, slope, reference_length))
+                   for name, (rs, ns) in groups.items()},
+    }
+
+
+def length_controlled_win_rate(policy: tuple[list[float], list[float]], baseline: tuple[list[float], list[float]],
+                               slope: float) -> float:
+    """Win rate at matched length: per query (``(rewards, lengths)`` aligned by query), the policy wins when its
+    length-adjusted reward beats the baseline's, i.e. ``r_p − r_b > slope · (length_p − length_b)`` (ties ½).
+
+    The slope of the pooled fit prices each token of length difference, so every query counts however different
+    its two answers' lengths are (keeping only pairs of nearly equal length would leave none once a policy's
+    answers have collapsed, exactly when the number matters). Equivalently: the policy's residual beats the
+    baseline's.
+    """
+    return win_rate(length_adjusted(*policy, slope, 0.0), length_adjusted(*baseline, slope, 0.0))["win_rate"]
+
+
 def perplexity(nll_sum: float, tokens: int) -> float:
     """exp(mean token NLL), token-weighted over all responses."""
     return math.exp(nll_sum / tokens) if tokens else float("nan")
 
 
-def _points(path: Path) -> tuple[str, list[dict]]:
-    """("eval", [report]) for an eval JSON, ("train", [log lines]) for a train_log.jsonl."""
+#: a round whose mean answer length falls below this share of the base policy's is warned about
+LENGTH_FLOOR = 0.6
+
+
+def heldout_summary(ev: dict) -> dict:
+    """The numbers of one ``neat eval`` report that are compared across rounds (``judge_*`` None without a judge,
+    ``mean_tokens`` None in a report without lengths)."""
+    judge = ev.get("judge") or {}
+    return {
+        "round": ev.get("round"),
+        "n": ev.get("n"),
+        "rm_reward": ev["mean_reward"],
+        "rm_reward_std": ev.get("reward_std"),
+        "rm_chosen_reward": ev.get("chosen_mean_reward"),
+        "judge_reward": judge.get("mean_reward"),
+        "judge_reward_std": judge.get("reward_std"),
+        "judge_chosen_reward": judge.get("chosen_mean_reward"),
+        "mean_tokens": ev.get("mean_tokens", (ev.get("length") or {}).get("mean_tokens")),  # older reports: length
+    }
+
+
+def curves_across_rounds(evals: list[dict], answers: dict[int, list[dict]]) -> dict:
+    """The held-out numbers of every round of a run, the first of ``evals`` being the base policy (round 0).
+
+    ``evals`` are ``neat eval`` reports with their ``round``; ``answers[round]`` the rows of that round's
+    ``--responses-out`` (``query_id``, ``tokens``, ``reward``, ``judge_reward``). The length control is fitted
+    once on the kept answers of all rounds (``length_controlled``, reference = the base round), on the judge's
+    rewards when every round has them, else on the training RM's; each round then gets its length-controlled
+    reward and, vs the base policy on the same queries, its win rate and win rate at matched length
+    (``length_controlled_win_rate``). Rounds without kept answers get None there.
+    """
+    rounds = [{**heldout_summary(ev), "length_controlled_reward": None, "win_rate_vs_base": None,
+               "length_controlled_win_rate_vs_base": None} for ev in evals]
+    by = "judge" if evals and all(ev.get("judge") for ev in evals) else "rm"
+    key = "judge_reward" if by == "judge" else "reward"
+    kept = {r: rows for r, rows in answers.items() if rows and all(a.get(key) is not None for a in rows)}
+    base = rounds[0]["round"] if rounds else None
+    control = {"by": by, "base_round": base, "rounds": sorted(kept)}
+    if base not in kept:
+        control["note"] = "the base round's answers were not kept: no length-controlled numbers"
+        return {"length_control": control, "rounds": rounds}
+    fit = length_controlled({r: ([a[key] for a in rows], [a["tokens"] for a in rows]) for r, rows in kept.items()},
+                            base)
+    control.update(slope=fit["slope"], intercept=fit["intercept"], base_mean_tokens=fit["reference_mean_tokens"],
+                   answers=sum(map(len, kept.values())))
+    base_answers = {a["query_id"]: a for a in kept[base]}
+    for row in rounds:
+        if row["round"] not in kept:
+            continue
+        row["length_controlled_reward"] = fit["reward"][row["round"]]
+        pairs = [(a, base_answers[a["query_id"]]) for a in kept[row["round"]] if a["query_id"] in base_answers]
+        if row["round"] != base and pairs:
+            policy, baseline = (([x[key] for x in side], [x["tokens"] for x in side]) for side in zip(*pairs))
+            row["win_rate_vs_base"] = win_rate(policy[0], baseline[0])["win_rate"]
+            row["length_controlled_win_rate_vs_base"] = length_controlled_win_rate(policy, baseline, fit["slope"])
+    return {"length_control": control, "rounds": rounds}
+
+
+def hacking_warnings(rounds: list[dict]) -> list[str]:
+    """Signs of reward hacking in the rows of ``curves_across_rounds`` (the first is the base policy): a round whose
+    mean answer length is below ``LENGTH_FLOOR`` of the base policy's, and a round where the judge's reward fell
+    while the training RM's rose, vs the previous round and vs the base policy (each said with its numbers)."""
+    warnings = []
+    base = rounds[0] if rounds else None
+    for prev, cur in zip(rounds, rounds[1:]):
+        length, base_length = cur["mean_tokens"], base["mean_tokens"]
+        if length is not None and base_length and length < LENGTH_FLOOR * base_length:
+            warnings.append(
+                f"round {cur['round']}: mean answer length {length:.1f} tokens is {length / base_length:.0%} of the "
+                f"base policy's {base_length:.1f} (round {base['round']}), below {LENGTH_FLOOR:.0%}: the answers are "
+                "collapsing, as when a policy exploits a length-biased reward model; read them before trusting "
+                "the reward")
+        if cur["judge_reward"] is None:
+            continue
+        for ref in ([prev] if prev is base else [prev, base]):
+            what = f"the base policy (round {ref['round']})" if ref is base else f"the previous round ({ref['round']})"
+            if cur["rm_reward"] > ref["rm_reward"] and cur["judge_reward"] < ref["judge_reward"]:
+                warnings.append(
+                    f"round {cur['round']}: vs {what}, the training RM's reward rose ({ref['rm_reward']:.3f} → "
+                    f"{cur['rm_reward']:.3f}) while the judge's fell ({ref['judge_reward']:.3f} → "
+                    f"{cur['judge_reward']:.3f}): the policy may be exploiting the training RM (reward hacking)")
+    return warnings
+
+
+def _read_plot_input(path: Path) -> tuple[str, object]:
+    """("train", log lines) for a train_log.jsonl, ("report", report) for a run's report.json, ("eval", report)
+    for the JSON of ``neat eval``."""
     try:
         if path.suffix == ".jsonl":
             return "train", [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
-        return "eval", [json.loads(path.read_text())]
+        data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
-        raise NeatDataError(f"--plot-from {path}: not a readable eval JSON or train_log.jsonl ({e})") from e
+        raise NeatDataError(f"--plot-from {path}: not a readable eval JSON, report.json or train_log.jsonl ({e})") from e
+    if isinstance(data, dict) and isinstance(data.get("rounds"), list):
+        return "report", data
+    if not isinstance(data, dict) or "mean_reward" not in data:
+        raise NeatDataError(f"--plot-from {path}: no mean_reward (expected the JSON of neat eval --json or a run's "
+                            "report.json)")
+    return "eval", data
 
 
 def plot_curves(files: list[str], out: str) -> Path:
-    """Reward ± std across rounds (eval JSON files, in the given order or by their ``round``) and, when train
-    logs are given, their loss curves per step. Writes a PNG."""
+    """Held-out numbers across rounds and, when train logs are given, their loss curves per step. Writes a PNG.
+
+    The rounds come from one run's ``report.json`` (with the length-controlled reward recomputed across rounds
+    and the run's warnings) or from eval JSON files (ordered by their ``round``, else as given). Panels: the
+    training RM's reward (± std, with the dataset's chosen replies as a reference level), the judge's (when the
+    evaluations had one), the mean answer length in tokens (with the warning level, ``LENGTH_FLOOR`` of the base
+    policy's), the training losses.
+    """
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    evals, trains = [], []
+    evals, trains, reports = [], [], []
     for i, f in enumerate(files):
-        kind, rows = _points(Path(f))
-        if kind == "eval":
-            if "mean_reward" not in rows[0]:
-                raise NeatDataError(f"--plot-from {f}: no mean_reward (expected the JSON of neat eval --json)")
-            evals.append((rows[0].get("round", i), rows[0]))
+        kind, data = _read_plot_input(Path(f))
+        if kind == "train":
+            trains.append((Path(f).parent.name, data))
+        elif kind == "report":
+            reports.append(data)
         else:
-            trains.append((Path(f).parent.name, rows))
-    panels = bool(evals) + bool(trains)
+            evals.append({"round": i, **data})
+    if len(reports) > 1 or (reports and evals):
+        raise NeatDataError("--plot-from: give one run's report.json or eval JSON files, not both")
+    if reports:
+        report = reports[0]
+        rounds = [r["heldout"] for r in report["rounds"] if r.get("heldout")]
+        if not rounds:
+            raise NeatDataError("--plot-from: the report.json has no round with a held-out evaluation (`heldout`); "
+                                "write it again with `neat run` (it rewrites the report of a finished run)")
+        by, warnings, title = (report.get("length_control") or {}).get("by"), report.get("warnings", []), report["name"]
+    else:
+        rounds = curves_across_rounds(sorted(evals, key=lambda e: e["round"]), {})["rounds"]
+        by, warnings, title = None, [], "neat eval"
+    nan = float("nan")
+    judged = any(r["judge_reward"] is not None for r in rounds)
+    lengths = any(r["mean_tokens"] is not None for r in rounds)
+    panels = bool(rounds) * (1 + judged + lengths) + bool(trains)
     if not panels:
-        raise NeatDataError("--plot needs --plot-from FILE... (eval JSON files and/or train_log.jsonl files)")
-    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
-    ax = axes[0][0]
-    if evals:
-        evals.sort(key=lambda e: e[0])
-        x = [e[0] for e in evals]
-        mean = [e[1]["mean_reward"] for e in evals]
-        std = [e[1]["reward_std"] for e in evals]
-        ax.errorbar(x, mean, yerr=std, marker="o", capsize=4, label="policy (mean ± std)")
-        chosen = [e[1].get("chosen_mean_reward") for e in evals]
-        if all(c is not None for c in chosen):
-            ax.plot(x, chosen, linestyle="--", color="gray", label="dataset chosen")
-        ax.set_xlabel("round")
-        ax.set_ylabel("reward on held-out queries")
-        ax.set_xticks(x)
-        ax.legend()
-        ax = axes[0][-1]
-    for name, rows in trains:
-        ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=name)
+        raise NeatDataError("--plot needs --plot-from FILE... (report.json, eval JSON files or train_log.jsonl files)")
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.5), squeeze=False)
+    axes = iter(axes[0])
+    if rounds:
+        x = [r["round"] for r in rounds]
+        ns = sorted({r["n"] for r in rounds if r["n"] is not None})
+        title += f": held-out test-split queries, n = {'/'.join(map(str, ns)) or '?'} per round"
+        for who, label in (("rm", "training RM"), ("judge", "judge RM")):
+            if who == "judge" and not judged:
+                continue
+            ax = next(axes)
+            ax.errorbar(x, [nan if r[f"{who}_reward"] is None else r[f"{who}_reward"] for r in rounds],
+                        yerr=[r[f"{who}_reward_std"] or 0 for r in rounds], marker="o", capsize=4,
+                        label="policy answers (mean ± std)")
+            lc = [(r["round"], r["length_controlled_reward"]) for r in rounds
+                  if by == who and r["length_controlled_reward"] is not None]
+            if lc:
+                ax.plot(*zip(*lc), marker="s", linestyle=":", label="length-controlled (at the base length)")
+            chosen = [r[f"{who}_chosen_reward"] for r in rounds]
+            if all(c is not None for c in chosen):
+                ax.plot(x, chosen, linestyle="--", color="gray", label="dataset chosen replies")
+            ax.set(title=f"reward by the {label}", xlabel="round", ylabel=f"{label} reward", xticks=x)
+            ax.legend(fontsize="small")
+        if lengths:
+            ax = next(axes)
+            ax.plot(x, [nan if r["mean_tokens"] is None else r["mean_tokens"] for r in rounds], marker="o",
+                    color="tab:green", label="policy answers")
+            if rounds[0]["mean_tokens"]:
+                ax.axhline(LENGTH_FLOOR * rounds[0]["mean_tokens"], color="tab:red", linestyle="--",
+                           label=f"warning level ({LENGTH_FLOOR:.0%} of round {x[0]})")
+            ax.set(title="mean answer length", xlabel="round", ylabel="tokens (policy tokenizer)", xticks=x)
+            ax.set_ylim(bottom=0)
+            ax.legend(fontsize="small")
     if trains:
-        ax.set_xlabel("step")
-        ax.set_ylabel("training loss")
-        ax.legend()
-    fig.tight_layout()
+        ax = next(axes)
+        for name, rows in trains:
+            ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], label=name)
+        ax.set(title="training loss", xlabel="step", ylabel="loss")
+        ax.legend(fontsize="small")
+    fig.suptitle(title)
+    if warnings:
+        text = f"{len(warnings)} reward-hacking warning(s), see report.json. First: {warnings[0]}"
+        fig.text(0.01, 0.01, textwrap.fill(text, width=90 * panels), color="tab:red", fontsize="small",
+                 va="bottom")
+    fig.tight_layout(rect=(0, 0.12 if warnings else 0, 1, 1))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)

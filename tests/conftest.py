@@ -119,10 +119,20 @@ def _save_tiny_llama(path: Path, tiny_tokenizer, **overrides) -> Path:
 @pytest.fixture(scope="session")
 def tiny_rm_dir(tmp_path_factory, tiny_tokenizer) -> Path:
     """A saved tiny random-init sequence-classification reward model (one output) with its own tokenizer."""
+    return _save_tiny_rm(tmp_path_factory.mktemp("tiny-rm"), tiny_tokenizer, seed=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_judge_dir(tmp_path_factory, tiny_tokenizer) -> Path:
+    """Another tiny random-init reward model (other weights than ``tiny_rm_dir``): a judge in tests."""
+    return _save_tiny_rm(tmp_path_factory.mktemp("tiny-judge"), tiny_tokenizer, seed=2)
+
+
+def _save_tiny_rm(path: Path, tiny_tokenizer, seed: int) -> Path:
     import torch
     from transformers import BertConfig, BertForSequenceClassification
 
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=len(tiny_tokenizer),
         hidden_size=32,
@@ -133,7 +143,6 @@ def tiny_rm_dir(tmp_path_factory, tiny_tokenizer) -> Path:
         num_labels=1,
         pad_token_id=tiny_tokenizer.pad_token_id,
     )
-    path = tmp_path_factory.mktemp("tiny-rm")
     BertForSequenceClassification(config).save_pretrained(path)
     tiny_tokenizer.save_pretrained(path)
     return path

@@ -86,9 +86,10 @@ def responses(row: dict) -> list[tuple]:
 
 
 def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_nothing(
-        tmp_path, tiny_policy_dir, tiny_rm_dir):
+        tmp_path, tiny_policy_dir, tiny_rm_dir, tiny_judge_dir):
     out = tmp_path / "killed"
-    config = write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out)
+    judged = {"eval": {"limit": 3, "max_new_tokens": 8, "judge": str(tiny_judge_dir)}}
+    config = write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out, **judged)
     home = tmp_path / "prefect"
 
     # 1. killed while round 1 is being generated: some shards written, no manifest yet
@@ -110,7 +111,7 @@ def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_
 
     # the same config run without interruption
     reference = tmp_path / "reference"
-    finish(start_run(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, reference), tmp_path / "prefect-ref"))
+    finish(start_run(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, reference, **judged), tmp_path / "prefect-ref"))
 
     for index in (0, 1, 2):
         verify_round(out / f"round-{index:03d}")
@@ -150,6 +151,11 @@ def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_
     assert [r["round"] for r in report["rounds"]] == [0, 1, 2]
     for r in report["rounds"]:
         assert r["eval"]["n"] == 3 and "mean_reward" in r["eval"]
+        # the judge of the eval section scored every round; the kept answers give the length control
+        assert r["heldout"]["judge_reward"] == r["eval"]["judge"]["mean_reward"]
+        assert r["heldout"]["length_controlled_reward"] is not None
+    assert report["judge"] == str(tiny_judge_dir) and report["length_control"]["by"] == "judge"
+    assert isinstance(report["warnings"], list)
     assert [r["adapter"] is not None for r in report["rounds"]] == [False, True, True]
     assert (out / "reward_curve.png").stat().st_size > 0
 

@@ -117,3 +117,70 @@ def test_eval_bad_input(tmp_path, capsys):
     bad.write_text("{}")
     assert neat(["eval", "--plot", str(tmp_path / "p.png"), "--plot-from", str(bad)]) == 2
     assert "no mean_reward" in capsys.readouterr().err
+
+
+def test_judge_scores_the_same_answers_with_length_control(hh_many, diverse_policy_dir, tiny_rm_dir,
+                                                           tiny_judge_dir, tmp_path, capsys):
+    from transformers import AutoTokenizer
+
+    from neat_data.hh import load_hh
+    from neat_data.scoring import RewardScorer
+    from neat_train import metrics
+
+    answers = tmp_path / "answers.jsonl"
+    common = ["--policy", diverse_policy_dir, "--rm", tiny_rm_dir, "--dataset", hh_many, "--limit", 4]
+    code, report = run_eval(capsys, *common, "--judge", tiny_judge_dir, "--responses-out", answers)
+    assert code == 0
+    rows = [json.loads(ln) for ln in answers.read_text().splitlines()]
+    assert {"mean_tokens", "length_controlled_reward", "length_control", "judge", "mean_reward"} <= set(report)
+    judge = report["judge"]
+    assert {"mean_reward", "reward_std", "chosen_mean_reward", "length_controlled_reward", "rm", "rm_fingerprint",
+            "same_as_rm"} <= set(judge)
+    assert judge["same_as_rm"] is False and judge["rm_fingerprint"] != report["rm_fingerprint"]
+    # every answer kept with its length in policy tokens and both rewards
+    tok = AutoTokenizer.from_pretrained(diverse_policy_dir)
+    assert [r["tokens"] for r in rows] == [len(tok(r["response"], add_special_tokens=False)["input_ids"]) for r in rows]
+    assert report["mean_tokens"] > 0 and report["mean_tokens"] == pytest.approx(sum(r["tokens"] for r in rows) / 4)
+    assert judge["mean_reward"] == pytest.approx(sum(r["judge_reward"] for r in rows) / 4)
+    assert report["mean_reward"] == pytest.approx(sum(r["reward"] for r in rows) / 4)
+    # without a baseline, the length control compares the answers with the dataset's chosen replies
+    pairs = {p.query_id: p for p in load_hh(str(hh_many)).pairs}
+    chosen = [pairs[r["query_id"]] for r in rows]
+    judge_chosen = RewardScorer(str(tiny_judge_dir), device="cpu", use_cache=False, progress=False).score(
+        [(p.messages, p.chosen) for p in chosen])
+    fit = metrics.length_controlled({
+        "policy": ([r["judge_reward"] for r in rows], [r["tokens"] for r in rows]),
+        "reference": (judge_chosen, [len(tok(p.chosen, add_special_tokens=False)["input_ids"]) for p in chosen]),
+    }, "reference")
+    assert judge["length_control"]["reference"] == "dataset chosen replies"
+    assert judge["length_controlled_reward"] == pytest.approx(fit["reward"]["policy"], rel=1e-5)
+    assert judge["chosen_mean_reward"] == pytest.approx(sum(judge_chosen) / 4, rel=1e-5)
+
+    # a baseline: win rates by both reward models; the same greedy policy ties on every query, at any length
+    code, report = run_eval(capsys, *common, "--judge", tiny_judge_dir, "--baseline-policy", diverse_policy_dir)
+    assert code == 0
+    for fields in (report, report["judge"]):
+        assert fields["win_rate"] == fields["length_controlled_win_rate"] == 0.5 and fields["ties"] == 4
+        assert fields["length_control"]["reference"] == "baseline"
+        assert fields["length_controlled_reward"] == pytest.approx(fields["baseline_mean_reward"])
+
+
+def test_a_judge_equal_to_the_training_rm_is_allowed_with_a_warning(hh_many, tiny_policy_dir, tiny_rm_dir, tmp_path,
+                                                                    capsys):
+    import shutil
+
+    copy = shutil.copytree(tiny_rm_dir, tmp_path / "same-rm")  # another name, the same weights
+    common = ["eval", "--device", "cpu", "--max-new-tokens", "6", "--policy", str(tiny_policy_dir), "--rm",
+              str(tiny_rm_dir), "--dataset", str(hh_many), "--limit", "2"]
+    for judge in (tiny_rm_dir, copy):
+        code = neat([*common, "--json", "--judge", str(judge)])
+        captured = capsys.readouterr()
+        assert code == 0 and "cannot detect reward hacking" in captured.err
+        report = json.loads(captured.out)
+        assert report["judge"]["same_as_rm"] is True
+        assert report["judge"]["mean_reward"] == report["mean_reward"]
+    # the plain-text report (no --json), with a baseline: both reward models' lines
+    assert neat([*common, "--judge", str(copy), "--baseline-policy", str(tiny_policy_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "length-controlled reward" in out and "at matched length 0.500" in out
+    assert f"judge {copy}: reward" in out
