@@ -198,7 +198,7 @@ LENGTH_GAP_WARNING = 0.20  # warn when the chosen-longer and chosen-shorter accu
 
 def response_lengths(tokenizer, texts: list[str]) -> list[int]:
     """Length of each response alone, in tokens of the RM's tokenizer (no special tokens, no query)."""
-    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]] if texts else []
 
 
 def spearman(x, y) -> float | None:

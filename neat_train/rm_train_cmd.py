@@ -18,6 +18,7 @@ from pathlib import Path
 
 from neat_data.errors import NeatDataError
 from neat_data.load_cmd import DatasetArgs
+from neat_data.models import DEFAULT_RM_DELTA_DIR, DEFAULT_RM_DIR
 
 from .rm_augment import KINDS, parse_kinds
 
@@ -29,9 +30,9 @@ class Config:
     pairs: list[str] = field(
         metadata={"help": "HH-RLHF pairs, one or more sources: hub id or local .jsonl/.jsonl.gz/.parquet file or dir"}
     )
-    out: str = field(default="data/models/neat-rm-minilm", metadata={"help": "output model directory"})
+    out: str = field(default=str(DEFAULT_RM_DIR), metadata={"help": "output model directory"})
     delta_out: str | None = field(
-        default=None, metadata={"help": "also save the LoRA delta here (e.g. data/models/neat-rm-minilm-delta)"}
+        default=None, metadata={"help": f"also save the LoRA delta here (e.g. {DEFAULT_RM_DELTA_DIR})"}
     )
     overwrite: bool = field(default=False, metadata={"help": "replace an existing model in --out / --delta-out"})
     split: str = field(default="train", metadata={"help": "split of a hub dataset"})
@@ -99,7 +100,7 @@ class Config:
 
 
 def output_dir(out: str) -> Path:
-    from neat_data.models import DEFAULT_RM_DIR, under_data
+    from neat_data.models import under_data
 
     return under_data(DEFAULT_RM_DIR) if Path(out) == DEFAULT_RM_DIR else Path(out)
 
@@ -142,7 +143,7 @@ def run(config: Config) -> int:
 
     from neat_data.hh import split_of
     from neat_data.load_cmd import DatasetArgs
-    from neat_data.models import minilm_dir, resolve_policy
+    from neat_data.models import rm_base
     from neat_data.scoring import RewardScorer
 
     from .reward_model import diagnostics_summary, evaluate_pairs, print_warnings, train_reward_model
@@ -163,7 +164,7 @@ def run(config: Config) -> int:
                             "--train-on all or a wider --part")
     augmented = augment_pairs(train, config.kinds, config.augment_share, config.seed)
     sanity = sanity_files(config)
-    base = {"minilm": minilm_dir, "smollm2": lambda: resolve_policy("default")}.get(config.base, lambda: config.base)()
+    base = rm_base(config.base)
     n_held = sum(map(len, held_out.values()))
     print(f"training on {len(train)} pairs ({config.train_on}, part {config.part}) + {len(augmented)} augmented; "
           f"{len(valid)} validation pairs; {n_held} test-split pairs "
@@ -179,7 +180,7 @@ def run(config: Config) -> int:
         )
         report = {"config": asdict(config), "train": info,
                   "rows_rejected": rejected, "valid": None, "held_out": None, "held_out_by_source": {}, "sanity": {}}
-        scorer = RewardScorer(str(tmp_out), use_cache=False, progress=False)
+        scorer = RewardScorer(str(tmp_out), cache_dir=Path(tmp) / "scores", progress=False)  # scored once each
         if valid:
             report["valid"] = evaluate_pairs(scorer, valid)
         if n_held and config.train_on == "train":

@@ -165,7 +165,7 @@ class StubScorer:
         self.rewards = rewards
 
     @staticmethod
-    def tokenizer(texts, add_special_tokens=True):
+    def tokenizer(texts, add_special_tokens=True, verbose=True):
         return {"input_ids": [t.split() for t in texts]}
 
     def score(self, items):

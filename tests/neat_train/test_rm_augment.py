@@ -52,7 +52,7 @@ def test_augment_pairs_is_seeded_and_keeps_the_chosen_reply():
 
 
 def test_length_balance_weights_make_length_uninformative():
-    def tok(texts, add_special_tokens=True):
+    def tok(texts, add_special_tokens=True, verbose=True):
         return {"input_ids": [t.split() for t in texts]}
 
     q = [{"role": "user", "content": "?"}]
