@@ -79,11 +79,44 @@ def length_balance_weights(pairs: list[Pair], tokenizer) -> list[float]:
     return [1.0 if s == 0 else unequal / (2 * (longer if s > 0 else shorter)) for s in sign]
 
 
-def build_model(base: str | Path, method: str, lora_r: int):
+JUDGE_QUESTION = "Is the last answer of the assistant helpful, correct, relevant and polite? Answer Yes or No."
+JUDGE_WORDS = ("Yes", "No")
+
+
+def judge_template(chat_template: str, question: str = JUDGE_QUESTION) -> str:
+    """The base's own chat template, made to end every scored dialogue with ``question`` as a user turn and the
+    assistant's generation prompt, so the last position is where the LM would answer Yes or No."""
+    return ("{%- set messages = messages + [{'role': 'user', 'content': " + repr(question) + "}] -%}"
+            "{%- set add_generation_prompt = true -%}" + chat_template)
+
+
+def init_judge_head(model, base: str | Path, tokenizer) -> None:
+    """Score head := the LM's output embedding of "Yes" minus that of "No": before any training the RM scores a
+    reply by logit(Yes) − logit(No) of the instruct model asked ``JUDGE_QUESTION`` (a zero-shot judge), a far
+    better start than a random head."""
+    from transformers import AutoModelForCausalLM
+
+    ids = [tokenizer.encode(w, add_special_tokens=False) for w in JUDGE_WORDS]
+    if any(len(i) != 1 for i in ids):
+        raise NeatDataError(f"RM base {base}: 'Yes'/'No' are not single tokens of its tokenizer; use --head-init random")
+    if model.config.tie_word_embeddings:
+        out = model.get_input_embeddings().weight
+    else:
+        out = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, use_safetensors=True).lm_head.weight
+    with torch.no_grad():
+        model.score.weight.copy_((out[ids[0][0]] - out[ids[1][0]])[None])
+
+
+def build_model(base: str | Path, method: str, lora_r: int, lora_layers: int | None = None, tokenizer=None,
+                head_init: str = "random"):
+    """The RM to train: a one-output sequence-classification model on ``base`` (its head initialised as a
+    zero-shot judge with ``head_init="judge"``), wrapped with LoRA (on the top ``lora_layers`` layers, or all)."""
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32,
                                                                use_safetensors=True)
+    if head_init == "judge":
+        init_judge_head(model, base, tokenizer)
     if method == "full":
         return model
     if method != "lora":
@@ -94,7 +127,10 @@ def build_model(base: str | Path, method: str, lora_r: int):
     from peft import LoraConfig, get_peft_model
 
     targets, heads = LORA_LAYOUT[model.config.model_type]
-    config = LoraConfig(r=lora_r, lora_alpha=lora_r, lora_dropout=0.05, target_modules=targets, modules_to_save=heads)
+    n = model.config.num_hidden_layers
+    layers = list(range(n - lora_layers, n)) if lora_layers and lora_layers < n else None
+    config = LoraConfig(r=lora_r, lora_alpha=lora_r, lora_dropout=0.05, target_modules=targets, modules_to_save=heads,
+                        layers_to_transform=layers)
     return get_peft_model(model, config)
 
 
@@ -115,6 +151,8 @@ def train_reward_model(
     augmented: list[Pair] = (),
     augment_weight: float = 1.0,
     length_balance: bool = False,
+    lora_layers: int | None = None,
+    head_init: str = "random",
 ) -> dict:
     """Train on ``pairs`` and save a standard one-output RM + tokenizer (left truncation) to ``out_dir``.
 
@@ -132,10 +170,14 @@ def train_reward_model(
                                               padding_side="right")  # init kwargs: saved with the RM
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if head_init == "judge":
+        if not tokenizer.chat_template:
+            raise NeatDataError(f"--head-init judge needs a base with a chat template (an instruct LM); {base} has none")
+        tokenizer.chat_template = judge_template(tokenizer.chat_template)
     weights = length_balance_weights(pairs, tokenizer) if length_balance else [1.0] * len(pairs)
     features, truncated = encode_pairs([*pairs, *augmented], tokenizer, max_length,
                                        weights + [augment_weight] * len(augmented))
-    model = build_model(base, method, lora_r)
+    model = build_model(base, method, lora_r, lora_layers, tokenizer, head_init)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     steps_per_epoch = math.ceil(len(features) / batch_size)  # features: real + augmented pairs
@@ -169,6 +211,7 @@ def train_reward_model(
         if delta_dir is not None:
             model.save_pretrained(delta_dir, safe_serialization=True)
             tokenizer.save_pretrained(delta_dir)
+            (Path(delta_dir) / "README.md").unlink(missing_ok=True)  # peft's empty model card; the report says more
         model = model.merge_and_unload()
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
@@ -183,6 +226,8 @@ def train_reward_model(
         "steps": result.global_step,
         "method": method,
         "lora_r": lora_r if method == "lora" else None,
+        "lora_layers": lora_layers,
+        "head_init": head_init,
         "max_length": max_length,
         "epochs": epochs,
         "learning_rate": learning_rate,

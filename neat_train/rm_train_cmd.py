@@ -46,6 +46,11 @@ class Config:
         "help": "backbone: 'minilm' (embedded all-MiniLM-L6-v2), 'smollm2' (the embedded policy) or a model dir"})
     method: str = field(default="lora", metadata={"help": "lora (LoRA + pooler + head) or full fine-tuning"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_layers: int | None = field(default=None, metadata={
+        "help": "LoRA on the top N layers only (the backward pass stops there: cheaper); default: every layer"})
+    head_init: str = field(default="random", metadata={
+        "help": "random, or judge: an instruct-LM base scores as a zero-shot judge before training (its head = "
+                "logit(Yes) - logit(No) after a question about the reply; docs/reward-models.md)"})
     max_length: int = field(default=128, metadata={"help": "input tokens; longer inputs are cut from the left"})
     epochs: float = field(default=2.0, metadata={"help": "training epochs"})
     learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate (linear decay, 10%% warm-up)"})
@@ -73,10 +78,12 @@ class Config:
             raise NeatDataError(f"--train-on must be one of {', '.join(SPLITS)}, got {self.train_on!r}")
         if self.method not in ("lora", "full"):
             raise NeatDataError(f"--method must be lora or full, got {self.method!r}")
+        if self.head_init not in ("random", "judge"):
+            raise NeatDataError(f"--head-init must be random or judge, got {self.head_init!r}")
         if self.delta_out and self.method != "lora":
             raise NeatDataError("--delta-out needs --method lora (full fine-tuning has no small delta)")
-        for name in ("lora_r", "max_length", "batch_size"):
-            if getattr(self, name) < 1:
+        for name in ("lora_r", "max_length", "batch_size", "lora_layers"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise NeatDataError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.epochs <= 0 or self.learning_rate <= 0:
             raise NeatDataError("--epochs and --learning-rate must be positive")
@@ -130,6 +137,17 @@ def training_pool(pairs: list, config: Config) -> tuple[list, list]:
     return [p for p, v in zip(pool, valid) if not v], [p for p, v in zip(pool, valid) if v]
 
 
+def _evaluate(scorer, pairs: list) -> dict:
+    """``evaluate_pairs``, or ``{"error": why}`` when the scores say nothing (e.g. all equal): the trained model is
+    still saved, and its report says why this evaluation is missing."""
+    from .reward_model import evaluate_pairs
+
+    try:
+        return evaluate_pairs(scorer, pairs)
+    except NeatDataError as e:
+        return {"error": str(e)}
+
+
 def sanity_files(config: Config) -> list[Path]:
     from . import reward_model
 
@@ -146,7 +164,7 @@ def run(config: Config) -> int:
     from neat_data.models import rm_base
     from neat_data.scoring import RewardScorer
 
-    from .reward_model import diagnostics_summary, evaluate_pairs, print_warnings, train_reward_model
+    from .reward_model import diagnostics_summary, print_warnings, train_reward_model
     from .rm_augment import augment_pairs
 
     out = output_dir(config.out)
@@ -177,17 +195,18 @@ def run(config: Config) -> int:
             epochs=config.epochs, learning_rate=config.learning_rate, batch_size=config.batch_size, seed=config.seed,
             delta_dir=tmp_delta if delta else None, work_dir=work, augmented=augmented,
             augment_weight=config.augment_weight, length_balance=config.length_balance,
+            lora_layers=config.lora_layers, head_init=config.head_init,
         )
         report = {"config": asdict(config), "train": info,
                   "rows_rejected": rejected, "valid": None, "held_out": None, "held_out_by_source": {}, "sanity": {}}
         scorer = RewardScorer(str(tmp_out), cache_dir=Path(tmp) / "scores", progress=False)  # scored once each
         if valid:
-            report["valid"] = evaluate_pairs(scorer, valid)
+            report["valid"] = _evaluate(scorer, valid)
         if n_held and config.train_on == "train":
-            report["held_out"] = evaluate_pairs(scorer, [p for ps in held_out.values() for p in ps])
-            report["held_out_by_source"] = {name: evaluate_pairs(scorer, ps) for name, ps in held_out.items() if ps}
+            report["held_out"] = _evaluate(scorer, [p for ps in held_out.values() for p in ps])
+            report["held_out_by_source"] = {name: _evaluate(scorer, ps) for name, ps in held_out.items() if ps}
         for path in sanity:
-            report["sanity"][path.name] = evaluate_pairs(scorer, DatasetArgs(str(path)).load().pairs)
+            report["sanity"][path.name] = _evaluate(scorer, DatasetArgs(str(path)).load().pairs)
         for directory in filter(None, (tmp_out, delta and tmp_delta)):  # the delta keeps its provenance too
             (directory / "neat_rm_train.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         _replace(tmp_out, out)
@@ -196,17 +215,19 @@ def run(config: Config) -> int:
             _replace(tmp_delta, delta)
     print(f"trained in {info['train_seconds']:.0f} s ({info['steps']} steps, final loss {info['train_loss']:.4f}); "
           f"{info['inputs_truncated']} inputs truncated from the left to {config.max_length} tokens")
-    if report["valid"]:
-        v = report["valid"]
-        print(f"validation pairwise accuracy {v['accuracy']:.1%} on {v['pairs']} held-out training-split pairs")
-    for name, h in report["held_out_by_source"].items():
-        print(f"held-out pairwise accuracy {h['accuracy']:.1%} on {h['pairs']} test-split pairs of {name} "
-              f"(mean margin {h['mean_margin']:.3f})")
-    if report["held_out"]:
-        print("held-out, all sources: " + diagnostics_summary(report["held_out"]))
-    for name, result in report["sanity"].items():
-        print(f"sanity suite {name}: accuracy {result['accuracy']:.1%} on {result['pairs']} pairs")
-        print(diagnostics_summary(result))
+    results = [("validation (held-out training-split pairs)", report["valid"]),
+               *((f"held-out test split of {name}", h) for name, h in report["held_out_by_source"].items()),
+               ("held-out test split, all sources", report["held_out"]),
+               *((f"sanity suite {name}", r) for name, r in report["sanity"].items())]
+    for label, result in results:
+        if result is None:
+            continue
+        if "error" in result:
+            print(f"{label}: not evaluated: {result['error']}")
+            continue
+        print(f"{label}: pairwise accuracy {result['accuracy']:.1%} on {result['pairs']} pairs "
+              f"(mean margin {result['mean_margin']:.3f})")
+        print("  " + diagnostics_summary(result).replace("\n", "\n  "))
         print_warnings(result)
     if not sanity:
         print("no sanity suite found (data/rm-sanity/sanity.jsonl): sanity score skipped")

@@ -50,7 +50,7 @@ def test_rm_train_fits_the_pairs_and_its_delta_rebuilds_the_same_model(hh_file, 
     assert report["train"]["pairs"] == 4 and report["train"]["method"] == "lora"
     sanity = report["sanity"]["sanity.jsonl"]  # the same pairs, labelled: the fitted RM gets them all right
     assert sanity["accuracy"] == 1.0 and sanity["by_category"]["factual"] == {"accuracy": 1.0, "pairs": 2}
-    assert "sanity suite sanity.jsonl: accuracy 100.0% on 4 pairs" in capsys.readouterr().out
+    assert "sanity suite sanity.jsonl: pairwise accuracy 100.0% on 4 pairs" in capsys.readouterr().out
     config = json.loads((out / "config.json").read_text())
     assert config["architectures"] == ["BertForSequenceClassification"] and len(config["id2label"]) == 1
     tok = json.loads((out / "tokenizer_config.json").read_text())
@@ -77,7 +77,7 @@ def test_rm_train_holds_out_the_test_split(hh_file, tiny_rm_dir, tmp_path, capsy
     rm_train_cmd.run(train_config(hh_file, tiny_rm_dir, out, train_on="train", epochs=1))
     report = json.loads((out / "neat_rm_train.json").read_text())
     assert report["train"]["pairs"] == len(pairs) - n_test and report["held_out"]["pairs"] == n_test
-    assert "held-out pairwise accuracy" in capsys.readouterr().out
+    assert "held-out test split of" in capsys.readouterr().out
 
 
 def test_rm_train_reads_several_sources_and_skips_a_missing_sanity_suite(hh_file, tiny_rm_dir, tmp_path, capsys,
@@ -226,3 +226,60 @@ def test_help_lists_the_flags_others_rely_on(command, capsys):
     flags = {"rm train": ["--pairs", "--out", "--limit", "--seed"], "rm eval": ["--pairs", "--rm", "--json", "--limit"],
              "score": ["--dataset", "--rm", "--out", "--limit", "--batch-size"]}[" ".join(command)]
     assert all(flag in out for flag in flags)
+
+
+def test_judge_head_init_scores_like_the_lm_asked_the_judge_question(tiny_policy_dir, monkeypatch):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from neat_data.scoring import rm_text
+
+    monkeypatch.setattr(reward_model, "JUDGE_WORDS", ("Y", "N"))  # single tokens of the tiny tokenizer
+    tok = AutoTokenizer.from_pretrained(tiny_policy_dir)
+    tok.chat_template = reward_model.judge_template(tok.chat_template)
+    text = rm_text(tok, [{"role": "user", "content": "How do I bake bread?"}], "Mix flour and water.")
+    assert text.endswith(f"Mix flour and water.<|im_end|>\n<|im_start|>user\n{reward_model.JUDGE_QUESTION}<|im_end|>\n"
+                         "<|im_start|>assistant\n")
+    rm = reward_model.build_model(tiny_policy_dir, "full", 4, tokenizer=tok, head_init="judge")
+    lm = AutoModelForCausalLM.from_pretrained(tiny_policy_dir)
+    ids = tok(text, return_tensors="pt", add_special_tokens=False)
+    y, n = (tok.encode(w, add_special_tokens=False)[0] for w in ("Y", "N"))
+    with torch.no_grad():
+        logits = lm(**ids).logits[0, -1]
+        assert rm(**ids).logits[0, 0].item() == pytest.approx((logits[y] - logits[n]).item(), abs=1e-5)
+
+
+def test_rm_train_on_an_lm_base_with_judge_head_and_top_layer_lora(hh_file, tiny_policy_dir, tmp_path, monkeypatch):
+    from neat_data.models import materialise_rm
+
+    monkeypatch.setattr(reward_model, "JUDGE_WORDS", ("Y", "N"))
+    out, delta = tmp_path / "rm", tmp_path / "rm-delta"
+    config = train_config(hh_file, tiny_policy_dir, out, delta_out=str(delta), head_init="judge", lora_layers=1,
+                          max_length=256, sanity=[str(hh_file)])
+    assert rm_train_cmd.run(config) == 0
+    adapter = json.loads((delta / "adapter_config.json").read_text())
+    assert adapter["layers_to_transform"] == [1] and adapter["modules_to_save"] == ["score"]
+    assert reward_model.JUDGE_QUESTION in (delta / "chat_template.jinja").read_text()  # scoring uses the template
+    assert not (delta / "README.md").exists()
+    rebuilt = tmp_path / "rebuilt"
+    materialise_rm(tiny_policy_dir, delta, rebuilt)
+    items = [(p.messages, p.chosen) for p in load_hh(str(hh_file)).pairs]
+    a = RewardScorer(str(out), device="cpu", use_cache=False, progress=False).score(items)
+    b = RewardScorer(str(rebuilt), device="cpu", use_cache=False, progress=False).score(items)
+    assert a == pytest.approx(b, abs=1e-5)
+    with pytest.raises(NeatDataError, match="--head-init"):
+        train_config(hh_file, tiny_policy_dir, out, head_init="zero")
+
+
+def test_rm_train_keeps_the_model_when_an_evaluation_says_nothing(hh_file, sanity_file, tiny_rm_dir, tmp_path, capsys,
+                                                                   monkeypatch):
+    def constant(scorer, pairs):
+        raise NeatDataError("its scores on these 4 pairs are all 0.5")
+
+    monkeypatch.setattr(reward_model, "evaluate_pairs", constant)
+    out = tmp_path / "rm"
+    assert rm_train_cmd.run(train_config(hh_file, tiny_rm_dir, out, epochs=1, sanity=[str(sanity_file)])) == 0
+    report = json.loads((out / "neat_rm_train.json").read_text())
+    assert report["sanity"]["sanity.jsonl"] == {"error": "its scores on these 4 pairs are all 0.5"}
+    assert (out / "model.safetensors").is_file()
+    assert "sanity suite sanity.jsonl: not evaluated: its scores" in capsys.readouterr().out
