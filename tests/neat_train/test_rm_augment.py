@@ -23,18 +23,20 @@ def pairs(n=4):
 
 
 def test_each_kind_makes_the_negative_it_promises():
-    ps, rng = pairs(), random.Random(0)
-    off = rm_augment.off_topic(ps[0], ps, rng)
+    ps, rng = rm_augment.Pool(pairs()), random.Random(0)
+    off = rm_augment.off_topic(ps.pairs[0], ps, rng)
     assert off in REPLIES[1:]  # another query's chosen reply
-    cut = rm_augment.truncated(ps[0], ps, rng)
+    cut = rm_augment.truncated(ps.pairs[0], ps, rng)
     assert REPLIES[0].startswith(cut) and 1 <= len(cut.split()) <= 4
     for seed in range(6):  # loop / shuffle / repeat: same words, never the reply itself
-        bad = rm_augment.degenerate(ps[1], ps, random.Random(seed))
+        bad = rm_augment.degenerate(ps.pairs[1], ps, random.Random(seed))
         assert bad != REPLIES[1] and set(bad.split()) <= set(REPLIES[1].split())
-    wrong = rm_augment.swapped(ps[1], ps, random.Random(0))
+    wrong = rm_augment.swapped(ps.pairs[1], ps, random.Random(0))
     assert re.findall(r"\d+", wrong) != ["987"] and len(re.findall(r"\d+", wrong)) == 1
     assert wrong.startswith("Paris is") and "France" not in wrong and "Hugh Capet" not in wrong  # names replaced
     assert len(wrong.split()) == pytest.approx(len(REPLIES[1].split()), abs=3)
+    assert rm_augment.dismissive(ps.pairs[0], ps, rng) == "No."  # the pool's only short reply, of another query
+    assert rm_augment.dismissive(Pair("q", [], "Too short to be worth brushing off.", "x", "o"), ps, rng) is None
     assert rm_augment.truncated(Pair("q", [], "Too short.", "x", "o"), ps, rng) is None
     assert rm_augment.swapped(Pair("q", [], "no names or numbers here at all.", "x", "o"), ps, rng) is None
 
