@@ -42,6 +42,7 @@ class Pair:
     chosen: str
     rejected: str
     origin: str
+    category: str | None = None  # optional label of the row (e.g. a sanity-suite category), for per-category metrics
 
 
 @dataclass
@@ -133,6 +134,8 @@ def parse_row(row: dict) -> tuple[list[dict], str, str]:
             raise ValueError(f"missing field {key!r} (expected chosen/rejected [+ prompt])")
         if not isinstance(row[key], str):
             raise ValueError(f"field {key!r} is {type(row[key]).__name__}, not a string")
+    if row.get("category") is not None and not isinstance(row["category"], str):
+        raise ValueError(f"field 'category' is {type(row['category']).__name__}, not a string")
     if "prompt" in row:  # Dahoas: prompt ends with "\n\nAssistant:", chosen/rejected are the replies
         if not isinstance(row["prompt"], str):
             raise ValueError(f"field 'prompt' is {type(row['prompt']).__name__}, not a string")
@@ -290,7 +293,7 @@ def load_hh(
             continue
         if chosen == rejected:
             result.identical_replies.append(origin)
-        result.pairs.append(Pair(query_id(messages), messages, chosen, rejected, origin))
+        result.pairs.append(Pair(query_id(messages), messages, chosen, rejected, origin, row.get("category")))
     if result.rows_read == 0:
         raise NeatDataError(f"{source}: no rows to load")
     for entry in skipped:

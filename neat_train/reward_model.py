@@ -19,43 +19,98 @@ from transformers import Trainer
 
 from neat_data.errors import NeatDataError
 from neat_data.hh import Pair
+from neat_data.models import PROJECT_ROOT
 from neat_data.scoring import encode, pad_batch, rm_text
 
-LORA_TARGETS = ["query", "key", "value", "intermediate.dense", "output.dense"]  # every encoder linear layer
-HEAD_MODULES = ["pooler", "classifier"]  # trained fully and shipped with the LoRA delta
+# LoRA targets (every linear layer of the backbone) and the head modules trained fully and shipped with the delta,
+# by model type
+LORA_LAYOUT = {
+    "bert": (["query", "key", "value", "intermediate.dense", "output.dense"], ["pooler", "classifier"]),
+    "llama": (["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], ["score"]),
+}
 
 
 class PairCollator:
-    """Tokenized pairs -> one right-padded batch: the chosen sequences, then the rejected ones."""
+    """Tokenized pairs -> one right-padded batch: the chosen sequences, then the rejected ones (+ pair weights)."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
 
     def __call__(self, features: list[dict]) -> dict:
         rows = [f["chosen"] for f in features] + [f["rejected"] for f in features]
-        return dict(pad_batch(self.tokenizer, rows))
+        batch = dict(pad_batch(self.tokenizer, rows))
+        batch["pair_weight"] = torch.tensor([f.get("weight", 1.0) for f in features], dtype=torch.float32)
+        return batch
 
 
 class BradleyTerryTrainer(Trainer):
+    """Loss: the pair-weighted mean of −log σ(r_chosen − r_rejected)."""
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        weight = inputs.pop("pair_weight")
         rewards = model(**inputs).logits[:, 0]
         chosen, rejected = rewards.chunk(2)
-        loss = -F.logsigmoid(chosen - rejected).mean()
+        loss = (weight * -F.logsigmoid(chosen - rejected)).mean()
         return (loss, {"rewards": rewards}) if return_outputs else loss
 
 
-def encode_pairs(pairs: list[Pair], tokenizer, max_length: int) -> tuple[list[dict], int]:
-    """Training features (chosen/rejected encodings + length); returns (features, inputs truncated)."""
+def encode_pairs(pairs: list[Pair], tokenizer, max_length: int,
+                 weights: list[float] | None = None) -> tuple[list[dict], int]:
+    """Training features (chosen/rejected encodings, length, pair weight); returns (features, inputs truncated)."""
     chosen, t1 = encode(tokenizer, [rm_text(tokenizer, p.messages, p.chosen) for p in pairs], max_length)
     rejected, t2 = encode(tokenizer, [rm_text(tokenizer, p.messages, p.rejected) for p in pairs], max_length)
+    weights = weights or [1.0] * len(pairs)
     features = [
-        {"chosen": c, "rejected": r, "length": max(len(c["input_ids"]), len(r["input_ids"]))}
-        for c, r in zip(chosen, rejected)
+        {"chosen": c, "rejected": r, "length": max(len(c["input_ids"]), len(r["input_ids"])), "weight": w}
+        for c, r, w in zip(chosen, rejected, weights)
     ]
     return features, t1 + t2
 
 
-def build_model(base: str | Path, method: str, lora_r: int):
+def length_balance_weights(pairs: list[Pair], tokenizer) -> list[float]:
+    """Pair weights under which the chosen reply is the longer one in exactly half of the (unequal-length) weight,
+    so "the shorter (or longer) reply wins" predicts nothing; the weights average 1."""
+    lengths = response_lengths(tokenizer, [p.chosen for p in pairs] + [p.rejected for p in pairs])
+    sign = [(c > r) - (c < r) for c, r in zip(lengths[: len(pairs)], lengths[len(pairs):])]
+    longer, shorter = sign.count(1), sign.count(-1)
+    if not longer or not shorter:
+        return [1.0] * len(pairs)
+    unequal = longer + shorter
+    return [1.0 if s == 0 else unequal / (2 * (longer if s > 0 else shorter)) for s in sign]
+
+
+JUDGE_QUESTION = "Is the last answer of the assistant helpful, correct, relevant and polite? Answer Yes or No."
+JUDGE_WORDS = ("Yes", "No")
+
+
+def judge_template(chat_template: str, question: str = JUDGE_QUESTION) -> str:
+    """The base's own chat template, made to end every scored dialogue with ``question`` as a user turn and the
+    assistant's generation prompt, so the last position is where the LM would answer Yes or No."""
+    return ("{%- set messages = messages + [{'role': 'user', 'content': " + repr(question) + "}] -%}"
+            "{%- set add_generation_prompt = true -%}" + chat_template)
+
+
+def init_judge_head(model, base: str | Path, tokenizer) -> None:
+    """Score head := the LM's output embedding of "Yes" minus that of "No": before any training the RM scores a
+    reply by logit(Yes) − logit(No) of the instruct model asked ``JUDGE_QUESTION`` (a zero-shot judge), a far
+    better start than a random head."""
+    from transformers import AutoModelForCausalLM
+
+    ids = [tokenizer.encode(w, add_special_tokens=False) for w in JUDGE_WORDS]
+    if any(len(i) != 1 for i in ids):
+        raise NeatDataError(f"RM base {base}: 'Yes'/'No' are not single tokens of its tokenizer; use --head-init random")
+    if model.config.tie_word_embeddings:
+        out = model.get_input_embeddings().weight
+    else:
+        out = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, use_safetensors=True).lm_head.weight
+    with torch.no_grad():
+        model.score.weight.copy_((out[ids[0][0]] - out[ids[1][0]])[None])
+
+
+def build_model(base: str | Path, method: str, lora_r: int, lora_layers: int | None = None, tokenizer=None,
+                head_init: str = "random"):
+    """The RM to train: a one-output sequence-classification model on ``base`` (its head initialised as a
+    zero-shot judge with ``head_init="judge"``), wrapped with LoRA (on the top ``lora_layers`` layers, or all)."""
     from transformers import AutoModelForSequenceClassification
 
     from neat_data.models import require_safetensors
@@ -64,15 +119,22 @@ def build_model(base: str | Path, method: str, lora_r: int):
         require_safetensors(Path(base), "--base")
     model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32,
                                                                use_safetensors=True)
+    if head_init == "judge":
+        init_judge_head(model, base, tokenizer)
     if method == "full":
         return model
     if method != "lora":
         raise NeatDataError(f"unknown RM training method {method!r}; use lora or full")
+    if model.config.model_type not in LORA_LAYOUT:
+        raise NeatDataError(f"RM base {base}: no LoRA layout for model type {model.config.model_type!r} (known: "
+                            f"{', '.join(LORA_LAYOUT)}); use --method full")
     from peft import LoraConfig, get_peft_model
 
-    config = LoraConfig(
-        r=lora_r, lora_alpha=lora_r, lora_dropout=0.05, target_modules=LORA_TARGETS, modules_to_save=HEAD_MODULES
-    )
+    targets, heads = LORA_LAYOUT[model.config.model_type]
+    n = model.config.num_hidden_layers
+    layers = list(range(n - lora_layers, n)) if lora_layers and lora_layers < n else None
+    config = LoraConfig(r=lora_r, lora_alpha=lora_r, lora_dropout=0.05, target_modules=targets, modules_to_save=heads,
+                        layers_to_transform=layers)
     return get_peft_model(model, config)
 
 
@@ -90,11 +152,18 @@ def train_reward_model(
     seed: int = 0,
     delta_dir: str | Path | None = None,
     work_dir: str | Path | None = None,
+    augmented: list[Pair] = (),
+    augment_weight: float = 1.0,
+    length_balance: bool = False,
+    lora_layers: int | None = None,
+    head_init: str = "random",
 ) -> dict:
     """Train on ``pairs`` and save a standard one-output RM + tokenizer (left truncation) to ``out_dir``.
 
-    With ``method="lora"`` and ``delta_dir``, the adapter (LoRA + pooler + head) is also saved there: combined
-    with the base encoder it rebuilds exactly the same RM (``neat_data.models.resolve_rm``).
+    With ``method="lora"`` and ``delta_dir``, the adapter (LoRA + head) is also saved there: combined with the
+    base model it rebuilds exactly the same RM (``neat_data.models.resolve_rm``). ``augmented`` pairs
+    (``rm_augment``) are trained on with weight ``augment_weight``; ``length_balance`` reweights ``pairs`` so that
+    reply length predicts nothing in them (``length_balance_weights``).
     """
     from transformers import AutoTokenizer, TrainingArguments, set_seed
 
@@ -103,9 +172,19 @@ def train_reward_model(
     set_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(base, model_max_length=max_length, truncation_side="left",
                                               padding_side="right")  # init kwargs: saved with the RM
-    features, truncated = encode_pairs(pairs, tokenizer, max_length)
-    model = build_model(base, method, lora_r)
-    steps_per_epoch = math.ceil(len(features) / batch_size)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if head_init == "judge":
+        if not tokenizer.chat_template:
+            raise NeatDataError(f"--head-init judge needs a base with a chat template (an instruct LM); {base} has none")
+        tokenizer.chat_template = judge_template(tokenizer.chat_template)
+    weights = length_balance_weights(pairs, tokenizer) if length_balance else [1.0] * len(pairs)
+    features, truncated = encode_pairs([*pairs, *augmented], tokenizer, max_length,
+                                       weights + [augment_weight] * len(augmented))
+    model = build_model(base, method, lora_r, lora_layers, tokenizer, head_init)
+    if model.config.pad_token_id is None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    steps_per_epoch = math.ceil(len(features) / batch_size)  # features: real + augmented pairs
     args = TrainingArguments(
         output_dir=str(work_dir or Path(out_dir).parent / f".{Path(out_dir).name}.trainer"),
         per_device_train_batch_size=batch_size,
@@ -136,17 +215,23 @@ def train_reward_model(
         if delta_dir is not None:
             model.save_pretrained(delta_dir, safe_serialization=True)
             tokenizer.save_pretrained(delta_dir)
+            (Path(delta_dir) / "README.md").unlink(missing_ok=True)  # peft's empty model card; the report says more
         model = model.merge_and_unload()
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
     return {
         "pairs": len(pairs),
+        "augmented_pairs": len(augmented),
+        "augment_weight": augment_weight,
+        "length_balance": length_balance,
         "inputs_truncated": truncated,
         "train_seconds": seconds,
         "train_loss": result.training_loss,
         "steps": result.global_step,
         "method": method,
         "lora_r": lora_r if method == "lora" else None,
+        "lora_layers": lora_layers,
+        "head_init": head_init,
         "max_length": max_length,
         "epochs": epochs,
         "learning_rate": learning_rate,
@@ -156,8 +241,69 @@ def train_reward_model(
     }
 
 
+SANITY_SUITE = PROJECT_ROOT / "data" / "rm-sanity" / "sanity.jsonl"  # obvious pairs per category, length-balanced
+LENGTH_GAP_WARNING = 0.20  # warn when the chosen-longer and chosen-shorter accuracies differ by more than this
+
+
+def response_lengths(tokenizer, texts: list[str]) -> list[int]:
+    """Length of each response alone, in tokens of the RM's tokenizer (no special tokens, no query)."""
+    return [len(ids) for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]] if texts else []
+
+
+def spearman(x, y) -> float | None:
+    """Spearman rank correlation (ties get their average rank); None when either side is constant."""
+    import numpy as np
+    import pandas as pd
+
+    rx, ry = pd.Series(x, dtype=float).rank().to_numpy(), pd.Series(y, dtype=float).rank().to_numpy()
+    if len(rx) < 2 or rx.std() == 0 or ry.std() == 0:
+        return None
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def pair_diagnostics(chosen: list[float], rejected: list[float], chosen_len: list[int], rejected_len: list[int],
+                     categories: list[str | None]) -> dict:
+    """RewardBench-style diagnostics of pairwise scores (ties count as wrong everywhere).
+
+    ``by_category`` covers the pairs that have a category; the length splits compare response lengths
+    (pairs of equal length are in neither); ``shorter_wins_accuracy`` is how often the rule "the shorter reply
+    wins" is right; ``length_spearman`` correlates reward with length over every scored response.
+    """
+    right = [c > r for c, r in zip(chosen, rejected)]
+
+    def acc(mask: list[bool]) -> dict:
+        n = sum(mask)
+        return {"accuracy": sum(ok for ok, m in zip(right, mask) if m) / n if n else None, "pairs": n}
+
+    by_category = {cat: acc([c == cat for c in categories]) for cat in sorted({c for c in categories if c is not None})}
+    longer = acc([c > r for c, r in zip(chosen_len, rejected_len)])
+    shorter = acc([c < r for c, r in zip(chosen_len, rejected_len)])
+    warnings = []
+    if longer["accuracy"] is not None and shorter["accuracy"] is not None \
+            and abs(longer["accuracy"] - shorter["accuracy"]) > LENGTH_GAP_WARNING:
+        warnings.append(
+            f"length bias: accuracy {longer['accuracy']:.1%} where the chosen reply is the longer one "
+            f"({longer['pairs']} pairs) vs {shorter['accuracy']:.1%} where it is the shorter one "
+            f"({shorter['pairs']} pairs); the RM rewards length, not only quality"
+        )
+    return {
+        "by_category": by_category,
+        "accuracy_chosen_longer": longer["accuracy"],
+        "accuracy_chosen_shorter": shorter["accuracy"],
+        "pairs_chosen_longer": longer["pairs"],
+        "pairs_chosen_shorter": shorter["pairs"],
+        "shorter_wins_accuracy": sum(c < r for c, r in zip(chosen_len, rejected_len)) / len(right),
+        "length_spearman": spearman(list(chosen) + list(rejected), list(chosen_len) + list(rejected_len)),
+        "warnings": warnings,
+    }
+
+
 def evaluate_pairs(scorer, pairs: list[Pair]) -> dict:
-    """Pairwise accuracy (share with r_chosen > r_rejected; ties count as wrong), margins, score distribution."""
+    """Pairwise accuracy (share with r_chosen > r_rejected; ties count as wrong), margins, score distribution,
+    and the diagnostics of ``pair_diagnostics`` (lengths in tokens of ``scorer.tokenizer``).
+
+    Constant scores (a broken or untrained head) are refused: no metric would mean anything.
+    """
     if not pairs:
         raise NeatDataError("no pairs to evaluate the reward model on")
     scores = scorer.score([(p.messages, p.chosen) for p in pairs] + [(p.messages, p.rejected) for p in pairs])
@@ -165,19 +311,54 @@ def evaluate_pairs(scorer, pairs: list[Pair]) -> dict:
     rejected = torch.tensor(scores[len(pairs) :], dtype=torch.float64)
     margin = chosen - rejected
     everything = torch.cat([chosen, rejected])
+    if not torch.isfinite(everything).all() or everything.min() == everything.max():
+        raise NeatDataError(
+            f"reward model {getattr(scorer, 'name', '')}: its scores on these {len(pairs)} pairs are "
+            + ("not all finite" if not torch.isfinite(everything).all() else f"all {everything[0].item():.6g}")
+            + " (a broken or untrained head?); check that it is a trained reward model with one output"
+        )
     quantiles = torch.quantile(everything, torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95], dtype=torch.float64))
 
     def dist(x: torch.Tensor) -> dict:
         return {"mean": x.mean().item(), "std": x.std().item() if len(x) > 1 else 0.0,
                 "min": x.min().item(), "max": x.max().item()}
 
+    lengths = response_lengths(scorer.tokenizer, [p.chosen for p in pairs] + [p.rejected for p in pairs])
     return {
         "pairs": len(pairs),
         "accuracy": (margin > 0).double().mean().item(),
         "ties": int((margin == 0).sum()),
         "mean_margin": margin.mean().item(),
         "median_margin": margin.median().item(),
+        **pair_diagnostics(chosen.tolist(), rejected.tolist(), lengths[: len(pairs)], lengths[len(pairs):],
+                           [p.category for p in pairs]),
         "chosen": dist(chosen),
         "rejected": dist(rejected),
         "scores": {**dist(everything), "quantiles": dict(zip(["p05", "p25", "p50", "p75", "p95"], quantiles.tolist()))},
     }
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1%}"
+
+
+def diagnostics_summary(result: dict) -> str:
+    """Human-readable lines for the diagnostics of ``evaluate_pairs``."""
+    rho = result["length_spearman"]
+    lines = [
+        f"length: accuracy {_pct(result['accuracy_chosen_longer'])} where the chosen reply is longer "
+        f"({result['pairs_chosen_longer']} pairs), {_pct(result['accuracy_chosen_shorter'])} where it is shorter "
+        f"({result['pairs_chosen_shorter']}); 'shorter wins' is right on {_pct(result['shorter_wins_accuracy'])}; "
+        f"Spearman(reward, length) {'n/a' if rho is None else f'{rho:+.3f}'}"
+    ]
+    if result["by_category"]:
+        lines.append("by category: " + ", ".join(
+            f"{cat} {_pct(v['accuracy'])} ({v['pairs']})" for cat, v in result["by_category"].items()))
+    return "\n".join(lines)
+
+
+def print_warnings(result: dict) -> None:
+    import sys
+
+    for warning in result["warnings"]:
+        print(f"WARNING: {warning}", file=sys.stderr)

@@ -1,5 +1,7 @@
 """Pairwise accuracy of a reward model on HH-RLHF pairs: share of pairs with r_chosen > r_rejected, margins,
-score distribution. ``--subset test`` keeps only the project's held-out split (``neat_data.hh.split_of``)."""
+score distribution, and diagnostics: accuracy per ``category`` (when the rows have one), accuracy where the chosen
+reply is the longer / the shorter one, how often "shorter wins" is right, and the Spearman correlation of reward
+with length. ``--subset test`` keeps only the project's held-out split (``neat_data.hh.split_of``)."""
 
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ def run(config: Config) -> int:
     from neat_data.models import resolve_rm
     from neat_data.scoring import RewardScorer
 
-    from .reward_model import evaluate_pairs
+    from .reward_model import diagnostics_summary, evaluate_pairs, print_warnings
 
     loaded = config.dataset.load()
     pairs = [p for p in loaded.pairs if config.subset == "all" or split_of(p.query_id) == config.subset]
@@ -56,6 +58,7 @@ def run(config: Config) -> int:
         "truncated": scorer.truncated,
         "max_length": scorer.max_length,
     }
+    print_warnings(result)
     if config.json:
         print(json.dumps(result, indent=2))
     else:
@@ -63,4 +66,5 @@ def run(config: Config) -> int:
               f"accuracy {result['accuracy']:.1%}, mean margin {result['mean_margin']:.3f}, ties {result['ties']}, "
               f"scores mean {result['scores']['mean']:.3f} ± {result['scores']['std']:.3f}; "
               f"{result['truncated']} inputs truncated from the left to {result['max_length']} tokens")
+        print(diagnostics_summary(result))
     return 0

@@ -5,6 +5,8 @@ fully trained pooler and head) on the pairs whose query falls in the project's t
 (``neat_data.hh.split_of``), reports pairwise accuracy on the held-out test-split pairs, and saves a
 standard one-output sequence-classification model to ``data/models/neat-rm-minilm/`` (what ``--rm default``
 loads). ``--delta-out`` also saves the small LoRA delta that rebuilds it (how the default RM is shipped).
+At the end it prints the trained RM's score on the project's sanity suite (``data/rm-sanity/sanity.jsonl``, or
+``--sanity FILE...``): overall, per category and split by length; all of it goes into ``neat_rm_train.json``.
 """
 
 from __future__ import annotations
@@ -16,16 +18,21 @@ from pathlib import Path
 
 from neat_data.errors import NeatDataError
 from neat_data.load_cmd import DatasetArgs
+from neat_data.models import DEFAULT_RM_DELTA_DIR, DEFAULT_RM_DIR
+
+from .rm_augment import KINDS, parse_kinds
 
 SPLITS = ("train", "all")
 
 
 @dataclass
 class Config:
-    pairs: str = field(metadata={"help": "HH-RLHF pairs: hub id or local .jsonl/.jsonl.gz/.parquet file or dir"})
-    out: str = field(default="data/models/neat-rm-minilm", metadata={"help": "output model directory"})
+    pairs: list[str] = field(
+        metadata={"help": "HH-RLHF pairs, one or more sources: hub id or local .jsonl/.jsonl.gz/.parquet file or dir"}
+    )
+    out: str = field(default=str(DEFAULT_RM_DIR), metadata={"help": "output model directory"})
     delta_out: str | None = field(
-        default=None, metadata={"help": "also save the LoRA delta here (e.g. data/models/neat-rm-minilm-delta)"}
+        default=None, metadata={"help": f"also save the LoRA delta here (e.g. {DEFAULT_RM_DELTA_DIR})"}
     )
     overwrite: bool = field(default=False, metadata={"help": "replace an existing model in --out / --delta-out"})
     split: str = field(default="train", metadata={"help": "split of a hub dataset"})
@@ -35,32 +42,72 @@ class Config:
     train_on: str = field(
         default="train", metadata={"help": "train: pairs of the project's train split (test split held out); all"}
     )
-    base: str = field(default="minilm", metadata={"help": "encoder: 'minilm' (embedded) or a model dir/hub id"})
+    base: str = field(default="minilm", metadata={
+        "help": "backbone: 'minilm' (embedded all-MiniLM-L6-v2), 'smollm2' (the embedded policy) or a model dir"})
     method: str = field(default="lora", metadata={"help": "lora (LoRA + pooler + head) or full fine-tuning"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_layers: int | None = field(default=None, metadata={
+        "help": "LoRA on the top N layers only (the backward pass stops there: cheaper); default: every layer"})
+    head_init: str = field(default="random", metadata={
+        "help": "random, or judge: an instruct-LM base scores as a zero-shot judge before training (its head = "
+                "logit(Yes) - logit(No) after a question about the reply; docs/reward-models.md)"})
     max_length: int = field(default=128, metadata={"help": "input tokens; longer inputs are cut from the left"})
     epochs: float = field(default=2.0, metadata={"help": "training epochs"})
     learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate (linear decay, 10%% warm-up)"})
     batch_size: int = field(default=16, metadata={"help": "pairs per step"})
+    augment: str = field(default="", metadata={
+        "help": f"augmented negatives built from the training pairs, comma-separated: {', '.join(KINDS)}"})
+    augment_share: float = field(default=0.5, metadata={"help": "share of training pairs augmented, per kind"})
+    augment_weight: float = field(default=1.0, metadata={"help": "loss weight of an augmented pair (real pairs: 1)"})
+    length_balance: bool = field(default=False, metadata={
+        "help": "reweight the real pairs so that the chosen reply is the longer one in half of the weight"})
+    part: str = field(default="0:1", metadata={
+        "help": "LO:HI: train only on the queries whose hash falls in [LO, HI) (disjoint parts train disjoint RMs, "
+                "e.g. the default RM and its judge)"})
+    valid_share: float = field(default=0.0, metadata={
+        "help": "share of the training queries held out for validation (reported as 'valid'; for model choice)"})
+    sanity: list[str] | None = field(
+        default=None, metadata={"help": "pairs files to report the trained RM on (default: the shipped sanity suite "
+                                        "data/rm-sanity/sanity.jsonl, when present)"}
+    )
 
     def __post_init__(self):
+        if isinstance(self.pairs, str):
+            self.pairs = [self.pairs]
         if self.train_on not in SPLITS:
             raise NeatDataError(f"--train-on must be one of {', '.join(SPLITS)}, got {self.train_on!r}")
         if self.method not in ("lora", "full"):
             raise NeatDataError(f"--method must be lora or full, got {self.method!r}")
+        if self.head_init not in ("random", "judge"):
+            raise NeatDataError(f"--head-init must be random or judge, got {self.head_init!r}")
         if self.delta_out and self.method != "lora":
             raise NeatDataError("--delta-out needs --method lora (full fine-tuning has no small delta)")
-        for name in ("lora_r", "max_length", "batch_size"):
-            if getattr(self, name) < 1:
+        for name in ("lora_r", "max_length", "batch_size", "lora_layers"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise NeatDataError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.epochs <= 0 or self.learning_rate <= 0:
             raise NeatDataError("--epochs and --learning-rate must be positive")
-        self.dataset = DatasetArgs(self.pairs, split=self.split, limit=self.limit,
-                                   max_reject_share=self.max_reject_share)
+        self.kinds = parse_kinds(self.augment)
+        if not 0 < self.augment_share <= 1 or self.augment_weight <= 0:
+            raise NeatDataError("--augment-share must be in (0, 1] and --augment-weight positive")
+        if not 0 <= self.valid_share < 1:
+            raise NeatDataError(f"--valid-share must be in [0, 1), got {self.valid_share}")
+        try:
+            self.part_range = tuple(float(x) for x in self.part.split(":"))
+            lo, hi = self.part_range
+        except ValueError:
+            lo = hi = -1.0
+        if not 0 <= lo < hi <= 1:
+            raise NeatDataError(f"--part must be LO:HI with 0 <= LO < HI <= 1, e.g. 0:0.5, got {self.part!r}")
+        self.datasets = [DatasetArgs(source, split=self.split, limit=self.limit,
+                                     max_reject_share=self.max_reject_share) for source in self.pairs]
+        for path in self.sanity or []:
+            if not Path(path).is_file():
+                raise NeatDataError(f"--sanity {path}: no such file")
 
 
 def output_dir(out: str) -> Path:
-    from neat_data.models import DEFAULT_RM_DIR, under_data
+    from neat_data.models import under_data
 
     return under_data(DEFAULT_RM_DIR) if Path(out) == DEFAULT_RM_DIR else Path(out)
 
@@ -76,41 +123,90 @@ def _replace(tmp: Path, target: Path) -> None:
     tmp.rename(target)
 
 
+def training_pool(pairs: list, config: Config) -> tuple[list, list]:
+    """(train, validation) pairs: the project's train split (or all pairs), restricted to ``--part`` (queries whose
+    hash h, ``split_of`` with seed 2, has LO <= h < HI), of which ``--valid-share`` of the queries (seed 1) are
+    held out for validation. A query is always on one side, so disjoint parts share no query."""
+    from neat_data.hh import split_of
+
+    lo, hi = config.part_range
+    pool = [p for p in pairs if (config.train_on == "all" or split_of(p.query_id) == "train")
+            and (lo == 0 or split_of(p.query_id, lo, seed=2) == "train")
+            and (hi == 1 or split_of(p.query_id, hi, seed=2) == "test")]
+    valid = [split_of(p.query_id, config.valid_share, seed=1) == "test" for p in pool]
+    return [p for p, v in zip(pool, valid) if not v], [p for p, v in zip(pool, valid) if v]
+
+
+def _evaluate(scorer, pairs: list) -> dict:
+    """``evaluate_pairs``, or ``{"error": why}`` when the scores say nothing (e.g. all equal): the trained model is
+    still saved, and its report says why this evaluation is missing."""
+    from .reward_model import evaluate_pairs
+
+    try:
+        return evaluate_pairs(scorer, pairs)
+    except NeatDataError as e:
+        return {"error": str(e)}
+
+
+def sanity_files(config: Config) -> list[Path]:
+    from . import reward_model
+
+    if config.sanity is not None:
+        return [Path(f) for f in config.sanity]
+    return [reward_model.SANITY_SUITE] if reward_model.SANITY_SUITE.is_file() else []
+
+
 def run(config: Config) -> int:
     import tempfile
 
     from neat_data.hh import split_of
-    from neat_data.models import hub_id_or_path, minilm_dir
+    from neat_data.load_cmd import DatasetArgs
+    from neat_data.models import rm_base
     from neat_data.scoring import RewardScorer
 
-    from .reward_model import evaluate_pairs, train_reward_model
+    from .reward_model import diagnostics_summary, print_warnings, train_reward_model
+    from .rm_augment import augment_pairs
 
     out = output_dir(config.out)
     delta = Path(config.delta_out) if config.delta_out else None
     for path in filter(None, (out, delta)):
         _check_free(path, config.overwrite)
-    loaded = config.dataset.load()
-    held_out = [p for p in loaded.pairs if split_of(p.query_id) == "test"]
-    train = loaded.pairs if config.train_on == "all" else [p for p in loaded.pairs if split_of(p.query_id) == "train"]
+    sources = {args.dataset: args.load() for args in config.datasets}
+    pairs = [p for loaded in sources.values() for p in loaded.pairs]
+    rejected = sum(len(loaded.rejects) for loaded in sources.values())
+    held_out = {name: [p for p in loaded.pairs if split_of(p.query_id) == "test"] for name, loaded in sources.items()}
+    train, valid = training_pool(pairs, config)
     if not train:
-        raise NeatDataError(f"{config.pairs}: none of its {len(loaded.pairs)} pairs is in the train split; "
-                            "pass more pairs or --train-on all")
-    base = minilm_dir() if config.base == "minilm" else hub_id_or_path(config.base, "--base")
-    print(f"training on {len(train)} pairs ({config.train_on}); {len(held_out)} test-split pairs "
-          f"{'held out' if config.train_on == 'train' else '(also trained on)'}; {len(loaded.rejects)} rows rejected")
+        raise NeatDataError(f"{', '.join(config.pairs)}: none of its {len(pairs)} pairs is left to train on "
+                            f"(train split, --part {config.part}, --valid-share {config.valid_share}); pass more pairs, "
+                            "--train-on all or a wider --part")
+    augmented = augment_pairs(train, config.kinds, config.augment_share, config.seed)
+    sanity = sanity_files(config)
+    base = rm_base(config.base)
+    n_held = sum(map(len, held_out.values()))
+    print(f"training on {len(train)} pairs ({config.train_on}, part {config.part}) + {len(augmented)} augmented; "
+          f"{len(valid)} validation pairs; {n_held} test-split pairs "
+          f"{'held out' if config.train_on == 'train' else '(also trained on)'}; {rejected} rows rejected")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.tmp-", dir=out.parent) as tmp:
         tmp_out, tmp_delta, work = Path(tmp) / "model", Path(tmp) / "delta", Path(tmp) / "trainer"
         info = train_reward_model(
             train, tmp_out, base=base, method=config.method, lora_r=config.lora_r, max_length=config.max_length,
             epochs=config.epochs, learning_rate=config.learning_rate, batch_size=config.batch_size, seed=config.seed,
-            delta_dir=tmp_delta if delta else None, work_dir=work,
+            delta_dir=tmp_delta if delta else None, work_dir=work, augmented=augmented,
+            augment_weight=config.augment_weight, length_balance=config.length_balance,
+            lora_layers=config.lora_layers, head_init=config.head_init,
         )
-        report = {"config": {k: v for k, v in asdict(config).items() if k != "dataset"}, "train": info,
-                  "rows_rejected": len(loaded.rejects), "held_out": None}
-        if held_out and config.train_on == "train":
-            scorer = RewardScorer(str(tmp_out), use_cache=False)
-            report["held_out"] = evaluate_pairs(scorer, held_out)
+        report = {"config": asdict(config), "train": info,
+                  "rows_rejected": rejected, "valid": None, "held_out": None, "held_out_by_source": {}, "sanity": {}}
+        scorer = RewardScorer(str(tmp_out), cache_dir=Path(tmp) / "scores", progress=False)  # scored once each
+        if valid:
+            report["valid"] = _evaluate(scorer, valid)
+        if n_held and config.train_on == "train":
+            report["held_out"] = _evaluate(scorer, [p for ps in held_out.values() for p in ps])
+            report["held_out_by_source"] = {name: _evaluate(scorer, ps) for name, ps in held_out.items() if ps}
+        for path in sanity:
+            report["sanity"][path.name] = _evaluate(scorer, DatasetArgs(str(path)).load().pairs)
         for directory in filter(None, (tmp_out, delta and tmp_delta)):  # the delta keeps its provenance too
             (directory / "neat_rm_train.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         _replace(tmp_out, out)
@@ -119,9 +215,21 @@ def run(config: Config) -> int:
             _replace(tmp_delta, delta)
     print(f"trained in {info['train_seconds']:.0f} s ({info['steps']} steps, final loss {info['train_loss']:.4f}); "
           f"{info['inputs_truncated']} inputs truncated from the left to {config.max_length} tokens")
-    if report["held_out"]:
-        h = report["held_out"]
-        print(f"held-out pairwise accuracy {h['accuracy']:.1%} on {h['pairs']} test-split pairs "
-              f"(mean margin {h['mean_margin']:.3f})")
+    results = [("validation (held-out training-split pairs)", report["valid"]),
+               *((f"held-out test split of {name}", h) for name, h in report["held_out_by_source"].items()),
+               ("held-out test split, all sources", report["held_out"]),
+               *((f"sanity suite {name}", r) for name, r in report["sanity"].items())]
+    for label, result in results:
+        if result is None:
+            continue
+        if "error" in result:
+            print(f"{label}: not evaluated: {result['error']}")
+            continue
+        print(f"{label}: pairwise accuracy {result['accuracy']:.1%} on {result['pairs']} pairs "
+              f"(mean margin {result['mean_margin']:.3f})")
+        print("  " + diagnostics_summary(result).replace("\n", "\n  "))
+        print_warnings(result)
+    if not sanity:
+        print("no sanity suite found (data/rm-sanity/sanity.jsonl): sanity score skipped")
     print(f"wrote {out}" + (f" and the LoRA delta {delta}" if delta else ""))
     return 0

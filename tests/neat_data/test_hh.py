@@ -57,6 +57,8 @@ def test_dahoas_format_matches_raw_format():
         ({"chosen": "\n\nAssistant: b", "rejected": "\n\nAssistant: c"}, "no Human turn"),
         ({"chosen": "\n\nHuman: \n\nAssistant: b", "rejected": "\n\nHuman: \n\nAssistant: c"}, "empty turn"),
         ({"prompt": None, "chosen": "b", "rejected": "c"}, "field 'prompt' is NoneType"),
+        ({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c", "category": 3},
+         "field 'category' is int, not a string"),
     ],
 )
 def test_bad_rows_are_rejected_with_reason(row, reason):
@@ -142,3 +144,12 @@ def test_real_hh_sample_accounts_for_every_row(real_hh_path):
         assert sum(1 for _ in f) == 1600
     assert all(r["messages"][-1]["role"] == "user" for r in rows)
     assert json.dumps(rows[0])  # plain JSON-able rows
+
+
+def test_category_is_carried_and_a_bad_one_is_a_counted_reject(tmp_path, hh_rows):
+    rows = [{**hh_rows[0], "category": "factual"}, hh_rows[1], {**hh_rows[2], "category": None},
+            {**hh_rows[3], "category": ["factual"]}]
+    result = load_hh(str(write_hh_jsonl(tmp_path / "cat.jsonl", rows)), max_reject_share=0.5)
+    assert [p.category for p in result.pairs] == ["factual", None, None]
+    assert [(r["origin"], r["reason"]) for r in result.rejects] == [
+        ("cat.jsonl:4", "field 'category' is list, not a string")]

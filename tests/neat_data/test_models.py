@@ -64,27 +64,40 @@ def test_resolve_rm_default_missing_tells_to_train(tmp_path, monkeypatch):
     monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(models, "PROJECT_ROOT", tmp_path)
     assert resolve_rm("some/rm") == "some/rm"
-    with pytest.raises(NeatDataError, match="neat rm train"):
-        resolve_rm("default")
+    for name in models.EMBEDDED_RMS:
+        with pytest.raises(NeatDataError, match=f"{name}.*neat rm train"):
+            resolve_rm(name)
 
 
-def test_resolve_rm_default_is_built_once_from_the_shipped_delta(tiny_rm_dir, tmp_path, monkeypatch):
+@pytest.mark.parametrize("name", sorted(models.EMBEDDED_RMS))
+def test_resolve_rm_embedded_is_built_once_from_its_shipped_delta(name, tiny_rm_dir, tmp_path, monkeypatch):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(models, "PROJECT_ROOT", tmp_path)
     monkeypatch.setattr(models, "minilm_dir", lambda: tiny_rm_dir)
-    delta = tmp_path / models.DEFAULT_RM_DELTA_DIR
+    model_dir, delta_dir, base = models.EMBEDDED_RMS[name]
+    assert base == "minilm"  # what minilm_dir (patched to the tiny RM) stands for here
+    delta = tmp_path / delta_dir
     make_adapter(AutoModelForSequenceClassification.from_pretrained(tiny_rm_dir), delta, ["query", "value"])
     AutoTokenizer.from_pretrained(tiny_rm_dir).save_pretrained(delta)
-    path = resolve_rm("default")
-    assert path == str(tmp_path / "data" / "models" / "neat-rm-minilm")
-    config = json.loads((tmp_path / "data/models/neat-rm-minilm/config.json").read_text())
+    path = resolve_rm(name)
+    target = tmp_path / "data" / model_dir.relative_to("data")
+    assert path == str(target)
+    config = json.loads((target / "config.json").read_text())
     assert config["architectures"] == ["BertForSequenceClassification"]
     assert not list((tmp_path / "data/models").glob(".*tmp*"))  # built in a temp dir, renamed into place
-    mtime = (tmp_path / "data/models/neat-rm-minilm/model.safetensors").stat().st_mtime_ns
-    assert resolve_rm("default") == path
-    assert (tmp_path / "data/models/neat-rm-minilm/model.safetensors").stat().st_mtime_ns == mtime
+    mtime = (target / "model.safetensors").stat().st_mtime_ns
+    assert resolve_rm(name) == path
+    assert (target / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_embedded_rms_are_distinct_and_their_deltas_are_shipped():
+    dirs = [d for model_dir, delta_dir, _ in models.EMBEDDED_RMS.values() for d in (model_dir, delta_dir)]
+    assert len(set(dirs)) == len(dirs)
+    ignored = (models.PROJECT_ROOT / ".gitignore").read_text().splitlines()
+    for _, delta_dir, _ in models.EMBEDDED_RMS.values():
+        assert f"!{delta_dir}/" in ignored  # whitelisted, so the delta is committed
 
 
 @pytest.mark.slow
@@ -104,27 +117,6 @@ def test_default_policy_conversion_matches_the_gguf_model(tmp_path, monkeypatch)
     ids = tok(text, return_tensors="pt")
     with torch.no_grad():
         assert torch.allclose(model(**ids).logits, gguf(**ids).logits, atol=1e-4)
-
-
-@pytest.mark.slow
-def test_default_rm_built_from_the_committed_delta_reproduces_its_held_out_accuracy(tmp_path, monkeypatch,
-                                                                                     real_hh_path):
-    from neat_data.hh import load_hh, split_of
-    from neat_data.scoring import RewardScorer
-    from neat_train.reward_model import evaluate_pairs
-
-    monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "data"))
-    delta = models.PROJECT_ROOT / models.DEFAULT_RM_DELTA_DIR
-    assert (delta / "adapter_model.safetensors").stat().st_size < 8 * 2**20  # the shipped part stays small
-    report = json.loads((delta / "neat_rm_train.json").read_text())
-    path = resolve_rm("default")
-    assert path == str(tmp_path / "data" / "models" / "neat-rm-minilm")
-    scorer = RewardScorer(path, device="cpu", use_cache=False, progress=False)
-    assert scorer.max_length == report["train"]["max_length"]
-    held_out = [p for p in load_hh(str(real_hh_path)).pairs if split_of(p.query_id) == "test"]
-    result = evaluate_pairs(scorer, held_out)
-    assert result["pairs"] == report["held_out"]["pairs"]
-    assert result["accuracy"] == pytest.approx(report["held_out"]["accuracy"], abs=2 / len(held_out))
 
 
 def test_data_root_rule_neat_home_then_checkout_then_user_cache(tmp_path, monkeypatch):

@@ -1,0 +1,103 @@
+import random
+import re
+
+import pytest
+import torch
+
+from neat_data.errors import NeatDataError
+from neat_data.hh import Pair
+from neat_train import rm_augment, rm_train_cmd
+from neat_train.reward_model import BradleyTerryTrainer, PairCollator, length_balance_weights
+
+REPLIES = [
+    "You can bake bread by mixing flour, water and yeast, then letting it rise for 2 hours before baking.",
+    "Paris is the capital of France, and it has been since the time of Hugh Capet in 987.",
+    "I can't help with hurting anyone, but I can help you talk to your neighbour about the noise.",
+    "Why did the chicken cross the road? To get to the other side, as every child in London knows.",
+]
+
+
+def pairs(n=4):
+    return [Pair(f"q{i}", [{"role": "user", "content": f"Question {i}?"}], REPLIES[i % 4], "No.", f"f:{i}")
+            for i in range(n)]
+
+
+def test_each_kind_makes_the_negative_it_promises():
+    ps, rng = rm_augment.Pool(pairs()), random.Random(0)
+    off = rm_augment.off_topic(ps.pairs[0], ps, rng)
+    assert off in REPLIES[1:]  # another query's chosen reply
+    cut = rm_augment.truncated(ps.pairs[0], ps, rng)
+    assert REPLIES[0].startswith(cut) and 1 <= len(cut.split()) <= 4
+    for seed in range(6):  # loop / shuffle / repeat: same words, never the reply itself
+        bad = rm_augment.degenerate(ps.pairs[1], ps, random.Random(seed))
+        assert bad != REPLIES[1] and set(bad.split()) <= set(REPLIES[1].split())
+    wrong = rm_augment.swapped(ps.pairs[1], ps, random.Random(0))
+    assert re.findall(r"\d+", wrong) != ["987"] and len(re.findall(r"\d+", wrong)) == 1
+    assert wrong.startswith("Paris is") and "France" not in wrong and "Hugh Capet" not in wrong  # names replaced
+    assert len(wrong.split()) == pytest.approx(len(REPLIES[1].split()), abs=3)
+    assert rm_augment.dismissive(ps.pairs[0], ps, rng) == "No."  # the pool's only short reply, of another query
+    assert rm_augment.dismissive(Pair("q", [], "Too short to be worth brushing off.", "x", "o"), ps, rng) is None
+    assert rm_augment.truncated(Pair("q", [], "Too short.", "x", "o"), ps, rng) is None
+    assert rm_augment.swapped(Pair("q", [], "no names or numbers here at all.", "x", "o"), ps, rng) is None
+
+
+def test_augment_pairs_is_seeded_and_keeps_the_chosen_reply():
+    ps = pairs(20)
+    a = rm_augment.augment_pairs(ps, ["off_topic", "truncated"], 0.5, seed=3)
+    assert a == rm_augment.augment_pairs(ps, ["off_topic", "truncated"], 0.5, seed=3)
+    assert len(a) == 20  # 10 per kind, every one applicable
+    assert all(p.chosen in REPLIES and p.rejected != p.chosen and p.origin.startswith("augment:") for p in a)
+    assert {p.origin.split(":")[1] for p in a} == {"off_topic", "truncated"}
+    with pytest.raises(NeatDataError, match="unknown kind.*bogus"):
+        rm_augment.parse_kinds("truncated,bogus")
+    assert rm_augment.parse_kinds("") == []
+
+
+def test_length_balance_weights_make_length_uninformative():
+    def tok(texts, add_special_tokens=True, verbose=True):
+        return {"input_ids": [t.split() for t in texts]}
+
+    q = [{"role": "user", "content": "?"}]
+    # chosen shorter in 3 pairs, longer in 1, equal in 1
+    ps = [Pair(str(i), q, c, r, "o") for i, (c, r) in enumerate(
+        [("a", "b c"), ("a", "b c d"), ("a b", "c d e"), ("a b c", "d"), ("a b", "c d")])]
+    w = length_balance_weights(ps, tok)
+    assert w == [4 / 6, 4 / 6, 4 / 6, 2.0, 1.0]
+    assert sum(w[:3]) == pytest.approx(w[3] * 1)  # shorter-chosen weight == longer-chosen weight
+
+
+def test_pair_weights_weight_the_bradley_terry_loss(tiny_tokenizer):
+    class Fixed(torch.nn.Module):  # reward = first token id / 100
+        def forward(self, input_ids, attention_mask):
+            return type("Out", (), {"logits": input_ids[:, :1].float() / 100})()
+
+    collate = PairCollator(tiny_tokenizer)
+    features = [{"chosen": {"input_ids": [200, 1], "attention_mask": [1, 1]}, "rejected": {"input_ids": [100],
+                 "attention_mask": [1]}, "weight": 3.0},
+                {"chosen": {"input_ids": [100], "attention_mask": [1]}, "rejected": {"input_ids": [300],
+                 "attention_mask": [1]}, "weight": 0.5}]
+    batch = collate(features)
+    assert batch["pair_weight"].tolist() == [3.0, 0.5]
+    loss = BradleyTerryTrainer.compute_loss(None, Fixed(), batch)
+    expected = (3.0 * -torch.nn.functional.logsigmoid(torch.tensor(1.0))
+                + 0.5 * -torch.nn.functional.logsigmoid(torch.tensor(-2.0))) / 2
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_parts_are_disjoint_and_validation_is_held_out(monkeypatch):
+    import neat_data.hh
+
+    monkeypatch.setattr(neat_data.hh, "split_of", lambda qid, share=0.2, seed=0: (
+        "test" if int(qid[1:]) % 100 / 100 < share else "train") if seed else "train")
+    ps = [Pair(f"q{i}", [], "a", "b", "o") for i in range(100)]
+    config = lambda **kw: rm_train_cmd.Config(pairs="x.jsonl", **kw)  # noqa: E731
+    first, _ = rm_train_cmd.training_pool(ps, config(part="0:0.3"))
+    second, _ = rm_train_cmd.training_pool(ps, config(part="0.3:1"))
+    assert len(first) == 30 and len(second) == 70 and not {p.query_id for p in first} & {p.query_id for p in second}
+    train, valid = rm_train_cmd.training_pool(ps, config(valid_share=0.1))
+    assert len(valid) == 10 and len(train) == 90 and not set(map(id, train)) & set(map(id, valid))
+    for bad in ("0.5", "0.6:0.4", "a:b", "0:1.5"):
+        with pytest.raises(NeatDataError, match="--part must be LO:HI"):
+            config(part=bad)
+    with pytest.raises(NeatDataError, match="--valid-share"):
+        config(valid_share=1.0)
