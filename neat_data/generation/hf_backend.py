@@ -170,7 +170,6 @@ class TransformersBackend(GenerationBackend):
         base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
         parameters = inspect.signature(base.forward).parameters
         self._forward_kwargs = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}  # last logits only
-        self._cache_arg = "cache" if "cache" in parameters else "past_key_values"  # renamed in transformers 5.2x
 
     @property
     def device(self) -> torch.device:
@@ -235,7 +234,7 @@ class TransformersBackend(GenerationBackend):
                 attention_mask=mask[:, : width + step + 1],
                 position_ids=(lengths + step)[:, None],
                 use_cache=True,
-                **{self._cache_arg: cache},
+                cache=cache,
                 **self._forward_kwargs,
             ).logits[:, -1]
         return out.tolist()
@@ -307,7 +306,7 @@ class TransformersBackend(GenerationBackend):
         head = (torch.arange(width, device=self.device) >= width - lengths[:, None]).long()  # the cache's left padding
         logits = self.model(input_ids=ids, attention_mask=torch.cat([head, tail], 1),
                             position_ids=lengths[:, None] + torch.arange(length, device=self.device),
-                            use_cache=True, **{self._cache_arg: cache}).logits
+                            use_cache=True, cache=cache).logits
         return torch.cat([last[index][:, None], logits[:, :-1]], 1)
 
     def _prefill(self, prompts: list[list[int]]):
@@ -316,7 +315,7 @@ class TransformersBackend(GenerationBackend):
         prompts share (the chat template's system turn, a prompt of the prompt set) is computed once
         (:func:`shared_prefixes`). None for caches other than a plain DynamicCache (sliding-window, hybrid or
         recurrent models)."""
-        from transformers import DynamicCache
+        from transformers import Cache, DynamicCache
 
         def plain(cache) -> bool:
             return type(cache) is DynamicCache and all(type(layer) is DynamicLayer for layer in cache.layers)
@@ -328,30 +327,28 @@ class TransformersBackend(GenerationBackend):
                 key = tuple(p[:shared])
                 if key not in prefixes:
                     prefix_ids = torch.tensor([p[:shared]], device=self.device)
-                    prefixes[key] = self.model(input_ids=prefix_ids, use_cache=True, **self._forward_kwargs).past_key_values
+                    prefixes[key] = self.model(input_ids=prefix_ids, use_cache=True, **self._forward_kwargs).cache
                     if not plain(prefixes[key]):
                         return None
                 cache = DynamicCache([(layer.keys.clone(), layer.values.clone()) for layer in prefixes[key].layers])
             out = self.model(input_ids=torch.tensor([p[shared:]], device=self.device), use_cache=True,
-                             **{self._cache_arg: cache}, **self._forward_kwargs)
-            if not plain(out.past_key_values):
+                             cache=cache, **self._forward_kwargs)
+            if not plain(out.cache):
                 return None
-            caches.append(out.past_key_values)
+            caches.append(out.cache)
             logits.append(out.logits[:, -1])
         width = max(len(p) for p in prompts)
 
         def left_pad(t: torch.Tensor) -> torch.Tensor:  # [1, heads, length, dim] -> [1, heads, width, dim]
             return F.pad(t, (0, 0, width - t.shape[2], 0))
 
-        batch_cache = DynamicCache(
-            [
-                (torch.cat([left_pad(c.layers[i].keys) for c in caches]), torch.cat([left_pad(c.layers[i].values) for c in caches]))
-                for i in range(len(caches[0].layers))
-            ]
-        )
-        for layer in batch_cache.layers:
-            layer.__class__ = AppendingLayer  # same state; the subclass only overrides update and batch_select_indices
-        return batch_cache, torch.cat(logits)
+        layers = []
+        for i in range(len(caches[0].layers)):
+            layer = AppendingLayer()
+            layer.update(torch.cat([left_pad(c.layers[i].keys) for c in caches]),
+                         torch.cat([left_pad(c.layers[i].values) for c in caches]))
+            layers.append(layer)
+        return Cache(layers=layers), torch.cat(logits)
 
     def close(self) -> None:
         self.model = None
