@@ -1,4 +1,4 @@
-"""The default generation backend: transformers models on CPU or CUDA, with NEAT's own decoding loop.
+"""The default generation backend: transformers models on CPU or CUDA, with NEAT's own decoding loop on the CPU.
 
 Batched with left padding and the KV cache; conversations are sorted by length so a batch pads little.
 Prompts are pre-filled one at a time (no padding: the prefill is the compute-bound part) and their KV caches
@@ -6,9 +6,10 @@ left-padded into one batch cache, so the batch only pays for padding in the chea
 appends each step into spare capacity rather than re-concatenating itself (``AppendingLayer``). The decoding
 loop picks tokens with :class:`~neat_data.generation.sampling.RowSampler` (temperature / nucleus, top-k off; every
 row from its own seeded stream; guided rows against reference rows that follow their tokens), stops a row at EOS
-or an end-of-turn token and drops finished rows from the batch. Models whose cache cannot be pre-filled prompt by
-prompt (sliding-window, hybrid, recurrent) fall back to transformers ``generate``, with the same sampler as a
-logits processor. The policy of round r is the base model plus the LoRA adapter of round r-1, kept as a peft
+or an end-of-turn token and drops finished rows from the batch. The loop is used where it was measured to beat the
+library (the CPU: ``bench/bench_generation.py``, docs/generation.md); on other devices, and for models whose cache
+cannot be pre-filled prompt by prompt (sliding-window, hybrid, recurrent), transformers ``generate`` runs instead,
+with the same sampler as a logits processor (the same samples). The policy of round r is the base model plus the LoRA adapter of round r-1, kept as a peft
 model (not merged), so the fluency of responses is computed under the base policy by the same model with the
 adapter disabled.
 """
@@ -162,6 +163,9 @@ class TransformersBackend(GenerationBackend):
         self.model, tokenizer = load_policy(policy, dtype=dtype, device=device, adapter=adapter)
         self.model.eval()
         self.ragged_attention = use_ragged_attention(self.model)
+        #: NEAT's decoding loop where it was measured to beat transformers' own paths (CPU, bench_generation.py);
+        #: elsewhere (CUDA: not measured here) transformers ``generate`` with NEAT's sampler, the same samples
+        self.decoding_loop = self.device.type == "cpu"
         self.batch_size = batch_size
         self._set_up_text(tokenizer, self.model.config, getattr(self.model, "generation_config", None), policy, adapter,
                           chat_template)
@@ -185,11 +189,12 @@ class TransformersBackend(GenerationBackend):
             yield chunk, [[tokens[r] for r in samples] for samples in rows.samples]
 
     def _generate_rows(self, rows: Rows, sampling: SamplingConfig) -> list[list[int]]:
-        """The sampled tokens of every row: NEAT's decoding loop, or ``generate`` for caches it cannot pre-fill."""
+        """The sampled tokens of every row: NEAT's decoding loop, or ``generate`` off the CPU and for caches the loop
+        cannot pre-fill."""
         unique: dict[tuple, int] = {}  # a prompt several rows share is pre-filled once
         for p in rows.prompts:
             unique.setdefault(tuple(p), len(unique))
-        prefilled = self._prefill([list(p) for p in unique])
+        prefilled = self._prefill([list(p) for p in unique]) if self.decoding_loop else None
         if prefilled is None:
             return self._generate_with_transformers(rows, sampling)
         cache, logits = prefilled
