@@ -44,7 +44,7 @@ def config_file(tmp_path: Path, policy: Path, rm: Path, parallel: dict) -> Path:
 
 def start_flow(config: Path, home: Path) -> subprocess.Popen:
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_LOGGING_LEVEL": "WARNING", "NEAT_HOME": str(home / "neat"), "RAY_AUTH_MODE": "disabled"}
+           "PREFECT_LOGGING_LEVEL": "WARNING", "NEAT_HOME": str(home / "neat")}
     code = f"from flows.rounds import generate_data; generate_data({str(config)!r})"
     return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
