@@ -1,18 +1,24 @@
-"""Batched vs one-prompt-at-a-time generation throughput (generated tokens/s) with the transformers backend.
-
-Three runs on the same policy, the same prompted conversations (real HH queries under the negative and positive
-prompts) and the same sampling settings:
+"""NEAT's decoding loop against transformers' own generation paths: generated tokens/s with the same policy, the same
+prompted conversations (real HH queries under the negative and positive prompts), the same sampling settings, in
+the same run:
 
 * ``single``: transformers' own ``generate``, one prompt at a time (the baseline the target is set against);
 * ``single_loop``: the backend's decoding loop, one prompt at a time (what batching alone adds);
-* ``batched``: the backend with ``--batch-size`` prompts per batch.
+* ``batched``: the backend (NEAT's loop) with ``--batch-size`` prompts per batch;
+* ``batched_generate``: transformers ``generate`` on the same left-padded batches, with its own sampler;
+* ``batched_fallback``: the backend's library path on the same batches: ``generate`` picking tokens with NEAT's
+  per-sample-seeded sampler (what the backend runs for models its loop cannot pre-fill);
+* ``generate_batch``: transformers' continuous batching (``model.generate_batch``, paged KV cache), all prompts at
+  once, at most ``--batch-size`` requests per step (its sampler has one seed for all requests).
 
     .venv/bin/python bench/bench_generation.py [--hh PATH] [--queries 16] [--batch-size 32] [--max-new-tokens 128]
+        [--skip-single]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -53,6 +59,94 @@ def transformers_generate_one_at_a_time(backend):
     return generate
 
 
+@contextlib.contextmanager
+def library_attention(backend):
+    """transformers' own SDPA attention (not the backend's ragged variant) for the library's runs."""
+    name = backend.model.config._attn_implementation
+    backend.model.set_attn_implementation("sdpa")
+    try:
+        yield
+    finally:
+        backend.model.set_attn_implementation(name)
+
+
+def library_generate_batched(backend):
+    """transformers ``generate`` with its own sampler on the backend's batches (longest prompts first, left-padded)."""
+
+    @library_attention(backend)
+    def generate(conversations, sampling):
+        ids, _ = render_prompts(backend.tokenizer, conversations, backend.template, None)
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        out = [None] * len(ids)
+        torch.manual_seed(sampling.seed)
+        for start in range(0, len(order), backend.batch_size):
+            chunk = order[start : start + backend.batch_size]
+            width = max(len(ids[i]) for i in chunk)
+            input_ids = torch.tensor([[backend.pad_id] * (width - len(ids[i])) + ids[i] for i in chunk])
+            mask = torch.tensor([[0] * (width - len(ids[i])) + [1] * len(ids[i]) for i in chunk])
+            with torch.inference_mode():
+                tokens = backend.model.generate(
+                    input_ids=input_ids.to(backend.device), attention_mask=mask.to(backend.device),
+                    do_sample=sampling.temperature > 0, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0,
+                    max_new_tokens=sampling.max_new_tokens, eos_token_id=backend.stop_ids, pad_token_id=backend.pad_id)
+            for i, row in zip(chunk, tokens[:, width:].tolist()):
+                out[i] = [backend._decode(row)]
+        return out
+
+    return generate
+
+
+def library_fallback_batched(backend):
+    """The backend's own library path (``generate`` + NEAT's sampler, ``_generate_with_transformers``) on its batches."""
+    from neat_data.generation.hf_backend import Rows
+
+    def generate(conversations, sampling):
+        rendered = backend._render(conversations_as_requests(conversations), sampling)
+        order = sorted(range(len(rendered)), key=lambda i: -len(rendered[i].ids))
+        out = [None] * len(rendered)
+        for start in range(0, len(order), backend.batch_size):
+            chunk = order[start : start + backend.batch_size]
+            with torch.inference_mode():
+                tokens = backend._generate_with_transformers(Rows.of([rendered[i] for i in chunk]), sampling)
+            for i, row in zip(chunk, tokens):
+                out[i] = [backend._decode(row)]
+        return out
+
+    return generate
+
+
+def conversations_as_requests(conversations):
+    from neat_data.generation.base import Request
+
+    return [Request(c) for c in conversations]
+
+
+def continuous_batching(backend, max_requests: int):
+    """transformers' ``generate_batch`` (continuous batching, paged cache), sized explicitly: on CPU its automatic
+    sizing reads the machine's whole memory as free and is killed for it."""
+    from transformers import ContinuousBatchingConfig, GenerationConfig
+
+    @library_attention(backend)
+    def generate(conversations, sampling):
+        ids, _ = render_prompts(backend.tokenizer, conversations, backend.template, None)
+        page = 256
+        blocks = max_requests * -(-(max(map(len, ids)) + sampling.max_new_tokens) // page) + 8
+        cb = ContinuousBatchingConfig(page_size=page, num_blocks=blocks, max_batch_tokens=2048,
+                                      max_requests_per_batch=max_requests, seed=sampling.seed, use_cuda_graph=False)
+        config = GenerationConfig(do_sample=sampling.temperature > 0, temperature=sampling.temperature,
+                                  top_p=sampling.top_p, top_k=0, max_new_tokens=sampling.max_new_tokens,
+                                  eos_token_id=backend.stop_ids, pad_token_id=backend.pad_id)
+        with torch.inference_mode():
+            results = backend.model.generate_batch(inputs=ids, generation_config=config,
+                                                   continuous_batching_config=cb)
+        outputs = list(results.values())
+        if len(outputs) != len(ids) or any(o.error for o in outputs):
+            raise RuntimeError(f"generate_batch returned {len(outputs)} of {len(ids)} requests")
+        return [[backend._decode(o.generated_tokens)] for o in outputs]
+
+    return generate
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hh", default=str(REAL_HH), help="HH-RLHF file to take the queries from")
@@ -64,6 +158,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--placement", default=DEFAULT_PLACEMENT)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--skip-single", action="store_true", help="skip the two one-prompt-at-a-time runs (slow)")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads (on a busy shared machine 1 avoids OpenMP stalls); default: torch's")
     args = ap.parse_args()
@@ -77,23 +172,30 @@ def main() -> None:
     backend = make_backend("transformers", args.policy, dtype=args.dtype, device=args.device, batch_size=1)
     backend.generate(conversations[:1], SamplingConfig(max_new_tokens=4))  # warm-up
     load_before = machine_info(args.dtype)["loadavg_1m"]
-    single = timed(transformers_generate_one_at_a_time(backend), conversations, sampling, 1)
-    single_loop = timed(backend.generate, conversations, sampling, 1)
+    runs = {}
+    if not args.skip_single:
+        runs["single"] = timed(transformers_generate_one_at_a_time(backend), conversations, sampling, 1)
+        runs["single_loop"] = timed(backend.generate, conversations, sampling, 1)
     backend.batch_size = args.batch_size
-    batched = timed(backend.generate, conversations, sampling, args.batch_size)
+    runs["batched"] = timed(backend.generate, conversations, sampling, args.batch_size)
+    runs["batched_generate"] = timed(library_generate_batched(backend), conversations, sampling, args.batch_size)
+    runs["batched_fallback"] = timed(library_fallback_batched(backend), conversations, sampling, args.batch_size)
+    runs["generate_batch"] = timed(continuous_batching(backend, args.batch_size), conversations, sampling,
+                                   args.batch_size)
+    loop = runs["batched"]["tokens_per_s"]
     print(json.dumps({
-        "benchmark": "generation_batched_vs_single",
+        "benchmark": "generation_loop_vs_library",
         "policy": args.policy,
         "generator": backend.generator,
         "conversations": len(conversations),
         "placement": args.placement,
         "sampling": sampling.as_record(args.placement),
-        "single": single,
-        "single_loop": single_loop,
-        "batched": batched,
-        "speedup_tokens_per_s": batched["tokens_per_s"] / single["tokens_per_s"],
-        "speedup_vs_single_loop": batched["tokens_per_s"] / single_loop["tokens_per_s"],
-        "target_speedup": 5.0,
+        **runs,
+        **({"speedup_tokens_per_s": loop / runs["single"]["tokens_per_s"],
+            "speedup_vs_single_loop": loop / runs["single_loop"]["tokens_per_s"], "target_speedup": 5.0}
+           if "single" in runs else {}),
+        "loop_vs_library": {name: loop / runs[name]["tokens_per_s"]
+                            for name in ("batched_generate", "batched_fallback", "generate_batch")},
         "machine": {**machine_info(args.dtype), "loadavg_1m_before": load_before},
     }, indent=2))
 

@@ -25,6 +25,7 @@ the cache. Transient failures are retried once; bad input (exit code 2) is not.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -45,7 +46,7 @@ from neat_data.locks import WriteLock
 from neat_data.shards import MANIFEST, fingerprint, is_round_dir, list_rounds, load_manifest, round_dir, side_file
 from neat_train import metrics, summaries
 
-from .run_config import RunConfig, load_run_config, section_args
+from .run_config import ParallelConfig, RunConfig, load_run_config, section_args
 
 BAD_INPUT = 2
 #: a stage's progress bars (tqdm) update its task log at most this often (seconds), unless TQDM_MININTERVAL is set
@@ -94,13 +95,15 @@ def _log_lines(pipe, logger) -> None:
             logger.info(line.rstrip())
 
 
-def run_stage(args: list[str], launcher: list[str] | None = None, capture: bool = False) -> str:
+def run_stage(args: list[str], launcher: list[str] | None = None, capture: bool = False,
+              env: dict[str, str] | None = None) -> str:
     """Run ``neat <args>`` as a child process, streaming its output line by line into the task run's log while
-    it runs; with ``capture`` its stdout is returned instead (and only its stderr is logged)."""
+    it runs; with ``capture`` its stdout is returned instead (and only its stderr is logged). ``env``: variables
+    set for the child on top of this process's environment."""
     argv = [*(launcher or [sys.executable]), "-m", "flows.cli", *args]
     logger = _logger()
     logger.info("running: %s", " ".join(argv))
-    env = {"TQDM_MININTERVAL": PROGRESS_EVERY_S, **os.environ}
+    env = {"TQDM_MININTERVAL": PROGRESS_EVERY_S, **os.environ, **(env or {})}
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE if capture else subprocess.STDOUT,
                             text=True, errors="replace", env=env)
     reader = threading.Thread(target=_log_lines, args=(proc.stderr if capture else proc.stdout, logger), daemon=True)
@@ -189,6 +192,86 @@ def _load(config_path: str, overrides: dict) -> RunConfig:
     return config
 
 
+@task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient, task_run_name="{what} part {part}")
+def run_part(args: list[str], what: str, part: str, env: dict[str, str]) -> None:
+    """One part of a round's stage: ``neat <args> --part I/N`` (on a Ray worker with ``backend: ray``)."""
+    run_stage([*args, "--part", part], env=env)
+
+
+@flow(name="neat-parts", log_prints=True)
+def stage_in_parts(args: list[str], what: str, parallel: dict) -> None:
+    """``neat <args>`` in ``parallel.parts`` parts at once, each part a task of this flow's task runner (Ray's
+    or a thread pool's) running the stage process with its own GPU(s); the last part to finish commits the round.
+    Waits for every part, then fails if one failed (re-running resumes it: finished parts rewrite nothing)."""
+    spec = ParallelConfig(**parallel)
+    count = spec.parts
+    if spec.backend == "ray":
+        import ray
+        from prefect_ray.context import remote_options
+
+        gpus = spec.gpus_per_part if spec.gpus_per_part is not None else min(1, ray.cluster_resources().get("GPU", 0))
+        with remote_options(num_cpus=spec.cpus_per_part, num_gpus=gpus):  # Ray sets each worker's CUDA devices
+            futures = [run_part.submit(args, what, f"{i}/{count}", {}) for i in range(1, count + 1)]
+    else:
+        devices = _local_gpus(spec)
+        futures = [run_part.submit(args, what, f"{i}/{count}", devices[i - 1]) for i in range(1, count + 1)]
+    for future in futures:
+        future.wait()
+    failed = [f for f in futures if not f.state.is_completed()]
+    if failed:
+        failed[0].result()  # raises the part's error (StageFailed)
+
+
+def _local_gpus(spec: ParallelConfig) -> list[dict[str, str]]:
+    """Each local part's ``CUDA_VISIBLE_DEVICES``: its own block of this machine's visible GPUs."""
+    import torch
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    devices = visible.split(",") if visible else [str(i) for i in range(torch.cuda.device_count())]
+    per_part = int(spec.gpus_per_part if spec.gpus_per_part is not None else min(1, len(devices)))
+    if per_part == 0:
+        return [{} for _ in range(spec.parts)]
+    if per_part * spec.parts > len(devices):
+        raise NeatDataError(f"parallel: {spec.parts} local parts x {per_part} GPU(s) need {spec.parts * per_part} "
+                            f"GPUs; this machine has {len(devices)}. Lower parallel.parts, or use backend: ray")
+    return [{"CUDA_VISIBLE_DEVICES": ",".join(devices[i * per_part:(i + 1) * per_part])} for i in range(spec.parts)]
+
+
+def task_runner(spec: ParallelConfig):
+    """The task runner of a round's parts: prefect-ray's ``RayTaskRunner`` (a Ray instance of our own on this
+    machine, bound to 127.0.0.1 with no dashboard; or the cluster at ``address``), else a thread pool running the
+    parts' processes side by side."""
+    if spec.backend == "local":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner(max_workers=spec.parts)
+    try:
+        from prefect_ray import RayTaskRunner
+    except ImportError as e:
+        raise NeatDataError(f"parallel.backend ray needs Ray and prefect-ray ({e}): pip install 'neat[ray]', or use "
+                            "backend: local") from None
+    if spec.address == "auto":
+        return RayTaskRunner(init_kwargs={"address": "auto"})
+    if spec.address:
+        return RayTaskRunner(address=spec.address)
+    # Ray's local instance then takes this machine's loopback address as its node address, so every server of it
+    # (GCS, raylet, workers, agents) binds to 127.0.0.1; the variable must be set before Ray is imported.
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    return RayTaskRunner(init_kwargs={"include_dashboard": False})
+
+
+def run_round_stage(config: RunConfig, args: list[str], what: str, directory: Path) -> None:
+    """A round's stage: one process, or ``parallel.parts`` parts at once (``stage_in_parts``)."""
+    spec = config.parallelism()
+    if spec.parts == 1:
+        run_stage(args)
+        return
+    stage_in_parts.with_options(task_runner=task_runner(spec), flow_run_name=f"{what} in {spec.parts} parts")(
+        args, what, dataclasses.asdict(spec))
+    if not is_round_dir(directory):
+        raise NeatDataError(f"{what}: every part finished but {directory} is not committed; run again to commit it")
+
+
 @task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient, task_run_name="score round 0")
 def score(config: RunConfig) -> str:
     """Round 0: the dataset's chosen/rejected responses scored by the RM and ranked."""
@@ -196,8 +279,8 @@ def score(config: RunConfig) -> str:
     if is_round_dir(directory):
         _reused("round 0", side_file(directory, MANIFEST))
     else:
-        run_stage(["score", "--dataset", config.dataset, "--rm", config.rm, "--out", config.out,
-                   *section_args(config.data), *section_args(config.score)])
+        run_round_stage(config, ["score", "--dataset", config.dataset, "--rm", config.rm, "--out", config.out,
+                                 *section_args(config.data), *section_args(config.score)], "score round 0", directory)
     publish_data(config, directory)
     return str(directory)
 
@@ -209,9 +292,10 @@ def generate_round(config: RunConfig, index: int, adapter: str | None) -> str:
     if is_round_dir(directory):
         _reused(f"round {index}", side_file(directory, MANIFEST))
     else:
-        run_stage(["generate", "--round", str(index), "--policy", config.policy, "--rm", config.rm,
-                   "--from", str(round_dir(config.out, index - 1)), "--out", config.out,
-                   *(["--adapter", adapter] if adapter else []), *section_args(config.generate)])
+        run_round_stage(config, ["generate", "--round", str(index), "--policy", config.policy, "--rm", config.rm,
+                                 "--from", str(round_dir(config.out, index - 1)), "--out", config.out,
+                                 *(["--adapter", adapter] if adapter else []), *section_args(config.generate)],
+                        f"generate round {index}", directory)
     publish_data(config, directory)
     return str(directory)
 

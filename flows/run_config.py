@@ -30,11 +30,48 @@ from neat_data.shards import round_dir
 SECTIONS: dict[str, tuple[str, frozenset[str]]] = {
     "data": ("neat_data.load_cmd", frozenset({"dataset", "out", "rows_per_shard"})),
     "score": ("neat_data.score_cmd", frozenset({"dataset", "split", "limit", "sample", "seed", "max_reject_share",
-                                                "rm", "out"})),
-    "generate": ("neat_data.generate_cmd", frozenset({"round", "policy", "adapter", "rm", "from_round", "out"})),
+                                                "rm", "out", "part"})),
+    "generate": ("neat_data.generate_cmd", frozenset({"round", "policy", "adapter", "rm", "from_round", "out",
+                                                      "part"})),
     "train": ("neat_train.train_cmd", frozenset({"shards", "policy", "adapter", "out"})),
     "eval": ("neat_train.eval_cmd", frozenset({"policy", "adapter", "dataset", "rm", "json", "out", "responses_out"})),
 }
+
+
+PARALLEL_BACKENDS = ("local", "ray")
+
+
+@dataclass
+class ParallelConfig:
+    """The ``parallel:`` section: how many parts each round's sampling and scoring is cut into and where they run
+    (``neat generate|score --part I/N``, docs/scaling.md)."""
+
+    backend: str = field(default="local", metadata={"help": "local (processes on this machine) | ray (Ray tasks)"})
+    parts: int = field(default=1, metadata={"help": "parts per round (1 = one process, as without this section)"})
+    address: str | None = field(
+        default=None,
+        metadata={"help": "ray: none = a Ray instance started for the run on this machine (loopback only); 'auto' = "
+                          "the cluster this machine joined (ray start); 'ray://HOST:10001' = a remote cluster"},
+    )
+    gpus_per_part: float | None = field(
+        default=None, metadata={"help": "GPUs of each part's process (default: 1 where there are GPUs, else 0)"}
+    )
+    cpus_per_part: float = field(default=1, metadata={"help": "CPUs Ray reserves for each part's task"})
+
+    def __post_init__(self):
+        if self.backend not in PARALLEL_BACKENDS:
+            raise NeatDataError(f"parallel.backend must be one of {', '.join(PARALLEL_BACKENDS)}, got {self.backend!r}")
+        if self.parts < 1:
+            raise NeatDataError(f"parallel.parts must be >= 1, got {self.parts}")
+        if self.address is not None and (self.backend != "ray" or not (
+                self.address == "auto" or self.address.startswith("ray://"))):
+            raise NeatDataError(f"parallel.address {self.address!r}: only with backend: ray, and 'auto' or "
+                                "'ray://HOST:PORT' (leave it out to start a local Ray instance)")
+        if self.gpus_per_part is not None and self.gpus_per_part < 0 or self.cpus_per_part <= 0:
+            raise NeatDataError("parallel.gpus_per_part must be >= 0 and parallel.cpus_per_part > 0")
+        if self.backend == "local" and self.gpus_per_part is not None and self.gpus_per_part != int(self.gpus_per_part):
+            raise NeatDataError(f"parallel.gpus_per_part {self.gpus_per_part}: whole GPUs with backend: local "
+                                "(Ray can share a GPU between parts)")
 
 
 @dataclass
@@ -61,12 +98,21 @@ class RunConfig:
     generate: dict = field(default_factory=dict, metadata={"help": "flags of `neat generate`"})
     train: dict = field(default_factory=dict, metadata={"help": "flags of `neat train`"})
     eval: dict = field(default_factory=dict, metadata={"help": "flags of `neat eval`"})
+    parallel: dict = field(
+        default_factory=dict,
+        metadata={"help": "parts per round and where they run: {backend: local|ray, parts: N, address: ...}"},
+    )
 
     def identity(self) -> dict:
-        """What must not change between a run and its resumption (``rounds`` may grow: it extends the run)."""
+        """What must not change between a run and its resumption (``rounds`` may grow: it extends the run; the
+        ``parallel`` section may change: a round's parts are fixed by the round itself)."""
         d = dataclasses.asdict(self)
         d.pop("rounds")
+        d.pop("parallel")
         return d
+
+    def parallelism(self) -> ParallelConfig:
+        return ParallelConfig(**self.parallel)
 
 
 MAX_YAML_NODES = 100_000
@@ -190,6 +236,8 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
         values = raw.get(section)
         if isinstance(values, dict):
             errors += check_keys(importlib.import_module(module).Config, values, f"{path}:{section}", reserved)
+    if isinstance(raw.get("parallel"), dict):
+        errors += check_keys(ParallelConfig, raw["parallel"], f"{path}:parallel")
     if errors:
         raise NeatDataError("invalid config:\n  " + "\n  ".join(errors))
     config = RunConfig(**raw)
@@ -197,6 +245,10 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
         raise NeatDataError(f"{path}: train_on must be 'round' or 'all', got {config.train_on!r}")
     if config.rounds < 1:
         raise NeatDataError(f"{path}: rounds must be >= 1, got {config.rounds}")
+    try:
+        config.parallelism()
+    except NeatDataError as e:
+        raise NeatDataError(f"{path}: {e}") from None
     errors = stage_errors(config, str(path))
     if errors:
         raise NeatDataError("invalid config:\n  " + "\n  ".join(errors))

@@ -31,12 +31,11 @@ from .errors import NeatDataError
 from .generation.base import BACKENDS, Request, SamplingConfig, make_backend, sample_seed
 from .prompts import BUILTIN_PROMPTS, DEFAULT_PLACEMENT, DEFAULT_PROMPTS, PLACEMENTS, apply_prompt, select_prompts
 from .ranking import make_response, merge_responses
-from .shards import RoundWriter, load_manifest, read_round, round_dir
+from .parts import Part, agreed, in_round_order, parts_provenance, shard_rows
+from .shards import RoundCommitted, RoundWriter, load_manifest, read_round, round_dir
 from .stats import format_separation, separation_report
 
 GUIDANCE_REFERENCES = ("positive", "plain")
-
-STATS_FILE = ".generate-shard-{:05d}.json"  # per-shard accounting, kept for resume, removed on commit
 
 
 @dataclass
@@ -87,6 +86,11 @@ class Config:
         default=None, metadata={"help": "for a policy without a chat template: 'chatml' or a Jinja template file"}
     )
     tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model (vllm backend)"})
+    part: str | None = field(
+        default=None,
+        metadata={"help": "I/N: write only part I of N of the round (parts may run at once, on several machines "
+                          "sharing --out; the last to finish commits the round; docs/scaling.md)"},
+    )
 
     def __post_init__(self):
         if self.round is not None and self.round < 1:
@@ -105,6 +109,7 @@ class Config:
                 raise NeatDataError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         self.sampling()  # validates temperature, top_p, max_new_tokens, n
         self.reference_prompt()  # validates the prompt set and the guidance / prefill flags
+        Part.parse(self.part)
 
     def sampling(self) -> SamplingConfig:
         return SamplingConfig(self.temperature, self.top_p, self.max_new_tokens, self.n, self.seed)
@@ -188,14 +193,14 @@ def _carried_responses(rows: list[dict], prev_manifest: dict, rm_fingerprint: st
     return cleared, True
 
 
-def _generate_shard(part, prompts, index, config, backend, scorer, judge, on_batch) -> tuple[list[dict], dict]:
+def _generate_shard(shard, prompts, index, config, backend, scorer, judge, on_batch) -> tuple[list[dict], dict]:
     from .scoring import score_rows
 
     sampling = config.sampling()
     reference, w = config.reference_prompt(), config.negative_guidance
     records = {p.prompt_id: config.record(p) for p in prompts}
     requests = []
-    for row in part:
+    for row in shard:
         for p in prompts:
             negative = p.kind == "negative"
             guided = negative and w > 0
@@ -212,7 +217,7 @@ def _generate_shard(part, prompts, index, config, backend, scorer, judge, on_bat
     seconds = time.perf_counter() - started
     finish, tokens, empty, duplicates = Counter(), 0, 0, 0
     rows, new_per_row = [], []
-    for qi, row in enumerate(part):
+    for qi, row in enumerate(shard):
         new = []
         for pi, prompt in enumerate(prompts):
             for g in outputs[qi * len(prompts) + pi]:
@@ -235,7 +240,7 @@ def _generate_shard(part, prompts, index, config, backend, scorer, judge, on_bat
         new_per_row.append(new)
     score_rows(rows, scorer)
     started = time.perf_counter()
-    scored = list(zip(part, new_per_row))[: config.fluency_queries]  # a bounded sample: fluency is a mean per source
+    scored = list(zip(shard, new_per_row))[: config.fluency_queries]  # a bounded sample: fluency is a mean per source
     fluency = iter(backend.fluency([(row["messages"], r["text"]) for row, new in scored for r in new]))
     fluency_seconds = time.perf_counter() - started
     view = []  # dataset responses + every new sample with its reward (and fluency, judge): the separation report's
@@ -257,7 +262,7 @@ def _generate_shard(part, prompts, index, config, backend, scorer, judge, on_bat
         for r in v["responses"]:
             del r["text"]
     stats = {
-        "queries": len(part),
+        "queries": len(shard),
         "samples": sum(len(n) for n in new_per_row),
         "finish_reasons": dict(finish),
         "empty_responses": empty,
@@ -290,6 +295,7 @@ def run(config: Config) -> int:
     from .models import adapter_hash, resolve_policy, resolve_rm
     from .scoring import RewardScorer
 
+    part = Part.parse(config.part)
     prompts = select_prompts(config.prompts, config.prompt_file)
     prev_dir, prev_manifest, prev_rows, index = _previous_round(config)
     out_root = Path(config.out) if config.out else prev_dir.parent
@@ -306,15 +312,18 @@ def run(config: Config) -> int:
     if config.judge:
         judge = RewardScorer(resolve_rm(config.judge), device=config.device, dtype=config.dtype,
                              batch_size=config.rm_batch_size)
-    writer = RoundWriter(directory, index, config=asdict(config), inputs=inputs)  # refuses finished rounds
-    rows, rescored_previous = _carried_responses(prev_rows, prev_manifest, scorer.fingerprint)
-    backend_kwargs = {"chat_template": config.chat_template}
-    if config.backend == "vllm":
-        backend_kwargs["tensor_parallel_size"] = config.tensor_parallel_size
-    backend = make_backend(config.backend, config.policy, adapter=config.adapter, dtype=config.dtype,
-                           device=config.device, batch_size=config.batch_size, **backend_kwargs)
-    shards = [rows[i : i + config.rows_per_shard] for i in range(0, len(rows), config.rows_per_shard)]
-    bar = tqdm(total=len(rows) * len(prompts), unit="conv", desc=f"round {index}", file=sys.stderr)
+    round_config = {k: v for k, v in asdict(config).items() if k != "part"}  # every part writes the same round
+    try:
+        writer = RoundWriter(directory, index, config=round_config, inputs=inputs, part=part)  # refuses finished rounds
+    except RoundCommitted as e:
+        print(f"note: {e}")
+        return 0
+    rows, rescored_previous = _carried_responses(in_round_order(prev_rows), prev_manifest, scorer.fingerprint)
+    shards = shard_rows(rows, config.rows_per_shard)
+    mine = part.shards(len(shards)) if part else range(len(shards))
+    backend = None
+    bar = tqdm(total=sum(len(shards[i]) for i in mine) * len(prompts), unit="conv",
+               desc=f"round {index}" + (f" part {part}" if part else ""), file=sys.stderr)
     progress = {"tokens": 0, "start": time.perf_counter()}
 
     def on_batch(conversations: int, tokens: int) -> None:
@@ -322,61 +331,73 @@ def run(config: Config) -> int:
         bar.update(conversations)
         bar.set_postfix(tok_s=f"{progress['tokens'] / (time.perf_counter() - progress['start']):.1f}")
 
-    stats, resumed = [], 0
+    resumed, started = 0, time.perf_counter()
     try:
-        for i, part in enumerate(shards):
-            stats_path = directory / STATS_FILE.format(i)
+        for i in mine:
             if writer.has_shard(i):
-                if not stats_path.is_file():
-                    raise NeatDataError(f"{directory}: {writer.shard_path(i).name} exists without its "
-                                        f"{stats_path.name}; delete {directory} and run again")
-                stats.append(json.loads(stats_path.read_text()))
+                writer.shard_stats(i)  # written with the shard, or the round is refused
                 resumed += 1
-                bar.update(len(part) * len(prompts))
+                bar.update(len(shards[i]) * len(prompts))
                 continue
-            new_rows, shard_stats = _generate_shard(part, prompts, index, config, backend, scorer, judge, on_batch)
-            atomic_write_json(stats_path, shard_stats)  # before the shard: a written shard always has its stats
-            writer.write_shard(i, new_rows)
-            stats.append(shard_stats)
+            if backend is None:  # only a part with something left to sample loads the policy
+                backend_kwargs = {"chat_template": config.chat_template}
+                if config.backend == "vllm":
+                    backend_kwargs["tensor_parallel_size"] = config.tensor_parallel_size
+                backend = make_backend(config.backend, config.policy, adapter=config.adapter, dtype=config.dtype,
+                                       device=config.device, batch_size=config.batch_size, **backend_kwargs)
+            new_rows, shard_stats = _generate_shard(shards[i], prompts, index, config, backend, scorer, judge, on_batch)
+            writer.write_shard(i, new_rows, {**shard_stats, "generator": backend.generator,
+                                             "context_tokens": backend.stats["context"],
+                                             "rm_fingerprint": scorer.fingerprint,
+                                             "judge_fingerprint": judge.fingerprint if judge else None})
     finally:
         bar.close()
-        backend.close()
+        if backend is not None:
+            backend.close()
 
-    efficacy = separation_report([v for s in stats for v in s["view"]], judged=bool(config.judge))
-    totals = _sum_stats(stats)
-    extra = {
-        "generate": {
-            "policy": config.policy,
-            "adapter": config.adapter,
-            "adapter_hash": inputs["adapter_hash"],
-            "generator": backend.generator,
-            "backend": config.backend,
-            "prompts": [p.as_record() for p in prompts],
-            "placement": config.placement,
-            "sampling": {**config.sampling().as_record(config.placement), "n": config.n,
-                         "negative_guidance": config.negative_guidance,
-                         "guidance_reference": config.guidance_reference if config.negative_guidance > 0 else None,
-                         "negative_prefill": config.negative_prefill},
-            "context_tokens": backend.stats["context"],
-            "shards_resumed": resumed,
-            **totals,
-        },
-        "rm": {"name": config.rm, "fingerprint": scorer.fingerprint, "truncated": totals["rm_truncated"],
-               "rescored_previous_responses": rescored_previous},
-        "judge": {"name": config.judge, "fingerprint": judge.fingerprint} if judge else None,
-        "truncation": {"prompts_truncated": totals["prompts_truncated"], "prompts": totals["queries"] * len(prompts),
-                       "rm_truncated": totals["rm_truncated"]},
-        "efficacy": efficacy,
-    }
-    writer.commit(extra)
-    for i in range(len(shards)):
-        (directory / STATS_FILE.format(i)).unlink(missing_ok=True)
+    def extra(parts: list[dict]) -> dict:
+        stats = [writer.shard_stats(i) for i in range(len(shards))]
+        provenance = agreed(stats, ("generator", "context_tokens", "rm_fingerprint", "judge_fingerprint"))
+        totals = _sum_stats(stats)
+        return {
+            "generate": {
+                "policy": config.policy,
+                "adapter": config.adapter,
+                "adapter_hash": inputs["adapter_hash"],
+                "generator": provenance["generator"],
+                "backend": config.backend,
+                "prompts": [p.as_record() for p in prompts],
+                "placement": config.placement,
+                "sampling": {**config.sampling().as_record(config.placement), "n": config.n,
+                             "negative_guidance": config.negative_guidance,
+                             "guidance_reference": config.guidance_reference if config.negative_guidance > 0 else None,
+                             "negative_prefill": config.negative_prefill},
+                "context_tokens": provenance["context_tokens"],
+                "shards_resumed": sum(p["shards_resumed"] for p in parts),
+                **totals,
+            },
+            "rm": {"name": config.rm, "fingerprint": provenance["rm_fingerprint"], "truncated": totals["rm_truncated"],
+                   "rescored_previous_responses": rescored_previous},
+            "judge": {"name": config.judge, "fingerprint": provenance["judge_fingerprint"]} if judge else None,
+            "truncation": {"prompts_truncated": totals["prompts_truncated"], "prompts": totals["queries"] * len(prompts),
+                           "rm_truncated": totals["rm_truncated"]},
+            "efficacy": separation_report([v for s in stats for v in s["view"]], judged=bool(config.judge)),
+            "parts": parts_provenance(parts, len(shards)),
+        }
 
+    manifest = writer.finish(list(mine), [r["query_id"] for r in rows], extra,
+                             record={"shards_resumed": resumed, "seconds": time.perf_counter() - started})
+    if manifest is None:
+        print(f"round {index} part {part}: {len(mine)} shard(s) written to {directory}; the round is committed by the "
+              f"last part to finish (waiting for part(s) {', '.join(writer.missing_parts) or 'being committed'})")
+        return 0
+    gen, efficacy = manifest["extra"]["generate"], manifest["extra"]["efficacy"]
     print(
-        f"round {index}: {len(rows)} queries, {totals['samples']} new responses "
-        f"({totals['duplicates_dropped']} duplicates dropped, {totals['empty_responses']} empty), "
-        f"finish {totals['finish_reasons']}, {totals['prompts_truncated']} prompts left-truncated; "
-        f"{totals['tokens_per_s'] or 0:.1f} tokens/s, fluency pass {totals['fluency_seconds']:.1f} s"
+        f"round {index}: {len(rows)} queries, {gen['samples']} new responses "
+        f"({gen['duplicates_dropped']} duplicates dropped, {gen['empty_responses']} empty), "
+        f"finish {gen['finish_reasons']}, {gen['prompts_truncated']} prompts left-truncated; "
+        f"{gen['tokens_per_s'] or 0:.1f} tokens/s, fluency pass {gen['fluency_seconds']:.1f} s"
+        + (f"; committed by part {part}" if part else "")
     )
     print(format_separation(efficacy))
     if efficacy["warning"]:

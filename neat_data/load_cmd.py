@@ -7,9 +7,11 @@ or is written to ``_rejects.jsonl`` with its reason. ``neat score`` does the sam
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from .errors import NeatDataError
 from .hh import LoadResult, load_hh
+from .parts import Part, in_round_order, parts_provenance, shard_rows
 from .shards import REJECTS, RoundWriter, round_dir
 
 
@@ -51,21 +53,36 @@ class Config(DatasetArgs):
     rows_per_shard: int = field(default=1000, metadata={"help": "queries per Parquet shard"})
 
 
-def open_round0(config: Config) -> RoundWriter:
-    """Claim OUT/round-000: take its write lock; a finished round or another writer is refused."""
-    return RoundWriter(round_dir(config.out, 0), 0, config=vars(config), inputs={"dataset": config.dataset})
+def open_round0(config: Config, part: Part | None = None) -> RoundWriter:
+    """Claim OUT/round-000 (or one ``part`` of it): take its write lock; a finished round or another writer is
+    refused (``RoundCommitted`` for a part of a round its parts have committed)."""
+    round_config = {k: v for k, v in vars(config).items() if k != "part"}  # every part writes the same round
+    return RoundWriter(round_dir(config.out, 0), 0, config=round_config, inputs={"dataset": config.dataset}, part=part)
 
 
-def write_round0(config: Config, rows: list[dict], accounting: dict, rejects: list[dict], extra: dict | None = None,
-                 writer: RoundWriter | None = None):
-    """Write ``rows`` as round 0 under ``config.out`` with the rejects file (through ``writer`` when the round was
-    claimed already); returns (directory, manifest)."""
+def write_round0(config: Config, rows: list[dict], accounting: dict, rejects: list[dict],
+                 writer: RoundWriter | None = None, score: Callable[[list[dict]], dict] | None = None,
+                 score_extra: Callable[[list[dict]], dict] | None = None):
+    """Write ``rows`` as round 0 under ``config.out`` (through ``writer`` when the round, or a part of it, was
+    claimed already): in round order, shard by shard, only the shards of the writer's part and those not written
+    yet; ``score(shard rows) -> stats`` fills in a shard's rewards before it is written, and ``score_extra(stats of
+    every shard)`` adds to the manifest's ``extra``. The rejects file is written with the manifest. Returns
+    (directory, manifest), the manifest None while other parts of the round are not finished."""
     with writer or open_round0(config) as writer:
-        for i in range(0, max(len(rows), 1), config.rows_per_shard):
-            writer.write_shard(i // config.rows_per_shard, rows[i : i + config.rows_per_shard])
-        if rejects:
-            writer.write_jsonl(REJECTS, rejects)
-        return writer.dir, writer.commit({"load": accounting, **(extra or {})})
+        rows = in_round_order(rows)
+        shards = shard_rows(rows, config.rows_per_shard)
+        mine = writer.part.shards(len(shards)) if writer.part else range(len(shards))
+        for i in mine:
+            if not writer.has_shard(i):
+                writer.write_shard(i, shards[i], score(shards[i]) if score else None)
+
+        def extra(parts: list[dict]) -> dict:
+            scored = score_extra([writer.shard_stats(i) for i in range(len(shards))]) if score_extra else {}
+            return {"load": accounting, **scored, "parts": parts_provenance(parts, len(shards))}
+
+        manifest = writer.finish(list(mine), [r["query_id"] for r in rows], extra,
+                                 side_files={REJECTS: rejects} if rejects else None)
+        return writer.dir, manifest
 
 
 def run(config: Config) -> int:

@@ -19,6 +19,7 @@ import os
 import shlex
 import socket
 import sys
+import time
 from pathlib import Path
 
 from .errors import NeatDataError
@@ -45,16 +46,24 @@ def _holder(text: str) -> str:
         return "a process that has not recorded itself yet"
 
 
-def _lock_or_fail(fd: int, what: str) -> None:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = _holder(os.pread(fd, 65536, 0).decode("utf-8", "replace"))
-        os.close(fd)
-        raise NeatDataError(
-            f"{what} is being written by another process ({holder}); wait for it to finish, or stop it and run "
-            "again (an interrupted write resumes)"
-        ) from None
+def _lock_or_fail(fd: int, what: str, wait: float = 0.0) -> None:
+    deadline, said = time.monotonic() + wait, False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            holder = _holder(os.pread(fd, 65536, 0).decode("utf-8", "replace"))
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise NeatDataError(
+                    f"{what} is being written by another process ({holder}); wait for it to finish, or stop it and "
+                    "run again (an interrupted write resumes)"
+                ) from None
+            if not said:
+                print(f"waiting up to {wait:.0f} s for {what} (held by {holder})", file=sys.stderr)
+                said = True
+            time.sleep(0.2)
 
 
 def check_unlocked(directory: str | os.PathLike, part: str | None = None, what: str | None = None) -> None:
@@ -71,14 +80,16 @@ class WriteLock:
     """Hold the exclusive write lock of ``directory`` (created if missing), or of one ``part`` of it.
 
     Use as a context manager, or call ``release()``; the lock also ends with the process (or when the object is
-    garbage collected, since that closes the file).
+    garbage collected, since that closes the file). ``wait``: seconds to wait for a holder to release it before
+    failing (0: fail at once), for locks that are only held briefly.
     """
 
-    def __init__(self, directory: str | os.PathLike, part: str | None = None, what: str | None = None):
+    def __init__(self, directory: str | os.PathLike, part: str | None = None, what: str | None = None,
+                 wait: float = 0.0):
         self.path = lock_path(directory, part)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        _lock_or_fail(fd, what or str(directory))
+        _lock_or_fail(fd, what or str(directory), wait)
         self._file = os.fdopen(fd, "r+")
         self.holder = {"pid": os.getpid(), "host": socket.gethostname(),
                        "since": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "command": _command()}

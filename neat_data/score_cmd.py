@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from .errors import NeatDataError
 from .load_cmd import Config as LoadConfig
 from .load_cmd import open_round0, write_round0
-from .shards import REJECTS
+from .parts import Part, agreed
+from .shards import REJECTS, RoundCommitted
 
 
 @dataclass
@@ -26,9 +27,15 @@ class Config(LoadConfig):
     cache_dir: str | None = field(
         default=None, metadata={"help": "score cache directory (default: data/cache/scores)"}
     )
+    part: str | None = field(
+        default=None,
+        metadata={"help": "I/N: score and write only part I of N of round 0 (parts may run at once, on several "
+                          "machines sharing --out; the last to finish commits the round; docs/scaling.md)"},
+    )
 
     def __post_init__(self):
         super().__post_init__()
+        Part.parse(self.part)
         if self.batch_size < 1:
             raise NeatDataError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.max_length is not None and self.max_length < 8:
@@ -39,28 +46,47 @@ def run(config: Config) -> int:
     from .models import resolve_rm
     from .scoring import RewardScorer, score_rows
 
+    part = Part.parse(config.part)
     result = config.load()
     rows, accounting = result.queries(0)
     scorer = RewardScorer(resolve_rm(config.rm), device=config.device, dtype=config.dtype,
                           batch_size=config.batch_size, max_length=config.max_length, cache_dir=config.cache_dir)
-    writer = open_round0(config)  # inputs are valid: claim the round (a finished one is refused) before scoring
-    rows = score_rows(rows, scorer)
-    responses = sum(len(r["responses"]) for r in rows)
-    rm_info = {
-        "name": config.rm,
-        "path": str(scorer.path),
-        "fingerprint": scorer.fingerprint,
-        "max_length": scorer.max_length,
-        "dtype": config.dtype,
-        "responses": responses,
-        "cache_hits": scorer.cache_hits,
-        "truncated": scorer.truncated,
-    }
-    directory, manifest = write_round0(config, rows, accounting, result.rejects, writer=writer,
-                                       extra={"rm": rm_info, "truncation": {"rm_truncated": scorer.truncated}})
-    summary = manifest["summary"]
-    print(f"scored {responses} responses of {len(rows)} queries with {config.rm} (fingerprint {scorer.fingerprint}; "
-          f"{scorer.cache_hits} from cache; {scorer.truncated} truncated from the left to {scorer.max_length} tokens)")
+    try:  # inputs are valid: claim the round (a finished one is refused) before scoring
+        writer = open_round0(config, part)
+    except RoundCommitted as e:
+        print(f"note: {e}")
+        return 0
+
+    def score(shard: list[dict]) -> dict:
+        hits, truncated = scorer.cache_hits, scorer.truncated
+        score_rows(shard, scorer)
+        return {"responses": sum(len(r["responses"]) for r in shard), "cache_hits": scorer.cache_hits - hits,
+                "truncated": scorer.truncated - truncated, "rm_fingerprint": scorer.fingerprint}
+
+    def score_extra(stats: list[dict]) -> dict:
+        truncated = sum(s["truncated"] for s in stats)
+        rm_info = {
+            "name": config.rm,
+            "path": str(scorer.path),
+            "fingerprint": agreed(stats, ("rm_fingerprint",))["rm_fingerprint"],
+            "max_length": scorer.max_length,
+            "dtype": config.dtype,
+            "responses": sum(s["responses"] for s in stats),
+            "cache_hits": sum(s["cache_hits"] for s in stats),
+            "truncated": truncated,
+        }
+        return {"rm": rm_info, "truncation": {"rm_truncated": truncated}}
+
+    directory, manifest = write_round0(config, rows, accounting, result.rejects, writer=writer, score=score,
+                                       score_extra=score_extra)
+    if manifest is None:
+        print(f"round 0 part {part}: its shards are scored and written to {directory}; the round is committed by the "
+              f"last part to finish (waiting for part(s) {', '.join(writer.missing_parts) or 'being committed'})")
+        return 0
+    rm_info, summary = manifest["extra"]["rm"], manifest["summary"]
+    print(f"scored {rm_info['responses']} responses of {len(rows)} queries with {config.rm} (fingerprint "
+          f"{rm_info['fingerprint']}; {rm_info['cache_hits']} from cache; {rm_info['truncated']} truncated from the "
+          f"left to {scorer.max_length} tokens)" + (f"; committed by part {part}" if part else ""))
     if accounting["rejects"]:
         print(f"{accounting['rejects']} input rows rejected (see {directory / REJECTS})")
     means = {src: f"{stats['mean']:.3f}" for src, stats in summary.get("reward", {}).items()}

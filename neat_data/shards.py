@@ -26,9 +26,11 @@ import hashlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,7 +40,8 @@ from typing_extensions import Annotated
 from . import __version__
 from .atomic import atomic_write, atomic_write_json, atomic_write_jsonl, sha256_file
 from .errors import NeatDataError
-from .locks import WriteLock
+from .locks import LOCK_FILE, WriteLock, check_unlocked, lock_path
+from .parts import Part
 from .ranking import rank_responses
 from .stats import summarize
 
@@ -46,6 +49,10 @@ SCHEMA_VERSION = 1
 MANIFEST = "_manifest.json"  # the commit marker, written last
 REJECTS = "_rejects.jsonl"  # input rows neat load / neat score rejected, with their origin and reason
 PENDING = ".pending.json"  # an unfinished round's config fingerprint
+SHARD_STATS = ".stats-{:05d}.json"  # the accounting of the command that wrote shard NNNNN; removed on commit
+PART_RECORD = ".{}.json"  # .part-00I-of-00N.json: part I of N is finished (its shards, host, time); removed on commit
+#: how long a part waits for the round's lock, which another part holds while it claims or commits the round
+ROUND_LOCK_WAIT_S = 900
 SHARDS_DIR = "data"  # round-NNN/data/shard-NNNNN.parquet: only shards, so the directory is a Parquet dataset
 #: the side files' names in rounds written before the shards moved into data/ (still read, never written)
 LEGACY_NAMES = {MANIFEST: "manifest.json", REJECTS: "rejects.jsonl"}
@@ -169,6 +176,10 @@ def _validate_row(row: dict, where: str) -> dict:
     }
 
 
+class RoundCommitted(NeatDataError):
+    """A part was asked to write a round that its parts have already committed with the same config."""
+
+
 class RoundWriter:
     """Writes one round directory: shards (each atomic), optional side files, then the manifest.
 
@@ -177,34 +188,64 @@ class RoundWriter:
     ``config`` keeps its finished shards (``has_shard``), so a crashed run can resume; one with a different config
     is refused, unless it holds no file yet (its command failed before writing anything): then it is replaced.
     A finished round (manifest present) is refused, and so is a round inside another round.
+
+    With ``part`` (``neat_data.parts``: part I of N, the rule that says which shards it writes), the writer holds
+    only that part's lock, so the N parts can run at once, from several machines sharing the directory; it takes
+    the round's lock for a moment to claim the round and to commit it. ``finish`` records the part as finished and
+    commits the round when every part is: the last part to finish writes the manifest. All parts of a round have
+    the same config and N (the fingerprint), so a part run with other settings is refused.
     """
 
-    def __init__(self, directory: str | os.PathLike, round_index: int, config: dict, inputs: dict | None = None):
+    def __init__(self, directory: str | os.PathLike, round_index: int, config: dict, inputs: dict | None = None,
+                 part: Part | None = None):
         self.dir = Path(directory)
         self.round = round_index
         self.config = config
         self.inputs = inputs or {}
+        self.part = part
+        self.parts = part.count if part else 1
+        self.missing_parts: list[str] = []  # after ``finish``: the parts the round still waits for
         parent = self.dir.parent
         if is_round_dir(parent) or (parent / PENDING).exists() or ROUND_RE.match(parent.name):
             raise NeatDataError(
                 f"{parent} is a round directory; --out takes the data root that holds the round-NNN directories "
                 f"(here: {parent.parent})"
             )
-        if is_round_dir(self.dir):
-            raise NeatDataError(
-                f"{self.dir} is a finished round ({MANIFEST} exists) and finished rounds are immutable; "
-                "write to another directory, or delete this one to redo it"
-            )
-        self.lock = WriteLock(self.dir, what=str(self.dir))
+        identity = {"round": round_index, "config": config, "inputs": self.inputs}
+        fp = fingerprint({**identity, "parts": self.parts} if self.parts > 1 else identity)
+        self._refuse_finished(fp)
+        if part is None:
+            self.lock = WriteLock(self.dir, what=str(self.dir))
+        else:
+            self.lock = WriteLock(self.dir, part=part.name, what=f"{self.dir} part {part}")
         try:
-            self.fingerprint = self._claim(fingerprint({"round": round_index, "config": config, "inputs": self.inputs}))
+            if part is None:
+                self.fingerprint = self._claim(fp)
+            else:
+                with self._round_lock():
+                    self.fingerprint = self._claim(fp)
         except BaseException:
             self.lock.release()
             raise
 
+    def _round_lock(self) -> WriteLock:
+        """The round's own lock, which parts take only to claim and to commit the round."""
+        return WriteLock(self.dir, what=f"{self.dir} (claimed or committed by one of its parts)", wait=ROUND_LOCK_WAIT_S)
+
+    def _refuse_finished(self, fp: str) -> None:
+        if not is_round_dir(self.dir):
+            return
+        if self.part is not None and load_manifest(self.dir)["config_fingerprint"] == fp:
+            raise RoundCommitted(f"{self.dir} is committed already (by its parts, with this config): part "
+                                 f"{self.part} has nothing to do")
+        raise NeatDataError(
+            f"{self.dir} is a finished round ({MANIFEST} exists) and finished rounds are immutable; "
+            "write to another directory, or delete this one to redo it"
+        )
+
     def _claim(self, fp: str) -> str:
         if (self.dir / MANIFEST).exists():  # committed by another writer just before we took the lock
-            raise NeatDataError(f"{self.dir} is a finished round ({MANIFEST} exists) and finished rounds are immutable")
+            self._refuse_finished(fp)
         pending = self.dir / PENDING
         files = sorted(p.name for p in self.dir.iterdir() if not p.name.startswith("."))
         if pending.exists():
@@ -214,10 +255,14 @@ class RoundWriter:
                     (self.dir / SHARDS_DIR).mkdir(exist_ok=True)
                     os.replace(legacy, self.dir / SHARDS_DIR / legacy.name)
                 return fp
-            if files:
+            busy = self._parts_at_work()
+            if files or busy:
+                parts = old.get("parts", 1)
+                change = (f"it is written in {parts} part(s), this is {self.parts}" if parts != self.parts else
+                          describe_changes(old.get("config") or {}, self.config))
                 raise NeatDataError(
-                    f"{self.dir} holds an unfinished round written with a different config or inputs "
-                    f"({describe_changes(old.get('config') or {}, self.config)}); refusing to mix them. Re-run the "
+                    f"{self.dir} holds an unfinished round written with a different config or inputs ({change}"
+                    f"{'; parts at work: ' + ', '.join(busy) if busy else ''}); refusing to mix them. Re-run the "
                     f"command that started it to finish it, or delete {self.dir} to start this round fresh."
                 )
             print(f"note: {self.dir} was started with another config that failed before writing a shard; "
@@ -227,8 +272,25 @@ class RoundWriter:
                 f"{self.dir} is not empty ({', '.join(files[:5])}) and is not a NEAT round; "
                 "choose an empty or new directory"
             )
-        atomic_write_json(pending, {"fingerprint": fp, "round": self.round, "config": self.config})
+        atomic_write_json(pending, {"fingerprint": fp, "round": self.round, "config": self.config,
+                                    "parts": self.parts})
         return fp
+
+    def _parts_at_work(self, free: bool = False) -> list[str]:
+        """Lock names of the parts other processes are writing now (``free``: of those no process holds)."""
+        found = []
+        for path in sorted(self.dir.glob(f"{LOCK_FILE}-part-*")):
+            name = path.name[len(LOCK_FILE) + 1 :]
+            if self.part is not None and name == self.part.name:
+                continue
+            try:
+                check_unlocked(self.dir, part=name)
+                held = False
+            except NeatDataError:
+                held = True
+            if held != free:
+                found.append(name)
+        return found
 
     def release(self) -> None:
         self.lock.release()
@@ -246,14 +308,25 @@ class RoundWriter:
         """True when shard ``index`` was completely written (shards are renamed into place atomically)."""
         return self.shard_path(index).exists()
 
-    def write_shard(self, index: int, rows: list[dict]) -> Path:
-        """Validate, rank and atomically write ``rows`` as shard ``index``."""
+    def write_shard(self, index: int, rows: list[dict], stats: dict | None = None) -> Path:
+        """Validate, rank and atomically write ``rows`` as shard ``index``; ``stats``, the accounting of the
+        command that made them (kept until the commit, see ``shard_stats``), is written just before."""
         checked = [
             _validate_row({**row, "round": self.round}, f"{shard_name(index)} row {i} (query {row.get('query_id')})")
             for i, row in enumerate(rows)
         ]
         table = pa.Table.from_pylist(checked, schema=SCHEMA)
+        if stats is not None:
+            atomic_write_json(self.dir / SHARD_STATS.format(index), stats)  # a written shard always has its stats
         return atomic_write(self.shard_path(index), lambda tmp: pq.write_table(table, tmp))
+
+    def shard_stats(self, index: int) -> dict:
+        """The ``stats`` written with shard ``index`` (by whichever process or part wrote it)."""
+        path = self.dir / SHARD_STATS.format(index)
+        if not path.is_file():
+            raise NeatDataError(f"{self.dir}: {shard_name(index)} exists without its {path.name}; delete {self.dir} "
+                                "and run again")
+        return json.loads(path.read_text())
 
     def write_jsonl(self, name: str, rows: list[dict]) -> Path:
         """A side file (e.g. ``REJECTS``); it is hashed into the manifest like the shards. Its name starts with
@@ -262,13 +335,56 @@ class RoundWriter:
             raise ValueError(f"side file {name!r}: its name must start with '_' (Parquet readers skip those)")
         return atomic_write_jsonl(self.dir / name, rows)
 
-    def commit(self, extra: dict | None = None) -> dict:
-        """Hash everything, write ``_manifest.json`` last and atomically, and return the manifest."""
+    def finish(self, shards: list[int], expected: list[str], extra: Callable[[list[dict]], dict],
+               record: dict | None = None, side_files: dict[str, list[dict]] | None = None) -> dict | None:
+        """This writer's ``shards`` are written: record the part as finished and, when every part is, commit the
+        round (``commit`` with ``expected``, ``side_files`` and ``extra(records of every part)``) and return the
+        manifest; else return None (``missing_parts`` names what the round waits for).
+
+        A part's record (``record``: its own accounting, plus the shards, host and time) is written once: a rerun
+        of a finished part rewrites nothing.
+        """
+        mine = {"part": str(self.part or "1/1"), "shards": list(shards), "host": socket.gethostname(),
+                "pid": os.getpid(), "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                **(record or {})}
+        if self.part is None:
+            return self.commit(extra([mine]), expected=expected, side_files=side_files)
+        path = self.dir / PART_RECORD.format(self.part.name)
+        if not path.exists():
+            atomic_write_json(path, {"fingerprint": self.fingerprint, **mine})
+        with self._round_lock() as round_lock:
+            if (self.dir / MANIFEST).exists():  # a rerun of this part, after another one committed
+                return None
+            records, self.missing_parts = [], []
+            for index in range(1, self.parts + 1):
+                other = self.dir / PART_RECORD.format(Part(index, self.parts).name)
+                found = json.loads(other.read_text()) if other.is_file() else None
+                if found is None or found.get("fingerprint") != self.fingerprint:
+                    self.missing_parts.append(f"{index}/{self.parts}")
+                else:
+                    records.append(found)
+            if self.missing_parts:
+                return None
+            covered = sorted(i for r in records for i in r["shards"])
+            if covered != list(range(len(covered))):
+                raise NeatDataError(f"{self.dir}: the parts' shards {covered} are not each shard once; delete "
+                                    f"{self.dir} and run the parts again")
+            manifest = self.commit(extra(records), expected=expected, side_files=side_files)
+            round_lock.release(remove=True)
+            return manifest
+
+    def commit(self, extra: dict | None = None, expected: list[str] | None = None,
+               side_files: dict[str, list[dict]] | None = None) -> dict:
+        """Write ``side_files``, hash everything, write ``_manifest.json`` last and atomically, and return the
+        manifest. ``expected``: the round's query ids in round order; the shards must hold exactly these rows, each
+        once, in this order (nothing lost or doubled by the processes that wrote them)."""
         shards_dir = self.dir / SHARDS_DIR
         shard_files = sorted(p for p in shards_dir.iterdir() if SHARD_RE.match(p.name)) if shards_dir.is_dir() else []
         indices = [int(SHARD_RE.match(p.name).group(1)) for p in shard_files]
         if indices != list(range(len(indices))):
             raise NeatDataError(f"{self.dir}: shard numbering has gaps ({indices}); cannot commit the round")
+        for name, rows in (side_files or {}).items():
+            self.write_jsonl(name, rows)
         rows, shards = [], []
         for p in shard_files:
             part = pq.read_table(p).to_pylist()
@@ -283,6 +399,13 @@ class RoundWriter:
         ids = [r["query_id"] for r in rows]
         if len(set(ids)) != len(ids):
             raise NeatDataError(f"{self.dir}: duplicate query_id across shards; refusing to commit the round")
+        if expected is not None and ids != list(expected):
+            lost, extra_ids = set(expected) - set(ids), set(ids) - set(expected)
+            raise NeatDataError(
+                f"{self.dir}: the shards do not hold the round's {len(expected)} queries in round order ({len(ids)} "
+                f"rows, {len(lost)} queries missing, {len(extra_ids)} not of this round); refusing to commit. Delete "
+                f"{self.dir} and run again"
+            )
         manifest = {
             "schema_version": SCHEMA_VERSION,
             "round": self.round,
@@ -298,7 +421,11 @@ class RoundWriter:
         }
         atomic_write_json(self.dir / MANIFEST, manifest)
         (self.dir / PENDING).unlink(missing_ok=True)
+        for leftover in [*self.dir.glob(".stats-*.json"), *self.dir.glob(".part-*.json")]:  # SHARD_STATS, PART_RECORD
+            leftover.unlink()
         self.lock.release(remove=True)  # a later writer is refused by the manifest
+        for name in self._parts_at_work(free=True):  # the lock files of the parts that have ended
+            lock_path(self.dir, name).unlink(missing_ok=True)
         return manifest
 
 
@@ -351,13 +478,28 @@ class _Manifest(_Strict):
     extra: dict
 
 
+def _unfinished_hint(directory: Path) -> str:
+    """What an unfinished round waits for, for the message of a reader that refuses it."""
+    if not (directory / PENDING).exists():
+        return ""
+    try:
+        parts = int(json.loads((directory / PENDING).read_text()).get("parts", 1))
+    except (ValueError, TypeError, AttributeError):
+        parts = 1
+    if parts == 1:
+        return " (an unfinished round: re-run the command that writes it)"
+    waiting = [str(Part(i, parts)) for i in range(1, parts + 1)
+               if not (directory / PART_RECORD.format(Part(i, parts).name)).exists()]
+    return (f" (an unfinished round written in {parts} parts: part(s) {', '.join(waiting) or 'none'} not finished; run "
+            f"them with --part I/{parts}, or re-run any part to commit it)")
+
+
 def load_manifest(directory: str | os.PathLike) -> dict:
     """The manifest of a finished round, its structure validated (the one place readers get it from)."""
     directory = Path(directory)
     path = side_file(directory, MANIFEST)
     if not path.is_file():
-        hint = " (an unfinished round: re-run the command that writes it)" if (directory / PENDING).exists() else ""
-        raise NeatDataError(f"{directory} is not a finished NEAT round: no {MANIFEST}{hint}")
+        raise NeatDataError(f"{directory} is not a finished NEAT round: no {MANIFEST}{_unfinished_hint(directory)}")
     try:
         manifest = json.loads(path.read_bytes())
     except (ValueError, OSError) as e:

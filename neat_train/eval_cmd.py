@@ -102,10 +102,9 @@ def generate(config: Config, policy: str, adapter: str | None, pairs: list) -> l
     from neat_data.generation import SamplingConfig, make_backend
 
     sampling = SamplingConfig(config.temperature, config.top_p, config.max_new_tokens, 1, config.seed)
-    kwargs = {"chat_template": config.chat_template} if config.backend == "transformers" else {}
     name = f"{Path(policy).name}@{Path(adapter).name if adapter else 'base'}"
     with make_backend(config.backend, policy, adapter=adapter, dtype=config.dtype, device=config.device,
-                      batch_size=config.batch_size, **kwargs) as backend, \
+                      batch_size=config.batch_size, chat_template=config.chat_template) as backend, \
             tqdm(total=len(pairs), unit="query", desc=f"answering ({name})", file=sys.stderr) as bar:
         gens = backend.generate([p.messages for p in pairs], sampling, on_batch=lambda done, _: bar.update(done))
     return [g[0] for g in gens]

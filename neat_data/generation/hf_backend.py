@@ -1,4 +1,4 @@
-"""The default generation backend: transformers models on CPU or CUDA, with NEAT's own decoding loop.
+"""The default generation backend: transformers models on CPU or CUDA, with NEAT's own decoding loop on the CPU.
 
 Batched with left padding and the KV cache; conversations are sorted by length so a batch pads little.
 Prompts are pre-filled one at a time (no padding: the prefill is the compute-bound part) and their KV caches
@@ -6,9 +6,10 @@ left-padded into one batch cache, so the batch only pays for padding in the chea
 appends each step into spare capacity rather than re-concatenating itself (``AppendingLayer``). The decoding
 loop picks tokens with :class:`~neat_data.generation.sampling.RowSampler` (temperature / nucleus, top-k off; every
 row from its own seeded stream; guided rows against reference rows that follow their tokens), stops a row at EOS
-or an end-of-turn token and drops finished rows from the batch. Models whose cache cannot be pre-filled prompt by
-prompt (sliding-window, hybrid, recurrent) fall back to transformers ``generate``, with the same sampler as a
-logits processor. The policy of round r is the base model plus the LoRA adapter of round r-1, kept as a peft
+or an end-of-turn token and drops finished rows from the batch. The loop is used where it was measured to beat the
+library (the CPU: ``bench/bench_generation.py``, docs/generation.md); on other devices, and for models whose cache
+cannot be pre-filled prompt by prompt (sliding-window, hybrid, recurrent), transformers ``generate`` runs instead,
+with the same sampler as a logits processor (the same samples). The policy of round r is the base model plus the LoRA adapter of round r-1, kept as a peft
 model (not merged), so the fluency of responses is computed under the base policy by the same model with the
 adapter disabled.
 """
@@ -162,6 +163,9 @@ class TransformersBackend(GenerationBackend):
         self.model, tokenizer = load_policy(policy, dtype=dtype, device=device, adapter=adapter)
         self.model.eval()
         self.ragged_attention = use_ragged_attention(self.model)
+        #: NEAT's decoding loop where it was measured to beat transformers' own paths (CPU, bench_generation.py);
+        #: elsewhere (CUDA: not measured here) transformers ``generate`` with NEAT's sampler, the same samples
+        self.decoding_loop = self.device.type == "cpu"
         self.batch_size = batch_size
         self._set_up_text(tokenizer, self.model.config, getattr(self.model, "generation_config", None), policy, adapter,
                           chat_template)
@@ -170,7 +174,6 @@ class TransformersBackend(GenerationBackend):
         base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
         parameters = inspect.signature(base.forward).parameters
         self._forward_kwargs = {"logits_to_keep": 1} if "logits_to_keep" in parameters else {}  # last logits only
-        self._cache_arg = "cache" if "cache" in parameters else "past_key_values"  # renamed in transformers 5.2x
 
     @property
     def device(self) -> torch.device:
@@ -186,11 +189,12 @@ class TransformersBackend(GenerationBackend):
             yield chunk, [[tokens[r] for r in samples] for samples in rows.samples]
 
     def _generate_rows(self, rows: Rows, sampling: SamplingConfig) -> list[list[int]]:
-        """The sampled tokens of every row: NEAT's decoding loop, or ``generate`` for caches it cannot pre-fill."""
+        """The sampled tokens of every row: NEAT's decoding loop, or ``generate`` off the CPU and for caches the loop
+        cannot pre-fill."""
         unique: dict[tuple, int] = {}  # a prompt several rows share is pre-filled once
         for p in rows.prompts:
             unique.setdefault(tuple(p), len(unique))
-        prefilled = self._prefill([list(p) for p in unique])
+        prefilled = self._prefill([list(p) for p in unique]) if self.decoding_loop else None
         if prefilled is None:
             return self._generate_with_transformers(rows, sampling)
         cache, logits = prefilled
@@ -235,7 +239,7 @@ class TransformersBackend(GenerationBackend):
                 attention_mask=mask[:, : width + step + 1],
                 position_ids=(lengths + step)[:, None],
                 use_cache=True,
-                **{self._cache_arg: cache},
+                cache=cache,
                 **self._forward_kwargs,
             ).logits[:, -1]
         return out.tolist()
@@ -307,7 +311,7 @@ class TransformersBackend(GenerationBackend):
         head = (torch.arange(width, device=self.device) >= width - lengths[:, None]).long()  # the cache's left padding
         logits = self.model(input_ids=ids, attention_mask=torch.cat([head, tail], 1),
                             position_ids=lengths[:, None] + torch.arange(length, device=self.device),
-                            use_cache=True, **{self._cache_arg: cache}).logits
+                            use_cache=True, cache=cache).logits
         return torch.cat([last[index][:, None], logits[:, :-1]], 1)
 
     def _prefill(self, prompts: list[list[int]]):
@@ -316,7 +320,7 @@ class TransformersBackend(GenerationBackend):
         prompts share (the chat template's system turn, a prompt of the prompt set) is computed once
         (:func:`shared_prefixes`). None for caches other than a plain DynamicCache (sliding-window, hybrid or
         recurrent models)."""
-        from transformers import DynamicCache
+        from transformers import Cache, DynamicCache
 
         def plain(cache) -> bool:
             return type(cache) is DynamicCache and all(type(layer) is DynamicLayer for layer in cache.layers)
@@ -328,30 +332,28 @@ class TransformersBackend(GenerationBackend):
                 key = tuple(p[:shared])
                 if key not in prefixes:
                     prefix_ids = torch.tensor([p[:shared]], device=self.device)
-                    prefixes[key] = self.model(input_ids=prefix_ids, use_cache=True, **self._forward_kwargs).past_key_values
+                    prefixes[key] = self.model(input_ids=prefix_ids, use_cache=True, **self._forward_kwargs).cache
                     if not plain(prefixes[key]):
                         return None
                 cache = DynamicCache([(layer.keys.clone(), layer.values.clone()) for layer in prefixes[key].layers])
             out = self.model(input_ids=torch.tensor([p[shared:]], device=self.device), use_cache=True,
-                             **{self._cache_arg: cache}, **self._forward_kwargs)
-            if not plain(out.past_key_values):
+                             cache=cache, **self._forward_kwargs)
+            if not plain(out.cache):
                 return None
-            caches.append(out.past_key_values)
+            caches.append(out.cache)
             logits.append(out.logits[:, -1])
         width = max(len(p) for p in prompts)
 
         def left_pad(t: torch.Tensor) -> torch.Tensor:  # [1, heads, length, dim] -> [1, heads, width, dim]
             return F.pad(t, (0, 0, width - t.shape[2], 0))
 
-        batch_cache = DynamicCache(
-            [
-                (torch.cat([left_pad(c.layers[i].keys) for c in caches]), torch.cat([left_pad(c.layers[i].values) for c in caches]))
-                for i in range(len(caches[0].layers))
-            ]
-        )
-        for layer in batch_cache.layers:
-            layer.__class__ = AppendingLayer  # same state; the subclass only overrides update and batch_select_indices
-        return batch_cache, torch.cat(logits)
+        layers = []
+        for i in range(len(caches[0].layers)):
+            layer = AppendingLayer()
+            layer.update(torch.cat([left_pad(c.layers[i].keys) for c in caches]),
+                         torch.cat([left_pad(c.layers[i].values) for c in caches]))
+            layers.append(layer)
+        return Cache(layers=layers), torch.cat(logits)
 
     def close(self) -> None:
         self.model = None

@@ -8,8 +8,9 @@ Prompts are rendered and left-truncated in the parent with the policy's Hugging 
 the transformers backend) and sent to vLLM as token ids, so both backends see exactly the same prompts; the sampled
 token ids come back and are decoded in the parent by the same code too. Each sample is its own request with its own
 ``SamplingParams(seed=...)`` (one per sample, from :func:`~neat_data.generation.base.sample_seed`), so every response
-draws from its own random stream. Fluency (the base policy's token log-probs) uses ``prompt_logprobs`` without the
-LoRA request.
+draws from its own random stream. The round's adapter is not merged into the policy: the engine loads it
+(``enable_lora``, ``max_lora_rank`` from the adapter's own rank, rounded up to a rank vLLM serves) and every sampling
+request carries its ``LoRARequest``; fluency (the base policy's token log-probs) uses ``prompt_logprobs`` without it.
 
 Negative guidance is refused: it needs, at every step, the logits of a second context (the reference prompt) that
 follows the tokens sampled under the first, and vLLM's logits processors only transform a request's own logits
@@ -32,6 +33,8 @@ from .base import GenerationBackend, Rendered, SamplingConfig
 VllmApi = namedtuple("VllmApi", "LLM SamplingParams LoRARequest")
 
 LORA_NAME, LORA_ID = "neat-round-adapter", 1
+#: the values vLLM accepts for ``max_lora_rank`` (``vllm.config.lora.MaxLoRARanks``)
+VLLM_LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)
 GUIDANCE_UNSUPPORTED = (
     "--negative-guidance needs the logits of a second context (the reference prompt) at every step, which vLLM's "
     "logits processors cannot provide; use --backend transformers for guided negatives, or --negative-guidance 0"
@@ -48,6 +51,22 @@ def vllm_api() -> VllmApi:
             "or use --backend transformers"
         ) from e
     return VllmApi(LLM, SamplingParams, LoRARequest)
+
+
+def lora_rank(adapter_dir: Path, max_lora_rank: int | None = None) -> int:
+    """The engine's ``max_lora_rank`` for a peft adapter: the adapter's largest rank (``r``, or a larger one in its
+    ``rank_pattern``) rounded up to a rank vLLM accepts; ``max_lora_rank``, if given, must hold it."""
+    config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    rank = max([int(config.get("r") or 8), *map(int, (config.get("rank_pattern") or {}).values())])
+    if max_lora_rank is not None:
+        if max_lora_rank < rank:
+            raise NeatDataError(f"max_lora_rank {max_lora_rank} is below the adapter's rank {rank} ({adapter_dir})")
+        rank = max_lora_rank
+    fitting = [r for r in VLLM_LORA_RANKS if r >= rank]
+    if not fitting:
+        raise NeatDataError(f"--adapter {adapter_dir}: rank {rank} is above the largest LoRA rank vLLM serves "
+                            f"({VLLM_LORA_RANKS[-1]}); train with a smaller r or use --backend transformers")
+    return fitting[0]
 
 
 def _run_engine(api: VllmApi, llm, request: dict) -> list:
@@ -121,8 +140,7 @@ class VllmBackend(GenerationBackend):
             adapter_dir = Path(adapter)
             if not (adapter_dir / "adapter_config.json").is_file():
                 raise NeatDataError(f"--adapter {adapter}: no adapter_config.json there; pass a peft LoRA adapter dir")
-            rank = json.loads((adapter_dir / "adapter_config.json").read_text()).get("r", 16)
-            max_lora_rank = max_lora_rank or rank
+            max_lora_rank = lora_rank(adapter_dir, max_lora_rank)
             self.lora = (LORA_NAME, LORA_ID, str(adapter_dir.resolve()))
         # batch_size is not an engine setting: vLLM schedules its own batches (continuous batching).
         self.engine_kwargs = {

@@ -370,3 +370,16 @@ def test_fluency_is_the_base_policys_mean_token_logprob_of_the_response(tiny_pol
     with torch.inference_mode():  # while the tuned policy itself does differ
         ids = torch.tensor([[1, 2, 3, 4]])
         assert not torch.allclose(base.model(ids).logits, tuned.model(ids).logits)
+
+
+def test_off_the_cpu_the_library_generate_samples_instead_of_the_loop(tiny_policy_dir, monkeypatch):
+    """The decoding loop runs only on the CPU (where it was measured faster); elsewhere transformers ``generate``
+    picks the same tokens through NEAT's sampler."""
+    b = make_backend("transformers", str(tiny_policy_dir), device="cpu", batch_size=4)
+    assert b.decoding_loop
+    loop = b.generate(seeded(CONVERSATIONS), SAMPLED)
+    calls = []
+    real = b._generate_with_transformers
+    monkeypatch.setattr(b, "_generate_with_transformers", lambda *a: calls.append(1) or real(*a))
+    b.decoding_loop = False  # what a CUDA device sets
+    assert b.generate(seeded(CONVERSATIONS), SAMPLED) == loop and calls

@@ -191,3 +191,73 @@ def test_missing_vllm_and_cpu_device_are_clear_errors(tiny_policy_dir, tmp_path)
         make_backend("vllm", str(tiny_policy_dir), device="cpu", engine_factory=fake_api, in_process=True)
     with pytest.raises(NeatDataError, match="PEFT adapter"):
         make_backend("vllm", str(tiny_policy_dir), adapter=str(tmp_path), engine_factory=fake_api, in_process=True)
+
+
+@pytest.mark.parametrize("adapter_config, given, expected", [
+    ({"r": 16}, None, 16),
+    ({"r": 4}, None, 8),  # vLLM serves ranks 1, 8, 16, 32, ...: the next one up
+    ({"r": 12, "rank_pattern": {"q_proj": 48}}, None, 64),  # a module of a larger rank
+    ({"r": 16}, 32, 32),
+])
+def test_max_lora_rank_follows_the_adapters_rank(tiny_policy_dir, tmp_path, adapter_config, given, expected):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({**adapter_config, "peft_type": "LORA"}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"hashed only")
+    CALLS.clear()
+    backend = make_backend("vllm", str(tiny_policy_dir), adapter=str(adapter), engine_factory=fake_api,
+                           in_process=True, max_lora_rank=given)
+    backend.generate(CONVERSATIONS, SamplingConfig(max_new_tokens=4))
+    assert CALLS["llm"]["max_lora_rank"] == expected and CALLS["llm"]["enable_lora"] is True
+    assert CALLS["generate"][0]["lora"] == (LORA_NAME, LORA_ID, str(adapter.resolve()))  # the adapter, per request
+
+
+def test_an_adapter_above_the_largest_rank_or_the_given_one_is_refused(tiny_policy_dir, tmp_path):
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"r": 1024, "peft_type": "LORA"}))
+    (adapter / "adapter_model.safetensors").write_bytes(b"hashed only")
+    with pytest.raises(NeatDataError, match="rank 1024 is above the largest LoRA rank vLLM serves"):
+        make_backend("vllm", str(tiny_policy_dir), adapter=str(adapter), engine_factory=fake_api, in_process=True)
+    with pytest.raises(NeatDataError, match="max_lora_rank 16 is below the adapter's rank 1024"):
+        make_backend("vllm", str(tiny_policy_dir), adapter=str(adapter), engine_factory=fake_api, in_process=True,
+                     max_lora_rank=16)
+
+
+def test_eval_gives_vllm_the_chat_template(tiny_policy_dir, tiny_rm_dir, tmp_path, monkeypatch, capsys):
+    """``neat eval --backend vllm --chat-template chatml`` on a policy without a template of its own."""
+    import shutil
+
+    import neat_data.generation as generation
+    from flows.cli import main as neat
+    from neat_data.generation.base import CHATML_TEMPLATE
+
+    policy = shutil.copytree(tiny_policy_dir, tmp_path / "no-template")
+    (policy / "chat_template.jinja").unlink(missing_ok=True)
+    tokenizer_config = json.loads((policy / "tokenizer_config.json").read_text())
+    tokenizer_config.pop("chat_template", None)
+    (policy / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
+    dataset = tmp_path / "hh.jsonl"
+    dataset.write_text("".join(json.dumps({"chosen": f"\n\nHuman: What is {i}?\n\nAssistant: {i}.",
+                                           "rejected": f"\n\nHuman: What is {i}?\n\nAssistant: No."}) + "\n"
+                               for i in range(30)))
+    real, seen = generation.make_backend, []
+
+    def on_the_fake_engine(name, policy, **kwargs):
+        seen.append((name, kwargs["chat_template"]))
+        return real(name, policy, **{**kwargs, "device": "auto"}, engine_factory=fake_api, in_process=True)
+
+    monkeypatch.setattr(generation, "make_backend", on_the_fake_engine)
+    monkeypatch.setenv("NEAT_HOME", str(tmp_path / "home"))
+    CALLS.clear()
+    args = ["eval", "--policy", str(policy), "--rm", str(tiny_rm_dir), "--dataset", str(dataset), "--limit", "2",
+            "--backend", "vllm", "--device", "cpu", "--max-new-tokens", "4", "--json"]
+    assert neat(args) == 2 and "has no chat template" in capsys.readouterr().err
+    assert neat([*args, "--chat-template", "chatml"]) == 0
+    assert seen[-1] == ("vllm", "chatml") and json.loads(capsys.readouterr().out)["n"] == 2
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(policy)
+    sent = [tokenizer.decode(p["prompt_token_ids"]) for p in CALLS["generate"][0]["prompts"]]
+    assert all(text.startswith("<|im_start|>user\n") and text.endswith("<|im_start|>assistant\n") for text in sent)
+    assert CHATML_TEMPLATE.startswith("{% for message in messages %}")
