@@ -5,7 +5,11 @@ with ``--rm``. For every combination of ``--guidance`` (W), ``--placement``, ``-
 ``neat generate`` samples the paper's negative and positive prompts from round 0 into its own data root; the script
 collects each round's separation report (best positive > best negative share by the RM and the judge, mean reward
 and base-policy fluency per source), tokens/s and the fluency pass's time, and prints one JSON object (also written
-to ``OUT/summary.json``). Finished settings are reused, so an interrupted sweep resumes where it stopped.
+to ``OUT/summary.json``). Finished settings are reused, so an interrupted sweep resumes where it stopped, and the
+summary keeps the settings of earlier invocations into the same ``OUT`` (a reduced design runs as several smaller
+products: a W sweep, then each other factor at the best W). Each setting is checked against the targets of
+``targets`` (the issue's: best positive > best negative on ≥ 75 % of queries, by the RM and by the judge; negative
+mean reward below the dataset's rejected mean; negative fluency within 1.5 nats/token of the positive samples').
 
     .venv/bin/python bench/bench_negatives.py --out /tmp/negatives --queries 128 --guidance 0 0.5 1 2 3 \\
         --placement system user_prefix --prefill "" "Sure, here is how" --temperature 1.0 0.7 --judge default-judge
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import subprocess
 import sys
 import time
@@ -53,6 +58,30 @@ def held_out_rows(hh: str, queries: int) -> list[dict]:
     return rows
 
 
+#: the targets a sampling setting must meet (issue #14): best positive > best negative share, fluency gap
+SHARE_TARGET, FLUENCY_GAP_TARGET = 0.75, 1.5
+
+
+def targets(setting: dict) -> dict:
+    """Which targets one setting meets (None where the number is missing: no judge, no fluency scores)."""
+    mean, mean_judge, fluency = setting["mean_reward"], setting.get("mean_reward_judge") or {}, setting["fluency"]
+    share_judge = setting.get("pos_gt_neg_share_judge")
+    below = (lambda m: m["negative_prompt"] < m["dataset_rejected"]
+             if {"negative_prompt", "dataset_rejected"} <= m.keys() else None)
+    gap = (fluency["positive_prompt"] - fluency["negative_prompt"]
+           if {"positive_prompt", "negative_prompt"} <= fluency.keys() else None)
+    result = {
+        "pos_gt_neg_share": setting["pos_gt_neg_share"] is not None and setting["pos_gt_neg_share"] >= SHARE_TARGET,
+        "pos_gt_neg_share_judge": None if share_judge is None else share_judge >= SHARE_TARGET,
+        "negative_below_rejected": below(mean),
+        "negative_below_rejected_judge": below(mean_judge) if mean_judge else None,
+        "fluency_gap": gap,
+        "negative_fluent": None if gap is None else gap <= FLUENCY_GAP_TARGET,
+    }
+    result["all"] = all(v is not False for k, v in result.items() if k != "fluency_gap")
+    return result
+
+
 def setting_name(w: float, placement: str, prefill: str, temperature: float) -> str:
     return f"w{w:g}-{placement}-t{temperature:g}" + ("-prefill" if prefill else "")
 
@@ -78,18 +107,30 @@ def main() -> None:
 
     out = Path(args.out).resolve()
     round0 = out / "round0" / "round-000"
-    timings = {}
+    earlier = json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else {}
+    timings = earlier.get("stage_seconds", {})
     if not is_round_dir(round0):
         queries = out / "held-out.jsonl"
         atomic_write_jsonl(queries, held_out_rows(args.hh, args.queries))
         timings["score round 0"] = neat(["score", "--dataset", str(queries), "--rm", args.rm, "--out", str(round0.parent)])
     dataset_mean = load_manifest(round0)["summary"]["reward"]
-    results = {}
+    summary = {
+        "benchmark": "negative_prompt_separation",
+        "policy": args.policy, "rm": args.rm, "judge": args.judge, "queries": args.queries, "hh": args.hh,
+        "prompts": args.prompts, "guidance_reference": args.guidance_reference,
+        "max_new_tokens": args.max_new_tokens, "seed": args.seed,
+        "dataset_mean_reward": {k: v["mean"] for k, v in dataset_mean.items()},
+        "settings": earlier.get("settings", {}), "stage_seconds": timings,
+    }
     for w, placement, prefill, temperature in itertools.product(args.guidance, args.placement, args.prefill,
                                                                args.temperature):
         name = setting_name(w, placement, prefill, temperature)
         root = out / name
+        if is_round_dir(root / "round-001") and name in summary["settings"]:
+            continue
+        load = None
         if not is_round_dir(root / "round-001"):
+            load = [round(os.getloadavg()[0], 2)]
             timings[name] = neat([
                 "generate", "--from", str(round0), "--out", str(root), "--policy", args.policy, "--rm", args.rm,
                 "--prompts", args.prompts, "--placement", placement, "--temperature", str(temperature),
@@ -98,9 +139,10 @@ def main() -> None:
                 "--seed", str(args.seed), *(["--negative-prefill", prefill] if prefill else []),
                 *(["--judge", args.judge] if args.judge else []),
             ])
+            load.append(round(os.getloadavg()[0], 2))
         extra = load_manifest(root / "round-001")["extra"]
         gen, eff = extra["generate"], extra["efficacy"]
-        results[name] = {
+        setting = summary["settings"][name] = {
             "negative_guidance": w, "placement": placement, "prefill": prefill or None, "temperature": temperature,
             "pos_gt_neg_share": eff["pos_gt_neg_share"], "pos_gt_neg_share_judge": eff.get("pos_gt_neg_share_judge"),
             "pos_neg_queries": eff["pos_neg_queries"], "mean_reward": eff["mean_reward"],
@@ -108,18 +150,13 @@ def main() -> None:
             "negative_fluent": eff.get("negative_fluent"), "warning": eff["warning"],
             "tokens": gen["tokens"], "generate_seconds": gen["seconds"], "tokens_per_s": gen["tokens_per_s"],
             "fluency_seconds": gen["fluency_seconds"], "finish_reasons": gen["finish_reasons"],
+            "load_1m_before_after": load,
         }
-    summary = {
-        "benchmark": "negative_prompt_separation",
-        "policy": args.policy, "rm": args.rm, "judge": args.judge, "queries": args.queries, "hh": args.hh,
-        "prompts": args.prompts, "guidance_reference": args.guidance_reference,
-        "max_new_tokens": args.max_new_tokens, "seed": args.seed,
-        "dataset_mean_reward": {k: v["mean"] for k, v in dataset_mean.items()},
-        "settings": results, "stage_seconds": timings, "machine": machine_info(),
-    }
+        setting["targets"] = targets(setting)
+        atomic_write_json(out / "summary.json", {**summary, "machine": machine_info()})  # after every setting
+    summary["machine"] = machine_info()
     atomic_write_json(out / "summary.json", summary)
     print(json.dumps(summary, indent=2))
-
 
 if __name__ == "__main__":
     main()

@@ -55,7 +55,7 @@ class Config:
     guidance_reference: str = field(
         default="positive",
         metadata={"help": f"context of logits_ref: {' | '.join(GUIDANCE_REFERENCES)} (the positive prompt of --prompts, "
-                          "or the plain query)"},
+                          "or the plain query), or the id of a positive prompt, sampled or not (NEAT: negatives only)"},
     )
     negative_prefill: str | None = field(
         default=None, metadata={"help": "negative responses start with this text (stored with the response)"}
@@ -120,9 +120,7 @@ class Config:
         kinds = [p.kind for p in prompts]
         if self.negative_guidance < 0:
             raise NeatDataError(f"--negative-guidance must be >= 0 (0 = off), got {self.negative_guidance}")
-        if self.guidance_reference not in GUIDANCE_REFERENCES:
-            raise NeatDataError(f"--guidance-reference must be one of {', '.join(GUIDANCE_REFERENCES)}, "
-                                f"got {self.guidance_reference!r}")
+        named = None if self.guidance_reference in GUIDANCE_REFERENCES else self.named_reference()
         if self.negative_prefill is not None and not self.negative_prefill.strip():
             raise NeatDataError("--negative-prefill is empty; pass a text or leave the flag out")
         for flag, used in (("--negative-guidance", self.negative_guidance > 0), ("--negative-prefill", self.negative_prefill)):
@@ -137,14 +135,29 @@ class Config:
             raise NeatDataError(GUIDANCE_UNSUPPORTED)
         if self.guidance_reference == "plain":
             return BUILTIN_PROMPTS["plain"]
+        if named:
+            return named
         positives = [p for p in prompts if p.kind == "positive"]
         if len(positives) != 1:
             raise NeatDataError(
                 f"--guidance-reference positive needs exactly one positive prompt in --prompts (got "
                 f"{', '.join(p.prompt_id for p in positives) or 'none'} in {self.prompts}); add one, e.g. "
-                "--prompts paper-negative,paper-positive, or use --guidance-reference plain"
+                "--prompts paper-negative,paper-positive, name the reference (--guidance-reference paper-positive) or "
+                "use --guidance-reference plain"
             )
         return positives[0]
+
+    def named_reference(self):
+        """The positive prompt that ``--guidance-reference`` names by id: a reference for negatives only, so NEAT
+        (negative prompt alone) can be guided against the same context as NEAT-PP's positive samples."""
+        try:
+            [prompt] = select_prompts(self.guidance_reference, self.prompt_file)
+        except (NeatDataError, ValueError):
+            prompt = None
+        if prompt is None or prompt.kind != "positive":
+            raise NeatDataError(f"--guidance-reference must be one of {', '.join(GUIDANCE_REFERENCES)} or the id of a "
+                                f"positive prompt (e.g. paper-positive), got {self.guidance_reference!r}")
+        return prompt
 
     def record(self, prompt) -> dict:
         """The ``sampling`` struct of the responses sampled under ``prompt``."""

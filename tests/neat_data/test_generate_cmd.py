@@ -309,6 +309,21 @@ def test_guidance_against_the_plain_query_needs_no_positive_prompt(round0):
     assert make_config(round0, round0).reference_prompt() is None  # W = 0: no guidance
 
 
+def test_guidance_against_a_named_positive_prompt_that_is_not_sampled(round0, tmp_path, fakes):
+    """NEAT samples the negative prompt alone; naming the reference prompt guides it exactly as NEAT-PP's negatives."""
+    run(make_config(round0, tmp_path, n=1, prompts="paper-negative", negative_guidance=1.0,
+                    guidance_reference="paper-positive"))
+    positive = BUILTIN_PROMPTS["paper-positive"]
+    rows = read_round(round0)
+    assert [r.reference for r in fakes.requests] == [apply_prompt(row["messages"], positive, "system") for row in rows]
+    sampled = [r for row in read_round(round_dir(tmp_path / "data", 1)) for r in row["responses"]
+               if r["source"] == "negative_prompt"]
+    assert sampled and {r["sampling"]["guidance_reference"] for r in sampled} == {"paper-positive"}
+    for bad in ("paper-negative", "nope"):  # a negative prompt, an unknown id
+        with pytest.raises(NeatDataError, match="--guidance-reference must be one of positive, plain or the id"):
+            make_config(round0, round0, prompts="paper-negative", negative_guidance=1.0, guidance_reference=bad)
+
+
 def test_cli_help_lists_the_interface(capsys):
     with pytest.raises(SystemExit):
         neat(["generate", "--help"])
