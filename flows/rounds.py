@@ -40,7 +40,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
-from neat_data.atomic import atomic_write_json
+from neat_data.atomic import atomic_write_bytes, atomic_write_json
 from neat_data.errors import NeatDataError
 from neat_data.locks import WriteLock
 from neat_data.shards import MANIFEST, fingerprint, is_round_dir, list_rounds, load_manifest, round_dir, side_file
@@ -209,8 +209,8 @@ def stage_in_parts(args: list[str], what: str, parallel: dict) -> None:
         import ray
         from prefect_ray.context import remote_options
 
-        gpus = spec.gpus_per_part if spec.gpus_per_part is not None else min(1, ray.cluster_resources().get("GPU", 0))
-        with remote_options(num_cpus=spec.cpus_per_part, num_gpus=gpus):  # Ray sets each worker's CUDA devices
+        # Ray sets each worker's CUDA devices
+        with remote_options(**_ray_resources(spec, ray.cluster_resources().get("GPU", 0))):
             futures = [run_part.submit(args, what, f"{i}/{count}", {}) for i in range(1, count + 1)]
     else:
         devices = _local_gpus(spec)
@@ -220,6 +220,13 @@ def stage_in_parts(args: list[str], what: str, parallel: dict) -> None:
     failed = [f for f in futures if not f.state.is_completed()]
     if failed:
         failed[0].result()  # raises the part's error (StageFailed)
+
+
+def _ray_resources(spec: ParallelConfig, cluster_gpus: float) -> dict[str, float]:
+    """What each part's Ray task reserves: ``cpus_per_part`` CPUs and ``gpus_per_part`` GPUs (default: 1 where the
+    cluster has GPUs, else 0)."""
+    gpus = spec.gpus_per_part if spec.gpus_per_part is not None else min(1, cluster_gpus)
+    return {"num_cpus": spec.cpus_per_part, "num_gpus": gpus}
 
 
 def _local_gpus(spec: ParallelConfig) -> list[dict[str, str]]:
@@ -339,8 +346,13 @@ def evaluate_round(config: RunConfig, index: int, adapter: str | None) -> str:
                          *(["--adapter", adapter] if adapter else []), *section_args(config.eval)],
                         capture=True)
         atomic_write_json(path, {"round": index, "adapter": adapter, **json.loads(out)})
-        if adapter and (Path(adapter) / "train_config.json").is_file():
-            summaries.write_model_card(adapter, json.loads(path.read_text()))
+    if adapter and (Path(adapter) / "train_config.json").is_file():
+        # also when the evaluation is reused: a run stopped between the two writes still gets its card; a card
+        # that already says the same is left alone (re-running a finished run rewrites nothing)
+        card = summaries.model_card(adapter, json.loads(path.read_text()))
+        card_path = Path(adapter) / summaries.MODEL_CARD
+        if not card_path.is_file() or card_path.read_text() != card:
+            atomic_write_bytes(card_path, card.encode())
     create_table_artifact(summaries.evaluation(json.loads(path.read_text())), key=_key(config, index, "eval"),
                           description=f"round {index} evaluation on held-out queries "
                                       f"({'base policy' if adapter is None else adapter})")

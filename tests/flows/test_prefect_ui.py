@@ -179,6 +179,9 @@ def test_a_runs_story_task_names_reuse_artifacts_and_the_overview(prefect_api, f
     assert [row["round"] for row in overview] == [0, 1] and overview[1]["judge_reward"] == pytest.approx(0.3)
     assert overview[1]["data.pos_gt_neg_share"] == 0.3333 and overview[1]["mean_tokens"] == 30.5  # 4 digits
     assert by_key["ui-demo-round-1-eval"].task_run_id in {t.id for t in task_runs if t.name == "evaluate round 1"}
+    # the reused evaluation still reaches the adapter's model card (trained before it existed), under its final name
+    card = (rounds.adapter_dir(config, 1) / "README.md").read_text()
+    assert "## Evaluation" in card and "| mean_reward | 1.5 |" in card and "`round-001`" in card
 
 
 def test_flow_parameters_override_the_config_and_only_rounds_may_change_a_run(prefect_api, finished_run,

@@ -93,11 +93,17 @@ def test_write_report_logs_the_warnings_and_plots_the_curves(tmp_path, monkeypat
     config = hacked_run(tmp_path)
     # older evaluations without kept answers: the report still reads, without length-controlled numbers
     rounds.answers_path(config, 0).unlink()
-    stages = []
+    stages, titles = [], []
     monkeypatch.setattr(rounds, "run_stage", lambda args, **kw: stages.append(args) or neat(args))
     monkeypatch.setattr(rounds, "get_run_logger", lambda: logging.getLogger("test-flow"))
+    from matplotlib.figure import Figure
+
+    savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig",
+                        lambda fig, *a, **kw: titles.append(fig.get_suptitle()) or savefig(fig, *a, **kw))
     with caplog.at_level(logging.WARNING, logger="test-flow"):
         path = rounds.write_report.fn(config)
+    assert titles == ["hack: held-out test-split queries, n = 2 per round"]  # the run's name and n on the plot
     report = json.loads((tmp_path / "run" / "report.json").read_text())
     assert path == str(tmp_path / "run" / "report.json") and len(report["warnings"]) == 4
     assert "not kept" in report["length_control"]["note"]

@@ -119,3 +119,23 @@ def test_other_integrations_write_offline_under_the_logging_dir(scored_round, tm
 
         steps = sqlite3.connect(found).execute("SELECT step FROM metrics WHERE key = 'loss' ORDER BY step").fetchall()
         assert [s for (s,) in steps] == list(range(1, STEPS + 1))
+
+
+def test_each_integration_is_pointed_under_the_logging_dir_unless_the_user_set_it(tmp_path, monkeypatch):
+    """What the offline test above relies on, checked without wandb, MLflow or trackio installed."""
+    from types import SimpleNamespace
+
+    from neat_train.train_cmd import tracking_env
+
+    for key in ("WANDB_DIR", "MLFLOW_TRACKING_URI", "TRACKIO_DIR", "TENSORBOARD_LOGGING_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    out, logs = tmp_path / "adapter", (tmp_path / "adapter" / "logs").resolve()
+    env = tracking_env(SimpleNamespace(report_to="tensorboard,wandb, mlflow,trackio", logging_dir=None), out)
+    assert env == {"TENSORBOARD_LOGGING_DIR": str(logs / "tensorboard"), "WANDB_DIR": str(logs),
+                   "MLFLOW_TRACKING_URI": f"sqlite:///{logs / 'mlflow.db'}", "TRACKIO_DIR": str(logs / "trackio")}
+    assert logs.is_dir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")  # a tracking server: kept
+    env = tracking_env(SimpleNamespace(report_to="mlflow", logging_dir=str(tmp_path / "mine")), out)
+    assert env == {"MLFLOW_TRACKING_URI": "http://mlflow.example:5000"} and (tmp_path / "mine").is_dir()
+    assert tracking_env(SimpleNamespace(report_to="none", logging_dir=None), tmp_path / "other") == {}
+    assert not (tmp_path / "other").exists()  # nothing is created without an integration

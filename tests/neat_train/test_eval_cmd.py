@@ -23,18 +23,21 @@ def hh_many(tmp_path, monkeypatch):
     return path
 
 
-def run_eval(capsys, *args):
+def run_eval(capsys, *args, stderr: list | None = None):
     code = neat(["eval", "--device", "cpu", "--max-new-tokens", "6", "--json", *map(str, args)])
     captured = capsys.readouterr()
+    if stderr is not None:
+        stderr.append(captured.err)
     return code, (json.loads(captured.out) if code == 0 else captured.err)
 
 
 def test_eval_reports_reward_perplexity_length_and_distinct2_on_held_out_queries(hh_many, tiny_policy_dir,
                                                                                tiny_rm_dir, tmp_path, capsys):
-    answers = tmp_path / "answers.jsonl"
+    answers, stderr = tmp_path / "answers.jsonl", []
     code, report = run_eval(capsys, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir, "--dataset", hh_many,
-                            "--limit", 5, "--responses-out", answers)
+                            "--limit", 5, "--responses-out", answers, stderr=stderr)
     assert code == 0
+    assert f"answering ({tiny_policy_dir.name}@base): 100%" in stderr[0] and "5/5" in stderr[0]  # tqdm progress
     assert {"mean_reward", "reward_std", "perplexity", "n", "distinct_2", "length", "chosen_mean_reward"} <= set(report)
     rows = [json.loads(ln) for ln in answers.read_text().splitlines()]
     assert report["n"] == len(rows) == 5
