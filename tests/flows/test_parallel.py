@@ -154,6 +154,18 @@ def test_local_parts_get_their_own_gpus(monkeypatch):
     assert _local_gpus(ParallelConfig(parts=2)) == [{}, {}]  # a CPU machine
 
 
+def test_ray_parts_reserve_a_gpu_each_where_the_cluster_has_gpus():
+    """Each part's Ray task asks for ``num_gpus`` (so Ray places it on a GPU and sets its CUDA devices)."""
+    from flows.rounds import _ray_resources
+    from flows.run_config import ParallelConfig
+
+    ray = ParallelConfig(backend="ray", parts=4)
+    assert _ray_resources(ray, cluster_gpus=8) == {"num_cpus": 1, "num_gpus": 1}
+    assert _ray_resources(ray, cluster_gpus=0) == {"num_cpus": 1, "num_gpus": 0}  # a CPU cluster (the Ray test)
+    shared = ParallelConfig(backend="ray", parts=4, gpus_per_part=0.5, cpus_per_part=4)
+    assert _ray_resources(shared, cluster_gpus=2) == {"num_cpus": 4, "num_gpus": 0.5}
+
+
 @pytest.mark.parametrize("parallel, message", [
     ({"backend": "spark"}, "parallel.backend must be one of local, ray"),
     ({"parts": 0}, "parallel.parts must be >= 1"),
