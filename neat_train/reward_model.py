@@ -19,7 +19,7 @@ from transformers import Trainer
 
 from neat_data.errors import NeatDataError
 from neat_data.hh import Pair
-from neat_data.models import PROJECT_ROOT
+from neat_data.models import shipped_path
 from neat_data.scoring import encode, pad_batch, rm_text
 
 # LoRA targets (every linear layer of the backbone) and the head modules trained fully and shipped with the delta,
@@ -241,7 +241,8 @@ def train_reward_model(
     }
 
 
-SANITY_SUITE = PROJECT_ROOT / "data" / "rm-sanity" / "sanity.jsonl"  # obvious pairs per category, length-balanced
+# obvious pairs per category, length-balanced (data/rm-sanity/; shipped inside the wheel too)
+SANITY_SUITE = shipped_path(Path("data/rm-sanity/sanity.jsonl"))
 LENGTH_GAP_WARNING = 0.20  # warn when the chosen-longer and chosen-shorter accuracies differ by more than this
 
 

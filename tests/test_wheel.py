@@ -53,6 +53,7 @@ def test_the_wheel_installs_and_runs_from_another_directory(tmp_path, tiny_rm_di
                         if "__pycache__" not in p.parts}
     assert checkout_modules <= names, sorted(checkout_modules - names)  # every sub-package, e.g. generation/
     assert "neat_data/_shipped/demo/hh-demo.jsonl" in names
+    assert "neat_data/_shipped/rm-sanity/sanity.jsonl" in names  # neat rm train reports on it when installed too
     deltas = {n.split("/")[3] for n in names if n.startswith("neat_data/_shipped/models/")}
     assert deltas == {p.name for p in (ROOT / "data" / "models").glob("*-delta")} and deltas
     assert not any("smollm2" in n for n in names)  # converted models and runs stay out of the wheel
