@@ -312,3 +312,35 @@ def load_hh(
             "or raise --max-reject-share"
         )
     return result
+
+
+@dataclass
+class DatasetArgs:
+    """Which HH-RLHF rows to read (shared by every command that reads a preference dataset)."""
+
+    dataset: str = field(metadata={"help": "hub id (Anthropic/hh-rlhf) or local .jsonl/.jsonl.gz/.parquet file or dir"})
+    split: str = field(default="train", metadata={"help": "split of a hub dataset"})
+    limit: int | None = field(default=None, metadata={"help": "read only the first N rows"})
+    sample: int | None = field(default=None, metadata={"help": "read a seeded random sample of N rows"})
+    seed: int = field(default=0, metadata={"help": "seed for --sample (and sampling elsewhere)"})
+    max_reject_share: float = field(
+        default=0.05, metadata={"help": "fail if more than this share of rows is bad (bad rows go to _rejects.jsonl)"}
+    )
+
+    def __post_init__(self):
+        for name in ("limit", "sample"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise NeatDataError(f"--{name} must be a positive number of rows, got {value}")
+        if not 0.0 <= self.max_reject_share <= 1.0:
+            raise NeatDataError(f"--max-reject-share must be in [0, 1], got {self.max_reject_share}")
+
+    def load(self) -> LoadResult:
+        return load_hh(
+            self.dataset,
+            split=self.split,
+            limit=self.limit,
+            sample=self.sample,
+            seed=self.seed,
+            max_reject_share=self.max_reject_share,
+        )

@@ -59,8 +59,8 @@ LEGACY_NAMES = {MANIFEST: "manifest.json", REJECTS: "rejects.jsonl"}
 SHARD_RE = re.compile(r"^shard-(\d{5})\.parquet$")
 ROUND_RE = re.compile(r"^round-(\d{3,})$")
 
-#: Well-known response sources; other strings are allowed (e.g. a user's own generator).
-SOURCES = ("dataset_chosen", "dataset_rejected", "positive_prompt", "negative_prompt", "policy_sample")
+# A response's ``source`` is a free string: ``dataset_chosen``/``dataset_rejected`` (hh.py), ``<kind>_prompt`` or
+# ``policy_sample`` (prompts.Prompt.source), or a user's own generator's name.
 
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 SAMPLING_TYPE = pa.struct(
@@ -525,15 +525,17 @@ def verify_round(directory: str | os.PathLike) -> dict:
     directory = Path(directory)
     manifest = load_manifest(directory)
     for entry in manifest["shards"] + manifest["files"]:
-        p = directory / entry["file"]
-        if not p.is_file():
-            raise NeatDataError(f"{p}: listed in {MANIFEST} but missing; the round is incomplete, regenerate it")
-        if sha256_file(p) != entry["sha256"]:
-            raise NeatDataError(
-                f"{p}: sha256 does not match {MANIFEST} (the file was truncated or edited); "
-                "regenerate the round or restore the file"
-            )
+        check_file(directory / entry["file"], entry)
     return manifest
+
+
+def check_file(path: Path, entry: dict) -> None:
+    """``path`` exists and has the sha256 its manifest ``entry`` records (the one integrity rule of a round)."""
+    if not path.is_file():
+        raise NeatDataError(f"{path}: listed in {MANIFEST} but missing; the round is incomplete, regenerate it")
+    if sha256_file(path) != entry["sha256"]:
+        raise NeatDataError(f"{path}: sha256 does not match {MANIFEST} (the file was truncated or edited); "
+                            "regenerate the round or restore the file")
 
 
 def read_shard(path: str | os.PathLike) -> list[dict]:
@@ -545,8 +547,7 @@ def read_shard(path: str | os.PathLike) -> list[dict]:
         entry = next((s for s in manifest["shards"] if directory / s["file"] == path), None)
         if entry is None:
             raise NeatDataError(f"{path} is not listed in {side_file(directory, MANIFEST)}")
-        if sha256_file(path) != entry["sha256"]:
-            raise NeatDataError(f"{path}: sha256 does not match {MANIFEST} (truncated or edited); regenerate it")
+        check_file(path, entry)
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as e:

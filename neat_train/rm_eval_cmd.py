@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass, field
 
 from neat_data.errors import NeatDataError
-from neat_data.load_cmd import DatasetArgs
+from neat_data.hh import DatasetArgs
 
 SUBSETS = ("all", "test", "train")
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from neat_data.errors import NeatDataError
-from neat_data.load_cmd import DatasetArgs
+from neat_data.hh import DatasetArgs
 from neat_data.models import DEFAULT_RM_DELTA_DIR, DEFAULT_RM_DIR
 
 from .rm_augment import KINDS, parse_kinds
@@ -160,7 +160,7 @@ def run(config: Config) -> int:
     import tempfile
 
     from neat_data.hh import split_of
-    from neat_data.load_cmd import DatasetArgs
+    from neat_data.hh import DatasetArgs
     from neat_data.models import rm_base
     from neat_data.scoring import RewardScorer
 

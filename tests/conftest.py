@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from neat_data.generation.base import CHATML_TEMPLATE
+
 HH_ROWS = [
     # (query transcript, chosen reply, rejected reply)
     ("\n\nHuman: How do I bake bread?", "Mix flour, water, yeast and salt, knead, let it rise, then bake.", "No."),
@@ -29,10 +31,7 @@ CORPUS = [q + "\n\nAssistant: " + c + " " + r for q, c, r in HH_ROWS] + [
     "the quick brown fox jumps over the lazy dog 0123456789 .,;:!?'\"()[]{}<>-_=+*/\\|@#$%^&~`",
 ]
 
-CHAT_TEMPLATE = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
-    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
-)
+CHAT_TEMPLATE = CHATML_TEMPLATE  # the tiny tokenizer speaks ChatML, as SmolLM2 does (the library's own template)
 
 
 def hh_transcript(query: str, reply: str) -> str:
