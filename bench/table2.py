@@ -139,8 +139,8 @@ def plan(a: argparse.Namespace) -> list[Stage]:
     stages = [Stage("score round 0", ["score", "--dataset", a.dataset, "--rm", a.rm, "--out", str(round0.parent),
                                       "--limit", str(a.rows)], round0),
               eval_stage(a, "eval base", out / "eval" / "base.json", None)]
-    common = ["--policy", a.policy, "--max-steps", str(a.steps), "--batch-size", str(a.batch_size),
-              "--learning-rate", str(a.learning_rate), "--max-length", str(a.max_length),
+    common = ["--policy", a.policy, "--max_steps", str(a.steps), "--per_device_train_batch_size", str(a.batch_size),
+              "--learning_rate", str(a.learning_rate), "--max-length", str(a.max_length),
               "--max-response-length", str(a.max_response_length), "--alpha", str(a.alpha),
               "--save-steps", str(a.save_steps)]
     judge = ["--judge", a.judge] if a.judge else []
@@ -162,7 +162,7 @@ def plan(a: argparse.Namespace) -> list[Stage]:
                 target = root / "adapters" / method / round_name(r)
                 beta = [] if "--beta" in flags else ["--beta", str(a.beta)]
                 stages.append(Stage(f"seed {seed} train {method} round {r}",
-                                    ["train", "--shards", str(shards), "--out", str(target), *common,
+                                    ["train", "--shards", str(shards), "--output_dir", str(target), *common,
                                      "--seed", str(seed), *(["--adapter", str(adapter)] if adapter else []),
                                      *beta, *flags], target / "result.json"))
                 adapter = target

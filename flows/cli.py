@@ -8,6 +8,7 @@ Every command is a module exposing a typed ``Config`` dataclass (its fields are 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import importlib
 import importlib.util
@@ -51,17 +52,41 @@ class UsageError(Exception):
     """A bad command line (unknown flag, a value of the wrong type, a missing flag): printed like argparse does."""
 
 
+def renamed(cls, key: str, value, prog: str) -> tuple:
+    """``(key, value)`` under the current name if ``key`` is an old name in ``cls.ALIASES``, with a note on stderr
+    (an alias ``(name, {old value: new value})`` also translates the value)."""
+    new = getattr(cls, "ALIASES", {}).get(key.replace("-", "_"))
+    if new is None:
+        return key, value
+    new, values = new if isinstance(new, tuple) else (new, {})
+    print(f"{prog}: note: --{key} is deprecated, use --{new} (the old name goes in the next release)", file=sys.stderr)
+    return new, values.get(value, value) if isinstance(value, str) else value
+
+
 def parse_config(cls, args: list[str], prog: str, description: str | None = None):
     """``cls`` (a command's ``Config``) from command-line ``args``: the one parser every command and ``neat run
-    --check`` use, so a flag is checked the same way everywhere. Raises ``UsageError`` (argparse's own message,
-    or the unknown flags with the nearest known ones) and whatever ``cls.__post_init__`` raises."""
+    --check`` use, so a flag is checked the same way everywhere; also ``--config FILE.yaml`` (like ``trl dpo``) and
+    old flag names (``renamed``). Raises ``UsageError`` (argparse's own message, or the unknown flags with the
+    nearest known ones) and whatever ``cls.__post_init__`` raises."""
     from transformers import HfArgumentParser
 
     class Parser(HfArgumentParser):
         def error(self, message):  # argparse would print the whole usage and exit; one line is enough
             raise UsageError(message)
 
-    parser = Parser(cls, prog=prog, description=description, formatter_class=HelpFormatter)
+    own_config = "config" in {f.name for f in dataclasses.fields(cls)}  # neat run|serve: the run config
+    args = [t for a in args for t in (a.split("=", 1) if a.startswith("--") and "=" in a else [a])]
+    if not own_config and "--config" in args[:-1]:  # the file's flags go first: the command line wins
+        from .run_config import read_yaml, section_args
+
+        i = args.index("--config")
+        args = [*section_args(read_yaml(args[i + 1])), *args[:i], *args[i + 2 :]]
+    for i, arg in enumerate(args):
+        if arg.startswith("--") and i + 1 < len(args):
+            key, value = renamed(cls, arg[2:], args[i + 1], prog)
+            args[i : i + 2] = [f"--{key}", {True: "true", False: "false"}.get(value, value)]
+    epilog = None if own_config else "--config FILE.yaml: flags from a YAML file (keys: flag names; flags given win)"
+    parser = Parser(cls, prog=prog, description=description, formatter_class=HelpFormatter, epilog=epilog)
     config, unknown = parser.parse_args_into_dataclasses(args, return_remaining_strings=True)
     if unknown:
         known = [o for action in parser._actions for o in action.option_strings]
@@ -75,9 +100,16 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = _available()
     name = " ".join(argv[:2]) if " ".join(argv[:2]) in commands else (argv[0] if argv else "")
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage(commands))
+        return 0
     if name not in commands:
-        print(_usage(commands), file=sys.stdout if not argv or argv[0] in ("-h", "--help") else sys.stderr)
-        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+        group = [k for k in commands if k.startswith(f"{argv[0]} ")]  # `neat rm` needs `train` or `eval`
+        typed = " ".join(argv[:2]) if group and len(argv) > 1 else argv[0]
+        close = difflib.get_close_matches(typed, group or list(commands), 1, 0.7 if group else 0.6)
+        hint = f" (did you mean {close[0]}?)" if close else f" (it takes: {', '.join(group)})" if group else ""
+        print(f"neat: error: unknown command {typed!r}{hint}; neat --help lists the commands", file=sys.stderr)
+        return 2
     module = importlib.import_module(commands[name][0])
     from neat_data.errors import NeatDataError
 
@@ -93,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except NeatDataError as e:
         print(f"neat {name}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path given that cannot be used (a file where a directory must be, no permission, ...)
+        if e.filename is None:
+            raise
+        print(f"neat {name}: error: {e.filename}: {e.strerror}; check the paths given", file=sys.stderr)
         return 2
 
 

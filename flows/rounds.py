@@ -323,7 +323,7 @@ def train_round(config: RunConfig, index: int, adapter: str | None) -> str:
         first = 1 if config.train_on == "all" else index
         shards = [str(round_dir(config.out, r)) for r in range(first, index + 1)]
         if not (partial / "result.json").is_file():  # result.json is written last: training finished
-            run_stage(["train", "--shards", *shards, "--policy", config.policy, "--out", str(partial),
+            run_stage(["train", "--shards", *shards, "--policy", config.policy, "--output_dir", str(partial),
                        *(["--adapter", adapter] if adapter else []), *section_args(config.train)],
                       launcher=config.train_launcher and [*config.train_launcher])
         os.replace(partial, final)

@@ -14,9 +14,10 @@ The YAML is read with PyYAML's safe loader, bounded: anchors and aliases may not
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
+import json
 import reprlib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ import yaml
 from neat_data.errors import NeatDataError
 from neat_data.shards import round_dir
 
+from .cli import renamed
+
 #: section -> (command module, keys the flow sets itself)
 SECTIONS: dict[str, tuple[str, frozenset[str]]] = {
     "data": ("neat_data.load_cmd", frozenset({"dataset", "out", "rows_per_shard"})),
@@ -33,7 +36,7 @@ SECTIONS: dict[str, tuple[str, frozenset[str]]] = {
                                                 "rm", "out", "part"})),
     "generate": ("neat_data.generate_cmd", frozenset({"round", "policy", "adapter", "rm", "from_round", "out",
                                                       "part"})),
-    "train": ("neat_train.train_cmd", frozenset({"shards", "policy", "adapter", "out"})),
+    "train": ("neat_train.train_cmd", frozenset({"shards", "policy", "adapter", "output_dir"})),
     "eval": ("neat_train.eval_cmd", frozenset({"policy", "adapter", "dataset", "rm", "json", "out", "responses_out"})),
 }
 
@@ -147,28 +150,16 @@ def _type_name(tp) -> str:
 
 
 def matches(value, tp) -> bool:
-    """Whether a YAML value fits a dataclass field annotation (int/float/str/bool/Optional/list/Literal/dict)."""
-    origin = typing.get_origin(tp)
-    if tp is typing.Any:
-        return True
-    if origin in (typing.Union, types.UnionType):
-        return any(matches(value, arg) for arg in typing.get_args(tp))
-    if tp is type(None):
-        return value is None
-    if origin is typing.Literal:
-        return value in typing.get_args(tp)
-    if origin in (list, tuple):
-        (item,) = typing.get_args(tp)[:1] or (typing.Any,)
-        return isinstance(value, list) and all(matches(v, item) for v in value)
-    if origin is dict or tp is dict:
-        return isinstance(value, dict)
-    if tp is bool:
-        return isinstance(value, bool)
-    if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, tp)
+    """Whether a YAML value fits a dataclass field annotation: pydantic's strict validation (no ``"3"`` for an int,
+    no ``1`` for a bool; an int is a float)."""
+    import pydantic
+
+    strict = pydantic.ConfigDict(arbitrary_types_allowed=True, strict=True)
+    try:
+        pydantic.TypeAdapter(tp, config=strict).validate_python(value)
+    except pydantic.ValidationError:
+        return False
+    return True
 
 
 def check_keys(cls, values: dict, where: str, reserved: frozenset[str] = frozenset()) -> list[str]:
@@ -180,7 +171,9 @@ def check_keys(cls, values: dict, where: str, reserved: frozenset[str] = frozens
         if key in reserved:
             errors.append(f"{where}.{key}: set by the flow itself, remove it")
         elif key not in hints or key not in known:
-            errors.append(f"{where}.{key}: unknown key (known: {', '.join(known)})")
+            close = difflib.get_close_matches(key, known, 1)  # `train:` takes every TrainingArguments field
+            hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(known)}"
+            errors.append(f"{where}.{key}: unknown key ({hint})")
         elif not matches(value, hints[key]):
             errors.append(f"{where}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {_repr.repr(value)}")
     return errors
@@ -215,8 +208,8 @@ def apply_overrides(raw: dict, overrides: dict) -> dict:
     return raw
 
 
-def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
-    """The config file, with ``overrides`` (flow parameters, ``KNOBS``) on top; checked as a whole."""
+def read_yaml(path: str | Path) -> dict:
+    """A YAML file's top-level mapping (safe, bounded loader); a missing or malformed file is a ``NeatDataError``."""
     path = Path(path)
     if not path.is_file():
         raise NeatDataError(f"{path}: config file not found (see configs/ for examples)")
@@ -226,6 +219,12 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
         raise NeatDataError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(raw, dict):
         raise NeatDataError(f"{path}: expected a mapping of keys at the top level")
+    return raw
+
+
+def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
+    """The config file, with ``overrides`` (flow parameters, ``KNOBS``) on top; checked as a whole."""
+    raw = read_yaml(path)
     if overrides:
         raw = apply_overrides(raw, overrides)
     errors = check_keys(RunConfig, raw, str(path))
@@ -234,8 +233,10 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
     errors += [f"{path}: missing required key {name!r}" for name in missing]
     for section, (module, reserved) in SECTIONS.items():
         values = raw.get(section)
-        if isinstance(values, dict):
-            errors += check_keys(importlib.import_module(module).Config, values, f"{path}:{section}", reserved)
+        if isinstance(values, dict):  # old key names (the command's ALIASES) are checked as the names they stand for
+            cls = importlib.import_module(module).Config
+            values = dict(renamed(cls, k, v, f"{path}:{section}") for k, v in values.items())
+            errors += check_keys(cls, values, f"{path}:{section}", reserved)
     if isinstance(raw.get("parallel"), dict):
         errors += check_keys(ParallelConfig, raw["parallel"], f"{path}:parallel")
     if errors:
@@ -265,23 +266,26 @@ def flow_flags(config: RunConfig, section: str) -> list[str]:
         "generate": ["--round", "1", "--policy", config.policy, "--rm", config.rm, "--from", str(round_dir(out, 0)),
                      "--out", config.out],
         "train": ["--shards", str(round_dir(out, 1)), "--policy", config.policy,
-                  "--out", str(out / "adapters" / "round-001.partial")],
+                  "--output_dir", str(out / "adapters" / "round-001.partial")],
         "eval": ["--policy", config.policy, "--dataset", config.dataset, "--rm", config.rm, "--json", "true",
                  "--responses-out", str(out / "eval" / "round-001.responses.jsonl")],
     }[section]
 
 
 def stage_errors(config: RunConfig, where: str) -> list[str]:
-    """Each section parsed into its stage's ``Config`` by the stage's own parser and checks: the problems found."""
+    """Each section parsed into its stage's ``Config`` by the stage's own parser and checks: the problems found.
+    ``train`` is checked with ``--use_cpu``: the checks of the machine (bf16 needs a GPU) are the training process's."""
     from neat_data.errors import NeatDataError
 
     from .cli import UsageError, parse_config
 
     errors: list[str] = []
     for section, (module, _) in SECTIONS.items():
+        machine = ["--use_cpu", "true"] if section == "train" else []
         try:
             parse_config(importlib.import_module(module).Config,
-                         [*flow_flags(config, section), *section_args(getattr(config, section))], prog=section)
+                         [*flow_flags(config, section), *section_args(getattr(config, section)), *machine],
+                         prog=section)
         except (NeatDataError, UsageError) as e:
             if not any(str(e) in seen for seen in errors):  # `score` parses `data` again: say it once
                 errors.append(f"{where}:{section}: {e}")
@@ -299,6 +303,8 @@ def section_args(values: dict) -> list[str]:
             args += [flag, "true" if value else "false"]
         elif isinstance(value, list):
             args += [flag, *map(str, value)]
+        elif isinstance(value, dict):
+            args += [flag, json.dumps(value)]
         else:
             args += [flag, str(value)]
     return args

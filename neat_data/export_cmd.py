@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .errors import NeatDataError
 from .hh import format_transcript, split_of
-from .shards import is_round_dir, list_rounds, read_round
+from .shards import is_round_dir, list_rounds, read_round, refuse_inside_round
 
 #: this command takes the round as its first positional argument (see flows/cli.py)
 POSITIONAL = "round"
@@ -110,6 +110,7 @@ def run(config: Config) -> int:
             raise NeatDataError(f"{source}: not a finished round directory nor a data root with finished rounds")
         source = rounds[-1]
     out = Path(config.out)
+    refuse_inside_round(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise NeatDataError(f"--out {out} exists and is not empty; choose a new directory")
     rows = read_round(source)  # verified against the manifest

@@ -324,7 +324,7 @@ def run(config: Config) -> int:
     judge = None
     if config.judge:
         judge = RewardScorer(resolve_rm(config.judge), device=config.device, dtype=config.dtype,
-                             batch_size=config.rm_batch_size)
+                             batch_size=config.rm_batch_size, flag="--judge")
     round_config = {k: v for k, v in asdict(config).items() if k != "part"}  # every part writes the same round
     try:
         writer = RoundWriter(directory, index, config=round_config, inputs=inputs, part=part)  # refuses finished rounds

@@ -218,8 +218,40 @@ def resolve_policy(name: str, flag: str = "--policy") -> str:
                 "save_pretrained, a hub id like HuggingFaceTB/SmolLM2-135M-Instruct, or 'default'"
             )
         require_safetensors(path, flag)
+        check_policy_config(path, flag)
         return str(path)
     return name
+
+
+def check_policy_config(path: Path, flag: str = "--policy") -> None:
+    """A local policy directory's config.json is a causal LM transformers can build without remote code; else a
+    NeatDataError naming the flag and the fix (read before any weights load)."""
+    import json
+
+    from transformers import AutoConfig
+
+    config_file = path / "config.json"
+    try:
+        raw = json.loads(config_file.read_bytes())
+        auto_map = raw.get("auto_map")
+    except (OSError, ValueError, AttributeError) as e:
+        raise NeatDataError(f"{flag} {path}: {config_file} is not a JSON object ({e}); re-save the model with "
+                            "save_pretrained") from None
+    if auto_map:
+        raise NeatDataError(f"{flag} {path}: {config_file} asks for custom code (auto_map: {', '.join(auto_map)}) "
+                            "and neat never runs remote code (trust_remote_code is off); use a model whose "
+                            "architecture ships with transformers")
+    try:
+        config = AutoConfig.from_pretrained(path)
+    except Exception as e:  # OSError, ValueError, transformers' strict-dataclass errors: all a broken config
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise NeatDataError(f"{flag} {path}: {config_file} is not a valid transformers config ({first}); re-save "
+                            "the model with save_pretrained") from None
+    lm = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
+    if config.architectures and not any(a.endswith(lm) for a in config.architectures):
+        raise NeatDataError(f"{flag} {path} is a {', '.join(config.architectures)}, not a causal language model; "
+                            f"{flag} takes a causal LM (e.g. 'default', HuggingFaceTB/SmolLM2-135M-Instruct), a "
+                            "reward model is what --rm takes")
 
 
 def materialise_rm(base: str | Path, delta: Path, out_dir: Path) -> None:

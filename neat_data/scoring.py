@@ -149,14 +149,12 @@ def _rm_config(name: str, path: Path, trust_remote_code: bool):
                             f"({first}); re-save the model with save_pretrained") from None
 
 
-def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: bool = False):
-    """(model in eval mode, tokenizer, model directory) of a one-output sequence-classification RM."""
-    from safetensors import SafetensorError
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def check_rm(name: str, flag: str = "--rm", trust_remote_code: bool = False) -> Path:
+    """The model directory of a one-output sequence-classification RM, or a NeatDataError saying what is wrong
+    with it; reads its config and file names only (no weights), so a command checks its RMs before hours of work."""
+    from .models import hub_id_or_path, require_safetensors
 
-    from .models import hub_id_or_path, require_safetensors, resolve_device, resolve_dtype
-
-    path = hub_id_or_path(name, "--rm")
+    path = hub_id_or_path(name, flag)
     if not isinstance(path, Path):
         path = _hub_snapshot(name)
     if not (path / "config.json").is_file():
@@ -168,7 +166,7 @@ def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: boo
     heads = [a for a in (config.architectures or []) if a.endswith(("ForCausalLM", "LMHeadModel"))]
     if heads and not any(a.endswith("ForSequenceClassification") for a in config.architectures):
         raise NeatDataError(
-            f"reward model {name!r} is a causal LM ({heads[0]}), not a reward model: --rm needs a sequence-"
+            f"reward model {name!r} is a causal LM ({heads[0]}), not a reward model: {flag} needs a sequence-"
             "classification model with one output (num_labels=1), e.g. the embedded 'default' or one trained with "
             "neat rm train; a causal LM is what --policy takes"
         )
@@ -181,6 +179,19 @@ def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: boo
     if not any((path / f).is_file() for f in TOKENIZER_FILES):  # transformers 5 would build an empty tokenizer
         raise NeatDataError(f"reward model {name!r}: could not load its tokenizer: {path} has none of "
                             f"{', '.join(TOKENIZER_FILES)}; {advice}")
+    require_safetensors(path, flag)
+    return path
+
+
+def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: bool = False, flag: str = "--rm"):
+    """(model in eval mode, tokenizer, model directory) of a one-output sequence-classification RM."""
+    from safetensors import SafetensorError
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from .models import resolve_device, resolve_dtype
+
+    path = check_rm(name, flag, trust_remote_code)
+    advice = "an RM is scored with its own tokenizer, so save it next to the weights (tokenizer.save_pretrained)"
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except Exception as e:
@@ -189,7 +200,6 @@ def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: boo
         ) from e
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    require_safetensors(path, "--rm")
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
             path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code
@@ -259,12 +269,13 @@ class RewardScorer:
         use_cache: bool = True,
         progress: bool = True,
         trust_remote_code: bool = False,
+        flag: str = "--rm",
     ):
         if batch_size < 1:
             raise NeatDataError(f"RM batch size must be at least 1, got {batch_size}")
         self.name = str(rm)
         self.model, self.tokenizer, self.path = load_rm(
-            self.name, device=device, dtype=dtype, trust_remote_code=trust_remote_code
+            self.name, device=device, dtype=dtype, trust_remote_code=trust_remote_code, flag=flag
         )
         self.batch_size = batch_size
         self.max_length = max_length or max_length_of(self.model.config, self.tokenizer)

@@ -206,10 +206,11 @@ class RoundWriter:
         self.parts = part.count if part else 1
         self.missing_parts: list[str] = []  # after ``finish``: the parts the round still waits for
         parent = self.dir.parent
-        if is_round_dir(parent) or (parent / PENDING).exists() or ROUND_RE.match(parent.name):
+        inside = enclosing_round(parent) or (parent if ROUND_RE.match(parent.name) else None)
+        if inside is not None:
             raise NeatDataError(
-                f"{parent} is a round directory; --out takes the data root that holds the round-NNN directories "
-                f"(here: {parent.parent})"
+                f"{inside} is a round directory; --out takes the data root that holds the round-NNN directories "
+                f"(here: {inside.parent}), never a directory inside a round"
             )
         identity = {"round": round_index, "config": config, "inputs": self.inputs}
         fp = fingerprint({**identity, "parts": self.parts} if self.parts > 1 else identity)
@@ -431,6 +432,27 @@ class RoundWriter:
 
 def is_round_dir(path: str | os.PathLike) -> bool:
     return side_file(path, MANIFEST).is_file()
+
+
+def enclosing_round(path: str | os.PathLike) -> Path | None:
+    """The round directory (finished, or being written) that ``path`` is or lies inside, if any. Nothing may be
+    written there: a finished round is immutable, and every Parquet reader of the round would read it too."""
+    path = Path(path)
+    for candidate in dict.fromkeys([path, *path.parents, *Path(os.path.abspath(path)).parents]):
+        if is_round_dir(candidate) or (candidate / PENDING).exists():
+            return candidate
+    return None
+
+
+def refuse_inside_round(path: str | os.PathLike, flag: str = "--out") -> None:
+    """Refuse an output ``path`` that is a round directory or lies inside one (``enclosing_round``)."""
+    inside = enclosing_round(path)
+    if inside is not None:
+        raise NeatDataError(
+            f"{flag} {path}: {inside} is a round directory, and nothing is written into a round (a finished round "
+            "is immutable, and every Parquet reader of the round would read the new files too); choose a "
+            "directory outside it"
+        )
 
 
 def _file_name(name: str) -> str:

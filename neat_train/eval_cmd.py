@@ -199,10 +199,30 @@ def reward_fields(scorer, pairs: list, answers: tuple, chosen: tuple, baseline: 
     return fields, rewards
 
 
+def check_inputs(config: Config) -> None:
+    """Refuse a missing or unusable RM, judge, baseline or output path before minutes of generation."""
+    from neat_data.models import adapter_hash, resolve_policy, resolve_rm
+    from neat_data.scoring import check_rm
+
+    for flag, name in (("--rm", config.rm), ("--judge", config.judge)):
+        if name:
+            check_rm(resolve_rm(name), flag)
+    if config.baseline_policy:
+        resolve_policy(config.baseline_policy, "--baseline-policy")
+    if config.baseline_adapter:
+        adapter_hash(config.baseline_adapter)
+    if config.baseline_responses and not Path(config.baseline_responses).is_file():
+        raise NeatDataError(f"--baseline-responses {config.baseline_responses}: no such file")
+    parent = Path(config.responses_out).parent if config.responses_out else None
+    if parent is not None and any(p.exists() and not p.is_dir() for p in (parent, *parent.parents)):
+        raise NeatDataError(f"--responses-out {config.responses_out}: a file is in the way of its directory")
+
+
 def evaluate(config: Config) -> dict:
     from neat_data.models import resolve_rm
     from neat_data.scoring import RewardScorer
 
+    check_inputs(config)
     pairs = heldout_queries(config)
     gens = generate(config, config.policy, config.adapter, pairs)
     texts = [g.text for g in gens]
@@ -241,7 +261,7 @@ def evaluate(config: Config) -> dict:
     if config.judge:
         judge_path = resolve_rm(config.judge)
         judge = scorer if judge_path == rm_path else RewardScorer(judge_path, device=config.device,
-                                                                    batch_size=config.rm_batch_size)
+                                                                    batch_size=config.rm_batch_size, flag="--judge")
         same = judge.fingerprint == scorer.fingerprint
         if same:
             print(f"WARNING: --judge {config.judge} is the training RM --rm {config.rm} (same weights): its rewards "

@@ -163,13 +163,17 @@ def run(config: Config) -> int:
     from neat_data.hh import DatasetArgs
     from neat_data.models import rm_base
     from neat_data.scoring import RewardScorer
+    from neat_data.shards import refuse_inside_round
 
     from .reward_model import diagnostics_summary, print_warnings, train_reward_model
     from .rm_augment import augment_pairs
 
     out = output_dir(config.out)
     delta = Path(config.delta_out) if config.delta_out else None
-    for path in filter(None, (out, delta)):
+    outputs = [(path, flag) for path, flag in ((out, "--out"), (delta, "--delta-out")) if path is not None]
+    for path, flag in outputs:
+        refuse_inside_round(path, flag)
+    for path, _ in outputs:
         _check_free(path, config.overwrite)
     sources = {args.dataset: args.load() for args in config.datasets}
     pairs = [p for loaded in sources.values() for p in loaded.pairs]

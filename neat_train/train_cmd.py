@@ -1,14 +1,16 @@
 """Train a policy on ranked shards with the NEAT loss or a baseline (SFT, RRHF, DPO); LoRA or full fine-tuning.
 
-    neat train --shards data/runs/x/round-001 --loss neat --policy default --out runs/x/adapters/round-001
+    neat train --shards data/runs/x/round-001 --loss neat --policy default --output_dir runs/x/adapters/round-001
 
-``--shards`` takes round directories or data roots (all their rounds). ``--out`` receives the adapter (or the
+The flags are ``transformers.TrainingArguments``' (``--per_device_train_batch_size``, ``--num_train_epochs``, ...)
+plus NEAT's; the old names (``--out``, ``--batch-size``, ``--epochs``, ...) work for one release (``ALIASES``).
+``--shards`` takes round directories or data roots (all their rounds). ``--output_dir`` receives the adapter (or the
 full model), ``train_config.json`` (every setting, resolved), ``data.json`` (manifest sha256 and fingerprints
 of every round read, query counts), ``train_log.jsonl`` (one line per optimizer step: loss, loss_sft,
 loss_rank, loss_pen, loss_dpo, grad norm, counts), ``seen_queries.rank-N.jsonl``, ``README.md`` (the model card:
 base, data rounds with their manifest hashes, loss, α/β) and ``result.json`` (written last: the run is complete).
 ``adapter_config.json`` records a portable base (``neat:default-policy`` or the hub id), not a local path.
-``--report_to tensorboard`` (wandb, mlflow, trackio) logs under ``--logging_dir`` (default ``OUT/logs``), which
+``--report_to tensorboard`` (wandb, mlflow, trackio) logs under ``--logging_dir`` (default ``OUTPUT_DIR/logs``), which
 is kept. A crashed run resumes from its last checkpoint when the same command is
 run again. The same command on the same rounds with the same seed reproduces the per-step losses (on CPU).
 Multi-process (DDP; gloo on CPU, NCCL on GPU): ``torchrun --nproc_per_node 2 -m flows.cli train ...`` or
@@ -19,6 +21,7 @@ Multi-process (DDP; gloo on CPU, NCCL on GPU): ``torchrun --nproc_per_node 2 -m 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import os
@@ -27,45 +30,45 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from neat_data.atomic import atomic_write_bytes, atomic_write_json, sha256_file
+from transformers import TrainingArguments
+
+from neat_data.atomic import atomic_write_json, sha256_file
 from neat_data.errors import NeatDataError
 from neat_data.locks import WriteLock
-from neat_data.shards import code_version, describe_changes, fingerprint
+from neat_data.shards import code_version, describe_changes, fingerprint, refuse_inside_round
 
 from .data import TRAIN_SPLITS, DataReport, ResponseCollator, load_examples, tokenize_all
 from .losses import LOSSES, PENALTIES, LossConfig
 from .summaries import write_model_card
-from .trainer import TRAIN_LOG, NeatTrainer, seen_path
+from .trainer import TRAIN_LOG, NeatTrainer
 
-METHODS = ("lora", "full")
 CHECKPOINTS = "checkpoints"
 IDENTITY = "train_config.json"
 RESULT = "result.json"
 
 
-@dataclass
-class Config:
+@dataclass(kw_only=True)
+class NeatTrainConfig(TrainingArguments):
+    """``TrainingArguments`` plus NEAT's settings (as TRL's ``DPOConfig``); fields redefined here only change a
+    default. It is the Trainer's arguments, with ``output_dir`` set to ``OUTPUT_DIR/checkpoints``."""
+
+    # old flag names -> TrainingArguments names, for one release (flows.cli.renamed; a class attribute, not a field)
+    ALIASES = {"out": "output_dir", "batch_size": "per_device_train_batch_size", "epochs": "num_train_epochs",
+               "grad_accum": "gradient_accumulation_steps", "lr_scheduler": "lr_scheduler_type",
+               "gradient_checkpointing": "activation_checkpointing",
+               "device": ("use_cpu", {"cpu": True, "auto": False, "cuda": False})}
     shards: list[str] = field(metadata={"help": "round directories (or data roots: all their rounds) to train on"})
-    out: str = field(metadata={"help": "output directory: adapter/model, configs, train_log.jsonl, checkpoints"})
-    loss: str = field(default="neat", metadata={"help": f"training objective: {' | '.join(LOSSES)}"})
+    output_dir: str = field(metadata={"help": "output directory: adapter/model, configs, train_log.jsonl, checkpoints"})
+    loss: Literal[LOSSES] = field(default="neat", metadata={"help": "training objective"})
     policy: str = field(default="default", metadata={"help": "base model: HF id or path; 'default' = embedded SmolLM2"})
     adapter: str | None = field(default=None, metadata={"help": "LoRA adapter to continue training (previous round)"})
     alpha: float = field(default=1.0, metadata={"help": "weight α of the ranking loss L_rank (neat, rrhf)"})
     beta: float = field(default=0.1, metadata={"help": "weight β of the penalty L_pen (neat), or DPO's β (dpo)"})
-    penalty: str = field(default="nll", metadata={"help": f"penalty on the worst response: {' | '.join(PENALTIES)}"})
+    penalty: Literal[PENALTIES] = field(default="nll", metadata={"help": "penalty on the worst response"})
     pen_floor: float = field(default=-5.0, metadata={"help": "per-token log-prob floor of the nll penalty (guard)"})
-    max_steps: int = field(default=-1, metadata={"help": "optimizer steps (-1: --epochs passes over the data)"})
-    epochs: float = field(default=1.0, metadata={"help": "passes over the data when --max-steps is -1"})
-    seed: int = field(default=0, metadata={"help": "seed of initialisation, data order and dropout"})
-    batch_size: int = field(default=1, metadata={"help": "queries per device per micro-step"})
-    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation micro-steps per optimizer step"})
-    learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate (AdamW)"})
-    lr_scheduler: str = field(default="linear", metadata={"help": "transformers scheduler name (linear, cosine, constant)"})
-    warmup_steps: int = field(default=0, metadata={"help": "linear warm-up steps"})
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping (0: off)"})
-    method: str = field(default="lora", metadata={"help": f"{' | '.join(METHODS)} fine-tuning"})
+    method: Literal["lora", "full"] = field(default="lora", metadata={"help": "LoRA or full fine-tuning"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16)"})
     lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (paper: 16)"})
     lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
@@ -75,53 +78,56 @@ class Config:
     )
     max_length: int = field(default=512, metadata={"help": "query + response tokens (the query is cut from the left)"})
     max_response_length: int = field(default=256, metadata={"help": "response tokens kept (cut from the right)"})
-    gradient_checkpointing: bool = field(default=False, metadata={"help": "recompute activations to save memory"})
     dtype: str = field(default="float32", metadata={"help": "weights dtype: float32 | bfloat16 | float16"})
-    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (autocast) via the Trainer"})
-    device: str = field(default="auto", metadata={"help": "auto | cpu (auto: the launcher's GPU if any, else CPU)"})
-    train_split: str = field(default="train", metadata={"help": "train: only split_of(query)=='train' queries | all"})
-    save_steps: int = field(default=200, metadata={"help": "checkpoint every N optimizer steps (for resume)"})
-    keep_checkpoints: bool = field(default=False, metadata={"help": "keep OUT/checkpoints after a successful run"})
-    report_to: str = field(default="none", metadata={"help": "Trainer integrations: none | tensorboard | wandb | "
-                                                             "mlflow | trackio (comma-separated); pip install neat[tracking]"})
+    train_split: Literal[TRAIN_SPLITS] = field(
+        default="train", metadata={"help": "train: only split_of(query)=='train' queries | all"})
+    keep_checkpoints: bool = field(default=False, metadata={"help": "keep checkpoints/ after a successful run"})
     logging_dir: str | None = field(default=None, metadata={"help": "where --report_to integrations write locally "
-                                                                    "(kept after training; default: OUT/logs)"})
+                                                                    "(kept after training; default: OUTPUT_DIR/logs)"})
     chat_template: str | None = field(default=None, metadata={"help": "'chatml' or a Jinja file for template-less policies"})
+    # TrainingArguments fields with NEAT's defaults
+    per_device_train_batch_size: int = field(default=1, metadata={"help": "queries per device per micro-step"})
+    num_train_epochs: float = field(default=1.0, metadata={"help": "passes over the data when --max_steps is -1"})
+    learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate (AdamW)"})
+    seed: int = field(default=0, metadata={"help": "seed of initialisation, data order (data_seed) and dropout"})
+    save_steps: float = field(default=200, metadata={"help": "checkpoint every N optimizer steps (for resume)"})
+    logging_steps: float = 1  # one train_log.jsonl line per optimizer step
+    save_total_limit: int | None = 1
+    remove_unused_columns: bool = False
+    ddp_find_unused_parameters: bool | None = False
+    activation_checkpointing_kwargs: dict | str | None = field(default_factory=lambda: {"use_reentrant": False})
 
     def __post_init__(self):
-        checks = {"loss": LOSSES, "penalty": PENALTIES, "method": METHODS, "train_split": TRAIN_SPLITS,
-                  "device": ("auto", "cpu", "cuda")}
-        for name, allowed in checks.items():
-            if getattr(self, name) not in allowed:
-                raise NeatDataError(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        for name in ("batch_size", "grad_accum", "lora_r", "lora_alpha", "response_micro_batch", "max_length",
-                     "max_response_length", "save_steps"):
-            if getattr(self, name) < 1:
-                raise NeatDataError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        self.data_seed = self.seed if self.data_seed is None else self.data_seed
+        if isinstance(self.report_to, str):  # comma-separated: tensorboard,wandb
+            self.report_to = [name.strip() for name in self.report_to.split(",")]
+        for rule, ok, names in ((">= 1", lambda v: v >= 1, "per_device_train_batch_size gradient_accumulation_steps "
+                                 "lora_r lora_alpha response_micro_batch max_length max_response_length save_steps"),
+                                ("> 0", lambda v: v > 0, "learning_rate num_train_epochs"),
+                                (">= 0", lambda v: v >= 0, "weight_decay max_grad_norm alpha beta")):
+            for name in names.split():
+                if not ok(getattr(self, name)):
+                    raise NeatDataError(f"--{name} must be {rule}, got {getattr(self, name)}")
         if self.max_steps == 0 or self.max_steps < -1:
-            raise NeatDataError(f"--max-steps must be a positive number of steps or -1, got {self.max_steps}")
+            raise NeatDataError(f"--max_steps must be a positive number of steps or -1, got {self.max_steps}")
         if self.pen_floor >= 0:
-            raise NeatDataError(f"--pen-floor is a log-probability and must be negative, got {self.pen_floor}")
+            raise NeatDataError(f"--pen_floor is a log-probability and must be negative, got {self.pen_floor}")
         if self.adapter and self.method == "full":
             raise NeatDataError("--adapter continues a LoRA adapter; it cannot be combined with --method full")
         if self.max_response_length >= self.max_length:
-            raise NeatDataError("--max-response-length must be below --max-length (room for the query)")
-        for name in ("learning_rate", "epochs"):
-            if not getattr(self, name) > 0:
-                raise NeatDataError(f"--{name.replace('_', '-')} must be > 0, got {getattr(self, name)}")
-        for name in ("warmup_steps", "weight_decay", "max_grad_norm", "alpha", "beta"):
-            if getattr(self, name) < 0:
-                raise NeatDataError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+            raise NeatDataError("--max_response_length must be below --max_length (room for the query)")
         if not 0 <= self.lora_dropout < 1:
-            raise NeatDataError(f"--lora-dropout must be in [0, 1), got {self.lora_dropout}")
-        from transformers import SchedulerType
-
-        schedulers = [s.value for s in SchedulerType]
-        if self.lr_scheduler not in schedulers:
-            raise NeatDataError(f"--lr-scheduler must be one of {', '.join(schedulers)}, got {self.lr_scheduler!r}")
+            raise NeatDataError(f"--lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        try:  # the Trainer's own checks, some of which depend on this machine (bf16 without a GPU, ...)
+            super().__post_init__()
+        except ValueError as e:
+            raise NeatDataError(f"the training settings do not fit this machine or each other: {e}") from None
 
     def loss_config(self) -> LossConfig:
         return LossConfig(self.loss, self.alpha, self.beta, self.penalty, self.pen_floor)
+
+
+Config = NeatTrainConfig  # the name flows.cli looks up
 
 
 def _rank() -> int:
@@ -173,7 +179,7 @@ def check_adapter_base(adapter: str, policy_path: str) -> None:
 def _identity(config: Config, policy_path: str, report: DataReport) -> dict:
     """What must match for a re-run to resume this output directory (written as train_config.json)."""
     return {
-        "config": asdict(config),
+        "config": config.to_dict(),
         "policy_path": policy_path,
         "policy_config_sha256": config_sha256(policy_path),
         "adapter_sha256": sha256_file(Path(config.adapter) / "adapter_model.safetensors") if config.adapter else None,
@@ -187,7 +193,7 @@ def prepare_out(out: Path, identity: dict) -> Path | None:
     write lock of ``out``."""
     marker = out / IDENTITY
     if (out / RESULT).exists():
-        raise NeatDataError(f"{out} holds a finished training run ({RESULT} exists); choose another --out")
+        raise NeatDataError(f"{out} holds a finished training run ({RESULT} exists); choose another --output_dir")
     replace = False
     if marker.exists():
         old = json.loads(marker.read_text())
@@ -196,27 +202,26 @@ def prepare_out(out: Path, identity: dict) -> Path | None:
                 raise NeatDataError(
                     f"{marker}: {out} holds an unfinished run with other settings or data "
                     f"({describe_changes(old['identity'], identity)}) that has checkpoints; refusing to mix them. "
-                    f"Re-run the command that started it to finish it, delete {out}, or use another --out"
+                    f"Re-run the command that started it to finish it, delete {out}, or use another --output_dir"
                 )
             _log(f"note: {out} holds a run with other settings ({describe_changes(old['identity'], identity)}) "
                  "that stopped before its first checkpoint; starting it again with these")
             replace = True
     elif out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
-        raise NeatDataError(f"{out} is not empty and not a neat train output; choose an empty or new --out")
-    last, step = last_complete_checkpoint(out / CHECKPOINTS)
+        raise NeatDataError(f"{out} is not empty and not a neat train output; choose an empty or new --output_dir")
+    last = last_complete_checkpoint(out / CHECKPOINTS)
     if _rank() == 0:
         out.mkdir(parents=True, exist_ok=True)
         if replace or not marker.exists():
             atomic_write_json(marker, {"identity": identity, "code_version": code_version(),
                                        "policy_path": identity["policy_path"],
                                        "policy_config_sha256": identity["policy_config_sha256"]})
-        _truncate_jsonl(out / TRAIN_LOG, step)
-    _truncate_jsonl(seen_path(out, _rank()), step)
-    return Path(last) if last else None
+    return last
 
 
-def last_complete_checkpoint(checkpoints: Path) -> tuple[Path | None, int]:
-    """(latest checkpoint the Trainer finished writing, its step); (None, 0) when there is none.
+def last_complete_checkpoint(checkpoints: Path) -> Path | None:
+    """The latest checkpoint the Trainer finished writing, if any (the log lines of later steps are dropped by
+    ``trainer.StepLog`` when training resumes from it).
 
     The Trainer writes ``trainer_state.json`` last and not atomically, so a process killed while saving leaves
     a ``checkpoint-N`` without a readable state: such a directory is removed (its step is simply redone).
@@ -224,27 +229,13 @@ def last_complete_checkpoint(checkpoints: Path) -> tuple[Path | None, int]:
     found = sorted(checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
     for path in found:
         try:
-            return path, json.loads((path / "trainer_state.json").read_text())["global_step"]
+            json.loads((path / "trainer_state.json").read_text())["global_step"]
+            return path
         except (OSError, ValueError, KeyError):
             if _rank() == 0:
                 _log(f"removing {path}: the checkpoint was not finished (killed while saving)")
                 shutil.rmtree(path)
-    return None, 0
-
-
-def _truncate_jsonl(path: Path, step: int) -> None:
-    """Drop log lines of steps after ``step`` (they are redone after resuming from that checkpoint)."""
-    if path.exists():
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-        kept = []
-        for ln in lines:
-            try:
-                entry = json.loads(ln)
-            except ValueError:  # a line cut off by a kill
-                continue
-            if entry["step"] <= step:
-                kept.append(ln)
-        atomic_write_bytes(path, "".join(ln + "\n" for ln in kept).encode())
+    return None
 
 
 def build_model(config: Config, policy_path: str):
@@ -278,8 +269,8 @@ def tracking_env(config: Config, out: Path) -> dict[str, str]:
                "mlflow": {"MLFLOW_TRACKING_URI": f"sqlite:///{logs / 'mlflow.db'}"},  # MLflow 3: file store retired
                "trackio": {"TRACKIO_DIR": logs / "trackio"}}
     env = {}
-    for name in config.report_to.split(","):
-        for key, value in targets.get(name.strip(), {}).items():
+    for name in config.report_to:
+        for key, value in targets.get(name, {}).items():
             env[key] = str(value) if key == "TENSORBOARD_LOGGING_DIR" else os.environ.get(key, str(value))
     if env:
         logs.mkdir(parents=True, exist_ok=True)
@@ -297,38 +288,6 @@ def record_portable_base(out: Path, policy: str) -> None:
     atomic_write_json(path, adapter_config)
 
 
-def training_args(config: Config, out: Path):
-    from transformers import TrainingArguments
-
-    return TrainingArguments(
-        output_dir=str(out / CHECKPOINTS),
-        per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
-        learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_steps,
-        weight_decay=config.weight_decay,
-        max_grad_norm=config.max_grad_norm,
-        max_steps=config.max_steps,
-        num_train_epochs=config.epochs,
-        seed=config.seed,
-        data_seed=config.seed,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=config.save_steps,
-        save_total_limit=1,
-        report_to=[] if config.report_to == "none" else config.report_to.split(","),
-        bf16=config.bf16,
-        use_cpu=config.device == "cpu",
-        remove_unused_columns=False,
-        activation_checkpointing=config.gradient_checkpointing,
-        activation_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
-        ddp_find_unused_parameters=False,
-        dataloader_num_workers=0,
-        disable_tqdm=_rank() != 0,
-    )
-
-
 def weights_sha256(model) -> str:
     """Hash of the trainable weights (equal on every rank after DDP training)."""
     h = hashlib.sha256()
@@ -343,7 +302,8 @@ def run(config: Config) -> int:
     from neat_data.generation.base import resolve_chat_template
     from neat_data.models import adapter_hash, resolve_policy
 
-    out = Path(config.out)
+    out = Path(config.output_dir)
+    refuse_inside_round(out, "--output_dir")  # before the lock: nothing, not even the lock file, is written into a round
     policy_path = resolve_policy(config.policy)
     if config.adapter:
         adapter_hash(config.adapter)  # a PEFT adapter with safetensors weights
@@ -352,11 +312,7 @@ def run(config: Config) -> int:
     _log(f"read {report.queries_read} queries from {len(report.rounds)} round(s): {report.queries} to train on, "
          f"{report.held_out} held out (test split, never trained on), {report.superseded} superseded by a later "
          f"round; {report.single_response} with one response (SFT only), {report.tied} with tied rewards")
-    try:  # the Trainer's own checks that depend on this machine (bf16 without a GPU, ...), before any write
-        args = training_args(config, out)
-    except ValueError as e:
-        raise NeatDataError(f"the training settings do not fit this machine: {e}") from None
-    lock = WriteLock(out, part=f"rank-{_rank()}" if _rank() else None)  # one writer per rank of --out
+    lock = WriteLock(out, part=f"rank-{_rank()}" if _rank() else None)  # one writer per rank of --output_dir
     resume = prepare_out(out, _identity(config, policy_path, report))
 
     import torch
@@ -375,7 +331,7 @@ def run(config: Config) -> int:
     os.environ.update(tracking_env(config, out))  # read by the integrations' callbacks, created with the Trainer
     trainer = NeatTrainer(
         model=model,
-        args=args,
+        args=dataclasses.replace(config, output_dir=str(out / CHECKPOINTS)),
         train_dataset=features,
         data_collator=ResponseCollator(tokenizer.pad_token_id),
         loss_config=loss_config,

@@ -24,21 +24,49 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from accelerate.utils import DistributedType
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 
+from neat_data.atomic import atomic_write_bytes
 from neat_data.errors import NeatDataError
 
-from . import TRAIN_LOG  # noqa: F401  (re-exported; defined in the package, where importing it is cheap)
+from . import TRAIN_LOG  # re-exported; defined in the package, where importing it is cheap
 from .losses import LossConfig, LossTerms, ResponseStats, batch_loss, response_stats, token_logprobs
 
 
 def seen_path(out_dir: Path, rank: int) -> Path:
     """Per-rank record of the query ids each optimizer step trained on (audits data sharding and replay)."""
     return Path(out_dir) / f"seen_queries.rank-{rank}.jsonl"
+
+
+def keep_steps(path: Path, step: int) -> None:
+    """Drop the lines of a per-step JSONL log after ``step``, and a last line cut off by a kill (no newline)."""
+    if path.exists():
+        lines = path.read_text().splitlines(keepends=True)
+        kept = [x for x in lines if x.endswith("\n") and json.loads(x)["step"] <= step]
+        atomic_write_bytes(path, "".join(kept).encode())
+
+
+@dataclass
+class StepLog(TrainerCallback):
+    """``train_log.jsonl``: one line per optimizer step, that step's logs. When training begins (also on resuming from
+    a checkpoint) the lines of steps after the state's ``global_step`` are dropped here and in the seen-queries logs."""
+
+    out_dir: Path
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            keep_steps(self.out_dir / TRAIN_LOG, state.global_step)
+        keep_steps(seen_path(self.out_dir, args.process_index), state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and "loss" in (logs or {}):
+            with open(self.out_dir / TRAIN_LOG, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": state.global_step, **logs}) + "\n")
 
 
 class NeatTrainer(Trainer):
@@ -53,6 +81,7 @@ class NeatTrainer(Trainer):
         self.ref_model = ref_model  # DPO with full fine-tuning; with LoRA the reference is the adapter disabled
         self._acc: dict[str, float] = defaultdict(float)
         self._seen: list[str] = []
+        self.add_callback(StepLog(self.out_dir))
 
     # ------------------------------------------------------------------ forward passes
 
@@ -147,7 +176,8 @@ class NeatTrainer(Trainer):
         self._seen.extend(inputs["query_ids"])
 
     def log(self, logs: dict, start_time=None) -> None:
-        """Every optimizer step (logging_steps=1): one line of ``train_log.jsonl`` with the loss terms."""
+        """Every optimizer step (logging_steps=1): the loss terms and counts summed over the ranks go into ``logs``
+        (``StepLog`` writes them to ``train_log.jsonl``); each rank records the query ids it trained on."""
         if "loss" in logs and self._acc:
             keys = sorted(self._acc)
             values = torch.tensor([self._acc[k] for k in keys], dtype=torch.float64, device=self.args.device)
@@ -159,13 +189,7 @@ class NeatTrainer(Trainer):
                     merged[key] /= self.accelerator.num_processes  # losses: mean over ranks; counts: sums
                 else:
                     merged[key] = int(merged[key])
-            logs.update({k: merged[k] for k in keys if k.startswith("loss")})
-            line = {"step": self.state.global_step, **merged,
-                    "epoch": self.state.epoch,
-                    **{k: logs[k] for k in ("grad_norm", "learning_rate") if k in logs}}
-            if self.is_world_process_zero():
-                with open(self.out_dir / TRAIN_LOG, "a", encoding="utf-8") as f:
-                    f.write(json.dumps(line) + "\n")
+            logs.update(merged)  # the loss terms and counts: to train_log.jsonl (StepLog) and the integrations
             with open(seen_path(self.out_dir, self.accelerator.process_index), "a", encoding="utf-8") as f:
                 f.write(json.dumps({"step": self.state.global_step, "query_ids": self._seen}) + "\n")
             self._acc.clear()

@@ -256,7 +256,7 @@ def test_5_train_with_a_bad_value_then_the_corrected_rerun(neat, tmp_path, hh_fi
     out = tmp_path / "adapter"
     args = ["train", "--shards", data, "--out", out, "--train-split", "all", "--max-steps", "1"]
     rc, _, err = neat(*args, "--policy", tiny_policy_dir, "--learning-rate", "-0.1")
-    assert rc == 2 and "--learning-rate must be > 0, got -0.1" in err and not out.exists()
+    assert rc == 2 and "--learning_rate must be > 0, got -0.1" in err and not out.exists()
     broken = tmp_path / "broken-policy"
     shutil.copytree(tiny_policy_dir, broken)
     (broken / "model.safetensors").write_bytes(b"not safetensors")
@@ -302,6 +302,25 @@ def test_6_a_missing_path_fails_at_once_with_no_such_file(args, missing, no_hub,
     rc, _, err = neat(*[names.get(a, a) for a in args])
     assert rc == 2 and f"{missing}: no such file or directory (and it is not a hub id like org/name)" in err
     assert not (tmp_path / "o").exists() and not round_dir(tmp_path / "run", 1).exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rm", "models/x"], "--rm models/x: no such file or directory"),
+    (["--judge", "models/x"], "--judge models/x: no such file or directory"),
+    (["--judge", "POLICY"], "is a causal LM (LlamaForCausalLM), not a reward model: --judge needs"),
+    (["--baseline-policy", "models/x"], "--baseline-policy models/x: no such file or directory"),
+    (["--baseline-responses", "in/answers.jsonl"], "--baseline-responses in/answers.jsonl: no such file"),
+    (["--responses-out", "in.jsonl/answers.jsonl"], "--responses-out in.jsonl/answers.jsonl: a file is in the way"),
+])
+def test_6_eval_refuses_its_other_models_and_files_before_generating(args, message, no_hub, neat, tmp_path,
+                                                                     tiny_policy_dir, tiny_rm_dir, monkeypatch):
+    import neat_train.eval_cmd
+
+    monkeypatch.setattr(neat_train.eval_cmd, "generate", lambda *a: pytest.fail("generated before refusing"))
+    (tmp_path / "in.jsonl").write_text("")
+    args = [str(tiny_policy_dir) if a == "POLICY" else a for a in args]
+    rc, _, err = neat("eval", "--dataset", DEMO, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir, *args)
+    assert rc == 2 and message in err, err
 
 
 def test_6_only_a_real_hub_id_goes_to_the_hub(no_hub, monkeypatch):
@@ -382,6 +401,26 @@ def test_8_a_bad_reward_model_is_a_clear_error(case, message, neat, tmp_path, hh
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("case, message", [
+    ("invalid json", "config.json is not a JSON object"),
+    ("invalid value", "config.json is not a valid transformers config (Validation error for field 'hidden_size'"),
+    ("auto_map", "asks for custom code (auto_map: AutoModelForCausalLM) and neat never runs remote code"),
+    ("reward model", "is a BertForSequenceClassification, not a causal language model"),
+])
+def test_8_a_bad_policy_is_a_clear_error_before_any_weights_load(case, message, neat, tmp_path, tiny_rm_dir,
+                                                                  tiny_policy_dir):
+    policy = tmp_path / "policy"
+    shutil.copytree(tiny_rm_dir if case == "reward model" else tiny_policy_dir, policy)
+    if case == "invalid json":
+        (policy / "config.json").write_text('{"model_type": "llama",')
+    elif case == "invalid value":
+        _edit_config(policy, hidden_size="big")
+    elif case == "auto_map":
+        _edit_config(policy, auto_map={"AutoModelForCausalLM": "modeling.MyLM"})
+    rc, _, err = neat("eval", "--dataset", DEMO, "--policy", policy, "--rm", tiny_rm_dir, "--limit", "2")
+    assert rc == 2 and message in err and "Traceback" not in err, err
+
+
 def test_8_an_adapter_with_pickled_weights_only_is_refused(neat, tmp_path, hh_file, tiny_policy_dir, tiny_rm_dir):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -421,10 +460,10 @@ def test_8_neat_run_exits_2_without_tracebacks_when_a_stage_reports_bad_input(tm
     ("data", "limit", -5, "--limit must be a positive number of rows, got -5"),
     ("score", "batch_size", 0, "--batch-size must be at least 1, got 0"),
     ("generate", "max_new_tokens", -16, "max_new_tokens must be a positive number of tokens, got -16"),
-    ("train", "learning_rate", -0.1, "--learning-rate must be > 0, got -0.1"),
+    ("train", "learning_rate", -0.1, "--learning_rate must be > 0, got -0.1"),
     ("data", "max_reject_share", 7, "--max-reject-share must be in [0, 1], got 7"),
     ("eval", "max_new_tokens", -16, "--max-new-tokens must be >= 1, got -16"),
-    ("train", "lr_scheduler", "cosin", "--lr-scheduler must be one of linear, cosine"),
+    ("train", "lr_scheduler_type", "cosin", "argument --lr_scheduler_type/--lr-scheduler-type: invalid choice: 'cosin'"),
 ])
 def test_9_check_refuses_a_value_the_stage_refuses_with_the_stages_own_message(section, key, value, message, neat,
                                                                                 tmp_path):
@@ -441,7 +480,7 @@ def test_9_check_refuses_a_value_the_stage_refuses_with_the_stages_own_message(s
 
 
 def test_9_unknown_flags_and_bad_typed_values_are_one_line_errors(neat):
-    rc, _, err = neat("train", "--shards", "r", "--out", "o", "--max-stepz", "3")
+    rc, _, err = neat("train", "--shards", "r", "--output_dir", "o", "--max-stepz", "3")
     assert rc == 2 and err.strip() == ("neat train: error: unrecognized arguments: --max-stepz (did you mean "
                                        "--max-steps?) 3 (neat train --help lists the flags)")
     rc, _, err = neat("load", "--dataset", "d", "--limit", "abc")
@@ -481,12 +520,26 @@ def test_11_score_into_a_finished_round_refuses_before_scoring(neat, tmp_path, h
 
 def test_11_out_naming_a_round_directory_is_refused(neat, tmp_path, hh_file, tiny_policy_dir, tiny_rm_dir):
     round0 = loaded_round(neat, hh_file, tmp_path / "run")
-    before = sorted(p.name for p in round0.iterdir())
+    before = sorted(str(p.relative_to(round0)) for p in round0.rglob("*"))
     for args in (["load", "--dataset", hh_file], ["generate", "--from", round0, "--policy", tiny_policy_dir,
-                                                  "--rm", tiny_rm_dir]):
-        rc, _, err = neat(*args, "--out", round0)
-        assert rc == 2 and f"{round0} is a round directory; --out takes the data root" in err, err
-    assert sorted(p.name for p in round0.iterdir()) == before
+                                                  "--rm", tiny_rm_dir], ["score", "--dataset", hh_file, "--rm", tiny_rm_dir]):
+        for out in (round0, round0 / "data", round0 / "data" / "deeper"):  # a round is never written inside a round
+            rc, _, err = neat(*args, "--out", out)
+            assert rc == 2 and f"{round0} is a round directory; --out takes the data root" in err, err
+    for args in (["train", "--shards", round0, "--policy", tiny_policy_dir], ["export", round0]):
+        for out in (round0, round0 / "adapter"):  # nor anything else: a round is immutable, and its readers read all
+            rc, _, err = neat(*args, "--out", out)
+            assert rc == 2 and f" {out}: {round0} is a round directory, and nothing is written into" in err, err
+    for flag in ("--out", "--delta-out"):  # neither the RM nor its delta
+        rc, _, err = neat("rm", "train", "--pairs", hh_file, flag, round0 / "rm")
+        assert rc == 2 and f"{flag} {round0 / 'rm'}: {round0} is a round directory" in err, err
+    assert sorted(str(p.relative_to(round0)) for p in round0.rglob("*")) == before
+
+
+def test_11_out_that_cannot_be_a_directory_is_a_clear_error(neat, tmp_path, hh_file):
+    (tmp_path / "taken").write_text("a file, not a directory")
+    rc, _, err = neat("load", "--dataset", hh_file, "--out", tmp_path / "taken")
+    assert rc == 2 and f"neat load: error: {tmp_path / 'taken' / 'round-000'}: Not a directory" in err
 
 
 def test_11_inspect_says_a_loose_shard_is_unverified(neat, tmp_path, hh_file):

@@ -38,10 +38,10 @@ def test_online_methods_sample_from_their_own_previous_policy_offline_ones_repea
             assert flag(stage(stages, f"seed 3 train {method} round {r}"), "--shards").endswith("round0/round-000")
     for method in table2.METHODS:  # the same budget: two rounds of 5 steps, round 2 continuing round 1's adapter
         train1, train2 = (stage(stages, f"seed 3 train {method} round {r}") for r in (1, 2))
-        assert flag(train1, "--max-steps") == flag(train2, "--max-steps") == "5"
+        assert flag(train1, "--max_steps") == flag(train2, "--max_steps") == "5"
         assert flag(train1, "--seed") == "3" and flag(train1, "--adapter") is None
-        assert flag(train2, "--adapter") == flag(train1, "--out")
-        assert flag(stage(stages, f"seed 3 eval {method}"), "--adapter") == flag(train2, "--out")
+        assert flag(train2, "--adapter") == flag(train1, "--output_dir")
+        assert flag(stage(stages, f"seed 3 eval {method}"), "--adapter") == flag(train2, "--output_dir")
     assert flag(stage(stages, "eval base"), "--adapter") is None  # greedy: once, for every seed
     assert [s.name for s in stages].count("score round 0") == 1
 

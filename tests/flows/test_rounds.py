@@ -199,7 +199,7 @@ def test_train_on_selects_the_rounds_trained_on(tmp_path, monkeypatch, tiny_poli
 
     def fake_stage(args, launcher=None, capture=False):
         calls.append((args, launcher))
-        Path(args[args.index("--out") + 1]).mkdir(parents=True)
+        Path(args[args.index("--output_dir") + 1]).mkdir(parents=True)
         return ""
 
     monkeypatch.setattr(rounds, "run_stage", fake_stage)
@@ -209,6 +209,6 @@ def test_train_on_selects_the_rounds_trained_on(tmp_path, monkeypatch, tiny_poli
     shards = args[args.index("--shards") + 1: args.index("--policy")]
     assert [Path(s).name for s in shards] == expected
     assert args[args.index("--adapter") + 1].endswith("round-001")
-    assert args[args.index("--out") + 1].endswith("round-002.partial")
+    assert args[args.index("--output_dir") + 1].endswith("round-002.partial")
     assert launcher == ["accelerate", "launch"]
     assert rounds.train_round.fn(config, 2, None) == adapter and len(calls) == 1  # finished: reused

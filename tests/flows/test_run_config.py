@@ -49,3 +49,27 @@ def test_section_args():
     assert section_args({"limit": 4, "flag": True, "names": ["a", "b"], "skip": None}) == [
         "--limit", "4", "--flag", "true", "--names", "a", "b",
     ]
+
+
+def test_the_train_section_is_checked_against_neat_trains_config_and_parser(tmp_path, capsys):
+    base = {"name": "t", "dataset": "d.jsonl", "out": "o"}
+    # old key names still work (the same aliases as `neat train`), with a note
+    cfg = load_run_config(write(tmp_path, {**base, "train": {"batch_size": 2, "epochs": 2.0, "device": "cpu"}}))
+    assert cfg.train == {"batch_size": 2, "epochs": 2.0, "device": "cpu"}
+    assert "--batch_size is deprecated, use --per_device_train_batch_size" in capsys.readouterr().err
+    with pytest.raises(NeatDataError) as e:  # wrong types, unknown keys, keys the flow sets: all listed
+        load_run_config(write(tmp_path, {**base, "train": {"learning_rat": 0.1, "max_steps": "many", "out": "x",
+                                                           "gradient_accumulation_steps": 1.5}}))
+    msg = str(e.value)
+    assert "train.learning_rat: unknown key (did you mean learning_rate?)" in msg
+    assert "train.max_steps: expected int, got str 'many'" in msg
+    assert "train.output_dir: set by the flow itself" in msg
+    assert "train.gradient_accumulation_steps: expected int, got float 1.5" in msg
+    for train, message in (({"loss": "ppo"}, "train.loss: expected Literal['neat', 'rrhf', 'sft', 'dpo'], got str"),
+                           ({"per_device_train_batch_size": 0}, "--per_device_train_batch_size must be >= 1, got 0"),
+                           ({"warmup_steps": -1}, "Expected value warmup_steps >= 0")):  # TrainingArguments' own
+        with pytest.raises(NeatDataError, match="invalid config") as e:
+            load_run_config(write(tmp_path, {**base, "train": train}))
+        assert message in str(e.value)
+    # bf16 is checked by the training process on its own machine, not by --check on this one
+    assert load_run_config(write(tmp_path, {**base, "train": {"bf16": True}})).train == {"bf16": True}

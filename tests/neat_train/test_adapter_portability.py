@@ -130,12 +130,12 @@ def test_each_integration_is_pointed_under_the_logging_dir_unless_the_user_set_i
     for key in ("WANDB_DIR", "MLFLOW_TRACKING_URI", "TRACKIO_DIR", "TENSORBOARD_LOGGING_DIR"):
         monkeypatch.delenv(key, raising=False)
     out, logs = tmp_path / "adapter", (tmp_path / "adapter" / "logs").resolve()
-    env = tracking_env(SimpleNamespace(report_to="tensorboard,wandb, mlflow,trackio", logging_dir=None), out)
+    env = tracking_env(SimpleNamespace(report_to=["tensorboard", "wandb", "mlflow", "trackio"], logging_dir=None), out)
     assert env == {"TENSORBOARD_LOGGING_DIR": str(logs / "tensorboard"), "WANDB_DIR": str(logs),
                    "MLFLOW_TRACKING_URI": f"sqlite:///{logs / 'mlflow.db'}", "TRACKIO_DIR": str(logs / "trackio")}
     assert logs.is_dir()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")  # a tracking server: kept
-    env = tracking_env(SimpleNamespace(report_to="mlflow", logging_dir=str(tmp_path / "mine")), out)
+    env = tracking_env(SimpleNamespace(report_to=["mlflow"], logging_dir=str(tmp_path / "mine")), out)
     assert env == {"MLFLOW_TRACKING_URI": "http://mlflow.example:5000"} and (tmp_path / "mine").is_dir()
-    assert tracking_env(SimpleNamespace(report_to="none", logging_dir=None), tmp_path / "other") == {}
+    assert tracking_env(SimpleNamespace(report_to=[], logging_dir=None), tmp_path / "other") == {}
     assert not (tmp_path / "other").exists()  # nothing is created without an integration

@@ -19,8 +19,8 @@ LOG_KEYS = {"step", "loss", "loss_sft", "loss_rank", "loss_pen"}
 
 
 def train(scored, policy, out, *extra):
-    return neat(["train", "--shards", str(scored), "--policy", str(policy), "--out", str(out), "--device", "cpu",
-                 "--max-steps", "3", "--batch-size", "2", *map(str, extra)])
+    return neat(["train", "--shards", str(scored), "--policy", str(policy), "--output_dir", str(out), "--use_cpu",
+                 "true", "--max_steps", "3", "--per_device_train_batch_size", "2", *map(str, extra)])
 
 
 def read_log(out):
@@ -71,7 +71,7 @@ def test_a_crashed_run_resumes_from_its_last_checkpoint(scored_round, tiny_polic
 
     def crash_on_third_step(self, *args, **kwargs):
         calls.append(1)
-        if len(calls) == 3:
+        if len(calls) == 4:  # step 4: step 3 is logged but not in checkpoint-2
             raise RuntimeError("simulated crash")
         return real(self, *args, **kwargs)
 
@@ -80,10 +80,13 @@ def test_a_crashed_run_resumes_from_its_last_checkpoint(scored_round, tiny_polic
     with pytest.raises(RuntimeError, match="simulated crash"):
         train(scored_round, tiny_policy_dir, out, "--max-steps", "4", "--save-steps", "2")
     assert (out / "checkpoints" / "checkpoint-2").is_dir() and not (out / "result.json").exists()
+    assert [x["step"] for x in read_log(out)] == [1, 2, 3]
     monkeypatch.setattr(trainer_module.NeatTrainer, "compute_loss", real)
     assert train(scored_round, tiny_policy_dir, out, "--max-steps", "4", "--save-steps", "2") == 0
     resumed, ref = read_log(out), read_log(tmp_path / "ref")
-    assert [x["step"] for x in resumed] == [1, 2, 3, 4]
+    assert [x["step"] for x in resumed] == [1, 2, 3, 4]  # step 3 redone, logged once (StepLog)
+    seen = [json.loads(ln)["step"] for ln in (out / "seen_queries.rank-0.jsonl").read_text().splitlines()]
+    assert seen == [1, 2, 3, 4]
     assert [x["loss"] for x in resumed] == pytest.approx([x["loss"] for x in ref], rel=1e-6)
     # a finished run is not trained again, and other settings in the same --out are refused
     assert train(scored_round, tiny_policy_dir, out, "--max-steps", "4", "--save-steps", "2") == 2
@@ -154,4 +157,31 @@ def test_bad_inputs_are_refused_naming_the_file(scored_round, tiny_policy_dir, t
     assert train(tmp_path / "nothing", tiny_policy_dir, tmp_path / "o4") == 2
     assert "not a round directory" in capsys.readouterr().err
     assert train(scored_round, tiny_policy_dir, tmp_path / "o5", "--penalty", "huge") == 2
-    assert "--penalty must be one of nll, unlikelihood" in capsys.readouterr().err
+    assert "argument --penalty: invalid choice: 'huge' (choose from 'nll', 'unlikelihood')" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("old, new", [
+    (["--out", "o"], ["--output_dir", "o"]),
+    (["--out=o"], ["--output_dir", "o"]),
+    (["--batch-size", "3"], ["--per_device_train_batch_size", "3"]),
+    (["--batch_size", "3"], ["--per_device_train_batch_size", "3"]),
+    (["--grad-accum", "4"], ["--gradient_accumulation_steps", "4"]),
+    (["--grad_accum", "4"], ["--gradient_accumulation_steps", "4"]),
+    (["--epochs", "2.5"], ["--num_train_epochs", "2.5"]),
+    (["--lr-scheduler", "cosine"], ["--lr_scheduler_type", "cosine"]),
+    (["--lr_scheduler=cosine"], ["--lr_scheduler_type", "cosine"]),
+    (["--gradient-checkpointing", "true"], ["--activation_checkpointing", "true"]),
+    (["--device", "cpu"], ["--use_cpu", "true"]),
+    (["--device", "auto"], ["--use_cpu", "false"]),
+    (["--device=cuda"], ["--use_cpu", "false"]),
+])
+def test_each_old_flag_name_gives_the_config_of_the_new_one_with_a_note(old, new, capsys):
+    from flows.cli import parse_config
+    from neat_train.train_cmd import Config
+
+    base = ["--shards", "r", *(["--output_dir", "o"] if new[0] != "--output_dir" else [])]
+    expected = parse_config(Config, [*base, *new], "neat train").to_dict()
+    assert "deprecated" not in capsys.readouterr().err
+    assert parse_config(Config, [*base, *old], "neat train").to_dict() == expected
+    name = old[0].split("=")[0]
+    assert f"neat train: note: {name} is deprecated, use {new[0]}" in capsys.readouterr().err
