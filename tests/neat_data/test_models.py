@@ -128,7 +128,7 @@ def test_data_root_rule_neat_home_then_checkout_then_user_cache(tmp_path, monkey
     monkeypatch.setattr(models, "PROJECT_ROOT", tmp_path / "site-packages")  # an installed wheel: no pyproject.toml
     assert not models.in_checkout()
     assert models.data_root() == tmp_path / "home" / ".cache" / "neat"
-    assert models.shipped_path(models.DEFAULT_RM_DELTA_DIR) == models.WHEEL_DATA / "models" / "neat-rm-minilm-delta"
+    assert models.shipped_path(models.DEFAULT_RM_DELTA_DIR) == models.WHEEL_DATA / "models" / models.DEFAULT_RM_DELTA_DIR.name
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert models.data_root() == tmp_path / "xdg" / "neat"
     monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "old-name"))

@@ -48,6 +48,8 @@ def test_rm_train_fits_the_pairs_and_its_delta_rebuilds_the_same_model(hh_file, 
     assert after["accuracy"] == 1.0 and after["mean_margin"] > before["mean_margin"]
     report = json.loads((out / "neat_rm_train.json").read_text())
     assert report["train"]["pairs"] == 4 and report["train"]["method"] == "lora"
+    assert report["train"]["base"] == str(tiny_rm_dir)  # the --base given, not a path resolved on this machine
+    assert json.loads((delta / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_rm_dir)
     sanity = report["sanity"]["sanity.jsonl"]  # the same pairs, labelled: the fitted RM gets them all right
     assert sanity["accuracy"] == 1.0 and sanity["by_category"]["factual"] == {"accuracy": 1.0, "pairs": 2}
     assert "sanity suite sanity.jsonl: pairwise accuracy 100.0% on 4 pairs" in capsys.readouterr().out
