@@ -202,7 +202,7 @@ def reward_fields(scorer, pairs: list, answers: tuple, chosen: tuple, baseline: 
 def check_inputs(config: Config) -> None:
     """Refuse a missing or unusable RM, judge, baseline or output path before minutes of generation."""
     from neat_data.models import adapter_hash, resolve_policy, resolve_rm
-    from neat_data.scoring import check_rm
+    from neat_data.rm_loading import check_rm
 
     for flag, name in (("--rm", config.rm), ("--judge", config.judge)):
         if name:
@@ -277,7 +277,9 @@ def evaluate(config: Config) -> dict:
 
 def run(config: Config) -> int:
     if config.plot:
-        print(f"wrote {metrics.plot_curves(config.plot_from, config.plot)}", file=sys.stderr)
+        from .plots import plot_curves
+
+        print(f"wrote {plot_curves(config.plot_from, config.plot)}", file=sys.stderr)
         return 0
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON report
         report = evaluate(config)

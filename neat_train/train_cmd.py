@@ -20,13 +20,10 @@ Multi-process (DDP; gloo on CPU, NCCL on GPU): ``torchrun --nproc_per_node 2 -m 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,20 +31,17 @@ from typing import Literal
 
 from transformers import TrainingArguments
 
-from neat_data.atomic import atomic_write_json, sha256_file
+from neat_data.atomic import atomic_write_json
 from neat_data.errors import NeatDataError
 from neat_data.locks import WriteLock
-from neat_data.shards import code_version, describe_changes, fingerprint, refuse_inside_round
+from neat_data.shards import refuse_inside_round
 
-from .data import TRAIN_SPLITS, DataReport, ResponseCollator, load_examples, tokenize_all
+from .data import TRAIN_SPLITS, ResponseCollator, load_examples, tokenize_all
 from .losses import LOSSES, PENALTIES, LossConfig
+from .policy import build_model, check_adapter_base, record_portable_base, weights_sha256
+from .resume import CHECKPOINTS, RESULT, log, prepare_out, rank, run_identity
 from .summaries import write_model_card
 from .trainer import TRAIN_LOG, NeatTrainer
-
-CHECKPOINTS = "checkpoints"
-IDENTITY = "train_config.json"
-RESULT = "result.json"
-
 
 @dataclass(kw_only=True)
 class NeatTrainConfig(TrainingArguments):
@@ -130,136 +124,6 @@ class NeatTrainConfig(TrainingArguments):
 Config = NeatTrainConfig  # the name flows.cli looks up
 
 
-def _rank() -> int:
-    return int(os.environ.get("RANK", "0"))
-
-
-def _log(msg: str) -> None:
-    if _rank() == 0:
-        print(msg, file=sys.stderr, flush=True)
-
-
-def config_sha256(model_dir: str) -> str | None:
-    path = Path(model_dir) / "config.json"
-    return sha256_file(path) if path.is_file() else None
-
-
-def check_adapter_base(adapter: str, policy_path: str) -> None:
-    """Refuse an adapter trained on another base model than ``policy_path`` (clear error naming the file)."""
-    from neat_data.models import DEFAULT_POLICY_ID, resolve_policy
-
-    cfg_path = Path(adapter) / "adapter_config.json"
-    if not cfg_path.is_file():
-        raise NeatDataError(f"--adapter {adapter}: no adapter_config.json, so it is not a PEFT adapter directory")
-    ours = Path(adapter) / IDENTITY
-    expected = config_sha256(policy_path)
-    if ours.is_file():  # trained by neat train: compare the exact base config it was trained on
-        recorded = json.loads(ours.read_text()).get("policy_config_sha256")
-        if recorded and expected and recorded != expected:
-            raise NeatDataError(
-                f"{ours}: the adapter was trained on another base model ({json.loads(ours.read_text())['policy_path']}) "
-                f"than --policy {policy_path}; pass the --policy it was trained on"
-            )
-        return
-    base = json.loads(cfg_path.read_text()).get("base_model_name_or_path")
-    if not base:
-        return
-    if base == DEFAULT_POLICY_ID:
-        base = resolve_policy(base)
-    same = base == policy_path or (Path(base).exists() and Path(base).resolve() == Path(policy_path).resolve())
-    if not same and Path(base).exists() and config_sha256(base) == expected:
-        same = True  # a copy of the same model
-    if not same:
-        raise NeatDataError(
-            f"{cfg_path}: base_model_name_or_path is {base!r} but --policy is {policy_path}; an adapter only fits the "
-            "base model it was trained on: pass that --policy"
-        )
-
-
-def _identity(config: Config, policy_path: str, report: DataReport) -> dict:
-    """What must match for a re-run to resume this output directory (written as train_config.json)."""
-    return {
-        "config": config.to_dict(),
-        "policy_path": policy_path,
-        "policy_config_sha256": config_sha256(policy_path),
-        "adapter_sha256": sha256_file(Path(config.adapter) / "adapter_model.safetensors") if config.adapter else None,
-        "data": [r["manifest_sha256"] for r in report.rounds],
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
-    }
-
-
-def prepare_out(out: Path, identity: dict) -> Path | None:
-    """Claim ``out`` (fresh) or resume it; returns the checkpoint to resume from, if any. The caller holds the
-    write lock of ``out``."""
-    marker = out / IDENTITY
-    if (out / RESULT).exists():
-        raise NeatDataError(f"{out} holds a finished training run ({RESULT} exists); choose another --output_dir")
-    replace = False
-    if marker.exists():
-        old = json.loads(marker.read_text())
-        if fingerprint(old["identity"]) != fingerprint(identity):
-            if any((out / CHECKPOINTS).glob("checkpoint-*")):
-                raise NeatDataError(
-                    f"{marker}: {out} holds an unfinished run with other settings or data "
-                    f"({describe_changes(old['identity'], identity)}) that has checkpoints; refusing to mix them. "
-                    f"Re-run the command that started it to finish it, delete {out}, or use another --output_dir"
-                )
-            _log(f"note: {out} holds a run with other settings ({describe_changes(old['identity'], identity)}) "
-                 "that stopped before its first checkpoint; starting it again with these")
-            replace = True
-    elif out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
-        raise NeatDataError(f"{out} is not empty and not a neat train output; choose an empty or new --output_dir")
-    last = last_complete_checkpoint(out / CHECKPOINTS)
-    if _rank() == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        if replace or not marker.exists():
-            atomic_write_json(marker, {"identity": identity, "code_version": code_version(),
-                                       "policy_path": identity["policy_path"],
-                                       "policy_config_sha256": identity["policy_config_sha256"]})
-    return last
-
-
-def last_complete_checkpoint(checkpoints: Path) -> Path | None:
-    """The latest checkpoint the Trainer finished writing, if any (the log lines of later steps are dropped by
-    ``trainer.StepLog`` when training resumes from it).
-
-    The Trainer writes ``trainer_state.json`` last and not atomically, so a process killed while saving leaves
-    a ``checkpoint-N`` without a readable state: such a directory is removed (its step is simply redone).
-    """
-    found = sorted(checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]), reverse=True)
-    for path in found:
-        try:
-            json.loads((path / "trainer_state.json").read_text())["global_step"]
-            return path
-        except (OSError, ValueError, KeyError):
-            if _rank() == 0:
-                _log(f"removing {path}: the checkpoint was not finished (killed while saving)")
-                shutil.rmtree(path)
-    return None
-
-
-def build_model(config: Config, policy_path: str):
-    """(model ready to train, tokenizer, frozen reference model for DPO with full fine-tuning or None)."""
-    from peft import LoraConfig, PeftModel, get_peft_model
-
-    from neat_data.models import load_policy
-
-    model, tokenizer = load_policy(policy_path, dtype=config.dtype, device="cpu", trainable=True)
-    if config.adapter:
-        model = PeftModel.from_pretrained(model, config.adapter, is_trainable=True, use_safetensors=True)
-        # it may name its base `neat:default-policy`: peft looks at the base's config when saving
-        model.peft_config["default"].base_model_name_or_path = policy_path
-    elif config.method == "lora":
-        targets = config.lora_targets if config.lora_targets == "all-linear" else config.lora_targets.split(",")
-        model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
-                                                 lora_dropout=config.lora_dropout, target_modules=targets,
-                                                 task_type="CAUSAL_LM"))
-    ref_model = None
-    if config.loss == "dpo" and config.method == "full":
-        ref_model = copy.deepcopy(model).eval().requires_grad_(False)
-    return model, tokenizer, ref_model
-
-
 def tracking_env(config: Config, out: Path) -> dict[str, str]:
     """Environment for the --report_to integrations, so that they write under --logging_dir: TensorBoard always
     there; wandb, MLflow and trackio there unless the user's environment already points them elsewhere."""
@@ -277,27 +141,6 @@ def tracking_env(config: Config, out: Path) -> dict[str, str]:
     return env
 
 
-def record_portable_base(out: Path, policy: str) -> None:
-    """``adapter_config.json`` names the base by its portable id (``neat:default-policy``, the hub id), not by the
-    machine-local directory it was loaded from."""
-    from neat_data.models import portable_policy_id
-
-    path = out / "adapter_config.json"
-    adapter_config = json.loads(path.read_text())
-    adapter_config["base_model_name_or_path"] = portable_policy_id(policy)
-    atomic_write_json(path, adapter_config)
-
-
-def weights_sha256(model) -> str:
-    """Hash of the trainable weights (equal on every rank after DDP training)."""
-    h = hashlib.sha256()
-    for name, p in sorted(model.named_parameters()):
-        if p.requires_grad:
-            h.update(name.encode())
-            h.update(p.detach().float().cpu().numpy().tobytes())
-    return h.hexdigest()
-
-
 def run(config: Config) -> int:
     from neat_data.generation.base import resolve_chat_template
     from neat_data.models import adapter_hash, resolve_policy
@@ -309,11 +152,11 @@ def run(config: Config) -> int:
         adapter_hash(config.adapter)  # a PEFT adapter with safetensors weights
         check_adapter_base(config.adapter, policy_path)
     examples, report = load_examples(config.shards, config.train_split)
-    _log(f"read {report.queries_read} queries from {len(report.rounds)} round(s): {report.queries} to train on, "
-         f"{report.held_out} held out (test split, never trained on), {report.superseded} superseded by a later "
-         f"round; {report.single_response} with one response (SFT only), {report.tied} with tied rewards")
-    lock = WriteLock(out, part=f"rank-{_rank()}" if _rank() else None)  # one writer per rank of --output_dir
-    resume = prepare_out(out, _identity(config, policy_path, report))
+    log(f"read {report.queries_read} queries from {len(report.rounds)} round(s): {report.queries} to train on, "
+        f"{report.held_out} held out (test split, never trained on), {report.superseded} superseded by a later "
+        f"round; {report.single_response} with one response (SFT only), {report.tied} with tied rewards")
+    lock = WriteLock(out, part=f"rank-{rank()}" if rank() else None)  # one writer per rank of --output_dir
+    resume = prepare_out(out, run_identity(config, policy_path, report))
 
     import torch
     from accelerate.utils import gather_object
@@ -327,7 +170,7 @@ def run(config: Config) -> int:
     features, truncated = tokenize_all(examples, tokenizer, template, loss_config.responses_used,
                                        config.max_length, config.max_response_length)
     if truncated:
-        _log(f"{truncated} queries were cut from the left to fit --max-length {config.max_length}")
+        log(f"{truncated} queries were cut from the left to fit --max-length {config.max_length}")
     os.environ.update(tracking_env(config, out))  # read by the integrations' callbacks, created with the Trainer
     trainer = NeatTrainer(
         model=model,
@@ -342,7 +185,7 @@ def run(config: Config) -> int:
     if ref_model is not None:
         ref_model.to(trainer.args.device)
     if resume:
-        _log(f"resuming from {resume}")
+        log(f"resuming from {resume}")
     start = time.time()
     train_output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     hashes = gather_object([weights_sha256(trainer.model)])
@@ -370,7 +213,7 @@ def run(config: Config) -> int:
         })
         if not config.keep_checkpoints:
             shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
-        _log(f"trained {trainer.state.global_step} steps; wrote {out}")
+        log(f"trained {trainer.state.global_step} steps; wrote {out}")
     lock.release(remove=True)  # finished: a later writer is refused by result.json
     if torch.distributed.is_initialized():  # without this, gloo's threads can abort a rank at exit (SIGABRT)
         trainer.accelerator.wait_for_everyone()

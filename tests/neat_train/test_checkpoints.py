@@ -2,7 +2,7 @@
 
 import json
 
-from neat_train.train_cmd import last_complete_checkpoint
+from neat_train.resume import last_complete_checkpoint
 from neat_train.trainer import keep_steps
 
 
