@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   — create .venv, install neat + the embedded models, run the main job on the embedded default
-#   make test   — create .venv, install, run the whole test suite
+#   make test   — create .venv, install, lint (ruff), run the whole test suite
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-neat
@@ -19,6 +19,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -q -ra
 
 demo: $(STAMP)

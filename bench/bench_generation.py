@@ -25,9 +25,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _machine import REAL_HH, machine_info  # noqa: E402
-
 import torch  # noqa: E402
+from _machine import REAL_HH, machine_info  # noqa: E402
 
 from neat_data.generation import SamplingConfig, make_backend  # noqa: E402
 from neat_data.generation.base import render_prompts  # noqa: E402
@@ -40,8 +39,13 @@ def timed(generate, conversations, sampling, batch_size: int) -> dict:
     outputs = generate(conversations, sampling)
     seconds = time.perf_counter() - start
     tokens = sum(g.n_tokens for gens in outputs for g in gens)
-    return {"batch_size": batch_size, "seconds": seconds, "tokens": tokens, "tokens_per_s": tokens / seconds,
-            "finish_eos": sum(g.finish_reason == "eos" for gens in outputs for g in gens)}
+    return {
+        "batch_size": batch_size,
+        "seconds": seconds,
+        "tokens": tokens,
+        "tokens_per_s": tokens / seconds,
+        "finish_eos": sum(g.finish_reason == "eos" for gens in outputs for g in gens),
+    }
 
 
 def transformers_generate_one_at_a_time(backend):
@@ -51,10 +55,22 @@ def transformers_generate_one_at_a_time(backend):
         ids, _ = render_prompts(backend.tokenizer, conversations, backend.template, None)
         torch.manual_seed(sampling.seed)
         with torch.inference_mode():
-            return [[backend._decode(t) for t in backend.model.generate(
-                input_ids=torch.tensor([p], device=backend.device), do_sample=sampling.temperature > 0,
-                temperature=sampling.temperature, top_p=sampling.top_p, top_k=0, max_new_tokens=sampling.max_new_tokens,
-                eos_token_id=backend.stop_ids, pad_token_id=backend.pad_id)[:, len(p):].tolist()] for p in ids]
+            return [
+                [
+                    backend._decode(t)
+                    for t in backend.model.generate(
+                        input_ids=torch.tensor([p], device=backend.device),
+                        do_sample=sampling.temperature > 0,
+                        temperature=sampling.temperature,
+                        top_p=sampling.top_p,
+                        top_k=0,
+                        max_new_tokens=sampling.max_new_tokens,
+                        eos_token_id=backend.stop_ids,
+                        pad_token_id=backend.pad_id,
+                    )[:, len(p) :].tolist()
+                ]
+                for p in ids
+            ]
 
     return generate
 
@@ -86,9 +102,16 @@ def library_generate_batched(backend):
             mask = torch.tensor([[0] * (width - len(ids[i])) + [1] * len(ids[i]) for i in chunk])
             with torch.inference_mode():
                 tokens = backend.model.generate(
-                    input_ids=input_ids.to(backend.device), attention_mask=mask.to(backend.device),
-                    do_sample=sampling.temperature > 0, temperature=sampling.temperature, top_p=sampling.top_p, top_k=0,
-                    max_new_tokens=sampling.max_new_tokens, eos_token_id=backend.stop_ids, pad_token_id=backend.pad_id)
+                    input_ids=input_ids.to(backend.device),
+                    attention_mask=mask.to(backend.device),
+                    do_sample=sampling.temperature > 0,
+                    temperature=sampling.temperature,
+                    top_p=sampling.top_p,
+                    top_k=0,
+                    max_new_tokens=sampling.max_new_tokens,
+                    eos_token_id=backend.stop_ids,
+                    pad_token_id=backend.pad_id,
+                )
             for i, row in zip(chunk, tokens[:, width:].tolist()):
                 out[i] = [backend._decode(row)]
         return out
@@ -97,7 +120,7 @@ def library_generate_batched(backend):
 
 
 def library_fallback_batched(backend):
-    """The backend's own library path (``generate`` + NEAT's sampler, ``_generate_with_transformers``) on its batches."""
+    """The backend's own library path (``generate`` + NEAT's sampler, ``_generate_with_transformers``), its batches."""
     from neat_data.generation.hf_backend import Rows
 
     def generate(conversations, sampling):
@@ -131,14 +154,25 @@ def continuous_batching(backend, max_requests: int):
         ids, _ = render_prompts(backend.tokenizer, conversations, backend.template, None)
         page = 256
         blocks = max_requests * -(-(max(map(len, ids)) + sampling.max_new_tokens) // page) + 8
-        cb = ContinuousBatchingConfig(page_size=page, num_blocks=blocks, max_batch_tokens=2048,
-                                      max_requests_per_batch=max_requests, seed=sampling.seed, use_cuda_graph=False)
-        config = GenerationConfig(do_sample=sampling.temperature > 0, temperature=sampling.temperature,
-                                  top_p=sampling.top_p, top_k=0, max_new_tokens=sampling.max_new_tokens,
-                                  eos_token_id=backend.stop_ids, pad_token_id=backend.pad_id)
+        cb = ContinuousBatchingConfig(
+            page_size=page,
+            num_blocks=blocks,
+            max_batch_tokens=2048,
+            max_requests_per_batch=max_requests,
+            seed=sampling.seed,
+            use_cuda_graph=False,
+        )
+        config = GenerationConfig(
+            do_sample=sampling.temperature > 0,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            top_k=0,
+            max_new_tokens=sampling.max_new_tokens,
+            eos_token_id=backend.stop_ids,
+            pad_token_id=backend.pad_id,
+        )
         with torch.inference_mode():
-            results = backend.model.generate_batch(inputs=ids, generation_config=config,
-                                                   continuous_batching_config=cb)
+            results = backend.model.generate_batch(inputs=ids, generation_config=config, continuous_batching_config=cb)
         outputs = list(results.values())
         if len(outputs) != len(ids) or any(o.error for o in outputs):
             raise RuntimeError(f"generate_batch returned {len(outputs)} of {len(ids)} requests")
@@ -159,8 +193,12 @@ def main() -> None:
     ap.add_argument("--placement", default=DEFAULT_PLACEMENT)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-single", action="store_true", help="skip the two one-prompt-at-a-time runs (slow)")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="torch CPU threads (on a busy shared machine 1 avoids OpenMP stalls); default: torch's")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (on a busy shared machine 1 avoids OpenMP stalls); default: torch's",
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -180,24 +218,38 @@ def main() -> None:
     runs["batched"] = timed(backend.generate, conversations, sampling, args.batch_size)
     runs["batched_generate"] = timed(library_generate_batched(backend), conversations, sampling, args.batch_size)
     runs["batched_fallback"] = timed(library_fallback_batched(backend), conversations, sampling, args.batch_size)
-    runs["generate_batch"] = timed(continuous_batching(backend, args.batch_size), conversations, sampling,
-                                   args.batch_size)
+    runs["generate_batch"] = timed(
+        continuous_batching(backend, args.batch_size), conversations, sampling, args.batch_size
+    )
     loop = runs["batched"]["tokens_per_s"]
-    print(json.dumps({
-        "benchmark": "generation_loop_vs_library",
-        "policy": args.policy,
-        "generator": backend.generator,
-        "conversations": len(conversations),
-        "placement": args.placement,
-        "sampling": sampling.as_record(args.placement),
-        **runs,
-        **({"speedup_tokens_per_s": loop / runs["single"]["tokens_per_s"],
-            "speedup_vs_single_loop": loop / runs["single_loop"]["tokens_per_s"], "target_speedup": 5.0}
-           if "single" in runs else {}),
-        "loop_vs_library": {name: loop / runs[name]["tokens_per_s"]
-                            for name in ("batched_generate", "batched_fallback", "generate_batch")},
-        "machine": {**machine_info(args.dtype), "loadavg_1m_before": load_before},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "generation_loop_vs_library",
+                "policy": args.policy,
+                "generator": backend.generator,
+                "conversations": len(conversations),
+                "placement": args.placement,
+                "sampling": sampling.as_record(args.placement),
+                **runs,
+                **(
+                    {
+                        "speedup_tokens_per_s": loop / runs["single"]["tokens_per_s"],
+                        "speedup_vs_single_loop": loop / runs["single_loop"]["tokens_per_s"],
+                        "target_speedup": 5.0,
+                    }
+                    if "single" in runs
+                    else {}
+                ),
+                "loop_vs_library": {
+                    name: loop / runs[name]["tokens_per_s"]
+                    for name in ("batched_generate", "batched_fallback", "generate_batch")
+                },
+                "machine": {**machine_info(args.dtype), "loadavg_1m_before": load_before},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

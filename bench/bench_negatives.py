@@ -66,10 +66,19 @@ def targets(setting: dict) -> dict:
     """Which targets one setting meets (None where the number is missing: no judge, no fluency scores)."""
     mean, mean_judge, fluency = setting["mean_reward"], setting.get("mean_reward_judge") or {}, setting["fluency"]
     share_judge = setting.get("pos_gt_neg_share_judge")
-    below = (lambda m: m["negative_prompt"] < m["dataset_rejected"]
-             if {"negative_prompt", "dataset_rejected"} <= m.keys() else None)
-    gap = (fluency["positive_prompt"] - fluency["negative_prompt"]
-           if {"positive_prompt", "negative_prompt"} <= fluency.keys() else None)
+
+    def below(m):
+        return (
+            m["negative_prompt"] < m["dataset_rejected"]
+            if {"negative_prompt", "dataset_rejected"} <= m.keys()
+            else None
+        )
+
+    gap = (
+        fluency["positive_prompt"] - fluency["negative_prompt"]
+        if {"positive_prompt", "negative_prompt"} <= fluency.keys()
+        else None
+    )
     result = {
         "pos_gt_neg_share": setting["pos_gt_neg_share"] is not None and setting["pos_gt_neg_share"] >= SHARE_TARGET,
         "pos_gt_neg_share_judge": None if share_judge is None else share_judge >= SHARE_TARGET,
@@ -112,18 +121,28 @@ def main() -> None:
     if not is_round_dir(round0):
         queries = out / "held-out.jsonl"
         atomic_write_jsonl(queries, held_out_rows(args.hh, args.queries))
-        timings["score round 0"] = neat(["score", "--dataset", str(queries), "--rm", args.rm, "--out", str(round0.parent)])
+        timings["score round 0"] = neat(
+            ["score", "--dataset", str(queries), "--rm", args.rm, "--out", str(round0.parent)]
+        )
     dataset_mean = load_manifest(round0)["summary"]["reward"]
     summary = {
         "benchmark": "negative_prompt_separation",
-        "policy": args.policy, "rm": args.rm, "judge": args.judge, "queries": args.queries, "hh": args.hh,
-        "prompts": args.prompts, "guidance_reference": args.guidance_reference,
-        "max_new_tokens": args.max_new_tokens, "seed": args.seed,
+        "policy": args.policy,
+        "rm": args.rm,
+        "judge": args.judge,
+        "queries": args.queries,
+        "hh": args.hh,
+        "prompts": args.prompts,
+        "guidance_reference": args.guidance_reference,
+        "max_new_tokens": args.max_new_tokens,
+        "seed": args.seed,
         "dataset_mean_reward": {k: v["mean"] for k, v in dataset_mean.items()},
-        "settings": earlier.get("settings", {}), "stage_seconds": timings,
+        "settings": earlier.get("settings", {}),
+        "stage_seconds": timings,
     }
-    for w, placement, prefill, temperature in itertools.product(args.guidance, args.placement, args.prefill,
-                                                               args.temperature):
+    for w, placement, prefill, temperature in itertools.product(
+        args.guidance, args.placement, args.prefill, args.temperature
+    ):
         name = setting_name(w, placement, prefill, temperature)
         root = out / name
         if is_round_dir(root / "round-001") and name in summary["settings"]:
@@ -131,25 +150,58 @@ def main() -> None:
         load = None
         if not is_round_dir(root / "round-001"):
             load = [round(os.getloadavg()[0], 2)]
-            timings[name] = neat([
-                "generate", "--from", str(round0), "--out", str(root), "--policy", args.policy, "--rm", args.rm,
-                "--prompts", args.prompts, "--placement", placement, "--temperature", str(temperature),
-                "--negative-guidance", str(w), "--guidance-reference", args.guidance_reference,
-                "--max-new-tokens", str(args.max_new_tokens), "--batch-size", str(args.batch_size),
-                "--seed", str(args.seed), *(["--negative-prefill", prefill] if prefill else []),
-                *(["--judge", args.judge] if args.judge else []),
-            ])
+            timings[name] = neat(
+                [
+                    "generate",
+                    "--from",
+                    str(round0),
+                    "--out",
+                    str(root),
+                    "--policy",
+                    args.policy,
+                    "--rm",
+                    args.rm,
+                    "--prompts",
+                    args.prompts,
+                    "--placement",
+                    placement,
+                    "--temperature",
+                    str(temperature),
+                    "--negative-guidance",
+                    str(w),
+                    "--guidance-reference",
+                    args.guidance_reference,
+                    "--max-new-tokens",
+                    str(args.max_new_tokens),
+                    "--batch-size",
+                    str(args.batch_size),
+                    "--seed",
+                    str(args.seed),
+                    *(["--negative-prefill", prefill] if prefill else []),
+                    *(["--judge", args.judge] if args.judge else []),
+                ]
+            )
             load.append(round(os.getloadavg()[0], 2))
         extra = load_manifest(root / "round-001")["extra"]
         gen, eff = extra["generate"], extra["efficacy"]
         setting = summary["settings"][name] = {
-            "negative_guidance": w, "placement": placement, "prefill": prefill or None, "temperature": temperature,
-            "pos_gt_neg_share": eff["pos_gt_neg_share"], "pos_gt_neg_share_judge": eff.get("pos_gt_neg_share_judge"),
-            "pos_neg_queries": eff["pos_neg_queries"], "mean_reward": eff["mean_reward"],
-            "mean_reward_judge": eff.get("mean_reward_judge"), "fluency": eff["fluency"],
-            "negative_fluent": eff.get("negative_fluent"), "warning": eff["warning"],
-            "tokens": gen["tokens"], "generate_seconds": gen["seconds"], "tokens_per_s": gen["tokens_per_s"],
-            "fluency_seconds": gen["fluency_seconds"], "finish_reasons": gen["finish_reasons"],
+            "negative_guidance": w,
+            "placement": placement,
+            "prefill": prefill or None,
+            "temperature": temperature,
+            "pos_gt_neg_share": eff["pos_gt_neg_share"],
+            "pos_gt_neg_share_judge": eff.get("pos_gt_neg_share_judge"),
+            "pos_neg_queries": eff["pos_neg_queries"],
+            "mean_reward": eff["mean_reward"],
+            "mean_reward_judge": eff.get("mean_reward_judge"),
+            "fluency": eff["fluency"],
+            "negative_fluent": eff.get("negative_fluent"),
+            "warning": eff["warning"],
+            "tokens": gen["tokens"],
+            "generate_seconds": gen["seconds"],
+            "tokens_per_s": gen["tokens_per_s"],
+            "fluency_seconds": gen["fluency_seconds"],
+            "finish_reasons": gen["finish_reasons"],
             "load_1m_before_after": load,
         }
         setting["targets"] = targets(setting)
@@ -157,6 +209,7 @@ def main() -> None:
     summary["machine"] = machine_info()
     atomic_write_json(out / "summary.json", summary)
     print(json.dumps(summary, indent=2))
+
 
 if __name__ == "__main__":
     main()

@@ -11,7 +11,8 @@ Two stages, each run three ways into fresh directories (no score cache shared be
 Stages: ``neat score`` on the 1600 real HH-RLHF pairs (the default RM), then ``neat generate`` of round 1 from that
 round 0 on ``--queries`` queries (negative and positive prompt, ``--max-new-tokens``, the default policy).
 
-    .venv/bin/python bench/bench_parts.py [--hh PATH] [--queries 32] [--max-new-tokens 32] > docs/results/bench-parts.json
+    .venv/bin/python bench/bench_parts.py [--hh PATH] [--queries 32] [--max-new-tokens 32] \\
+        > docs/results/bench-parts.json
 """
 
 from __future__ import annotations
@@ -41,8 +42,17 @@ def run_stage(args: list[str], parts: int | None, env: dict, home: Path) -> floa
     env = {**os.environ, "NEAT_HOME": str(home), **env}  # its own score cache (the models are passed as paths)
     commands = [args] if parts is None else [[*args, "--part", f"{i}/{parts}"] for i in range(1, parts + 1)]
     start = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "flows.cli", *c], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True) for c in commands]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "flows.cli", *c],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for c in commands
+    ]
     outputs = [p.communicate()[0] for p in procs]
     seconds = time.perf_counter() - start
     for p, out in zip(procs, outputs):
@@ -64,30 +74,68 @@ def main() -> None:
         tmp = Path(tmp)
         for way, (parts, env) in WAYS.items():
             out = tmp / way
-            results["score"][way] = run_stage(["score", "--dataset", args.hh, "--rm", rm, "--out", str(out), "--rows-per-shard", "100"],
-                                              parts, env, tmp / f"home-{way}")
+            results["score"][way] = run_stage(
+                ["score", "--dataset", args.hh, "--rm", rm, "--out", str(out), "--rows-per-shard", "100"],
+                parts,
+                env,
+                tmp / f"home-{way}",
+            )
         for way, (parts, env) in WAYS.items():
             out = tmp / way
             results["generate"][way] = run_stage(
-                ["generate", "--from", str(round_dir(out, 0)), "--policy", policy, "--rm", rm,
-                 "--limit", str(args.queries), "--max-new-tokens",
-                 str(args.max_new_tokens), "--n", "1", "--rows-per-shard", "8"], parts, env, tmp / f"home-{way}")
-        same = {index: all(read_round(round_dir(tmp / way, index)) == read_round(round_dir(tmp / "one", index))
-                           for way in WAYS) for index in (0, 1)}
+                [
+                    "generate",
+                    "--from",
+                    str(round_dir(out, 0)),
+                    "--policy",
+                    policy,
+                    "--rm",
+                    rm,
+                    "--limit",
+                    str(args.queries),
+                    "--max-new-tokens",
+                    str(args.max_new_tokens),
+                    "--n",
+                    "1",
+                    "--rows-per-shard",
+                    "8",
+                ],
+                parts,
+                env,
+                tmp / f"home-{way}",
+            )
+        same = {
+            index: all(
+                read_round(round_dir(tmp / way, index)) == read_round(round_dir(tmp / "one", index)) for way in WAYS
+            )
+            for index in (0, 1)
+        }
         queries = {index: len(read_round(round_dir(tmp / "one", index))) for index in (0, 1)}
-    print(json.dumps({
-        "bench": "parts",
-        "data": Path(args.hh).name,
-        "score": {"queries": queries[0], "seconds": results["score"],
-                  "speedup_two": results["score"]["one"] / results["score"]["two"],
-                  "speedup_two_1thread": results["score"]["one"] / results["score"]["two_1thread"]},
-        "generate": {"queries": queries[1], "conversations": 2 * queries[1], "max_new_tokens": args.max_new_tokens,
-                     "seconds": results["generate"],
-                     "speedup_two": results["generate"]["one"] / results["generate"]["two"],
-                     "speedup_two_1thread": results["generate"]["one"] / results["generate"]["two_1thread"]},
-        "rounds_identical_to_one_part": {f"round {i}": v for i, v in same.items()},
-        "machine": {**machine_info("float32"), "loadavg_1m_before": load_before},
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "bench": "parts",
+                "data": Path(args.hh).name,
+                "score": {
+                    "queries": queries[0],
+                    "seconds": results["score"],
+                    "speedup_two": results["score"]["one"] / results["score"]["two"],
+                    "speedup_two_1thread": results["score"]["one"] / results["score"]["two_1thread"],
+                },
+                "generate": {
+                    "queries": queries[1],
+                    "conversations": 2 * queries[1],
+                    "max_new_tokens": args.max_new_tokens,
+                    "seconds": results["generate"],
+                    "speedup_two": results["generate"]["one"] / results["generate"]["two"],
+                    "speedup_two_1thread": results["generate"]["one"] / results["generate"]["two_1thread"],
+                },
+                "rounds_identical_to_one_part": {f"round {i}": v for i, v in same.items()},
+                "machine": {**machine_info("float32"), "loadavg_1m_before": load_before},
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -33,9 +33,11 @@ def stage_marks(out: Path, rounds: int) -> list[tuple[str, Path]]:
     """(stage, file whose appearance ends it), in the order the flow runs them."""
     marks = [("score round 0", out / "round-000" / MANIFEST), ("eval round 0", out / "eval" / "round-000.json")]
     for r in range(1, rounds + 1):
-        marks += [(f"generate round {r}", out / f"round-{r:03d}" / MANIFEST),
-                  (f"train round {r}", out / "adapters" / f"round-{r:03d}" / "result.json"),
-                  (f"eval round {r}", out / "eval" / f"round-{r:03d}.json")]
+        marks += [
+            (f"generate round {r}", out / f"round-{r:03d}" / MANIFEST),
+            (f"train round {r}", out / "adapters" / f"round-{r:03d}" / "result.json"),
+            (f"eval round {r}", out / "eval" / f"round-{r:03d}.json"),
+        ]
     return marks + [("report", out / "reward_curve.png")]
 
 
@@ -54,8 +56,13 @@ def main() -> None:
         config_path.write_text(yaml.safe_dump(config))
         env = {**os.environ, "PREFECT_HOME": str(Path(tmp) / "prefect"), "PREFECT_LOGGING_LEVEL": "WARNING"}
         start = time.time()
-        proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config_path)], cwd=ROOT,
-                              env=env, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "flows.cli", "run", "--config", str(config_path)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         total = time.time() - start
         if proc.returncode != 0:
             sys.exit(f"neat run failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -64,10 +71,13 @@ def main() -> None:
             done = path.stat().st_mtime
             stages[name] = round(done - previous, 1)
             previous = done
-        extras = [json.loads((out / f"round-{r:03d}" / MANIFEST).read_text())["extra"]
-                  for r in range(1, args.rounds + 1)]
-        train = [json.loads((out / "adapters" / f"round-{r:03d}" / "result.json").read_text())
-                 for r in range(1, args.rounds + 1)]
+        extras = [
+            json.loads((out / f"round-{r:03d}" / MANIFEST).read_text())["extra"] for r in range(1, args.rounds + 1)
+        ]
+        train = [
+            json.loads((out / "adapters" / f"round-{r:03d}" / "result.json").read_text())
+            for r in range(1, args.rounds + 1)
+        ]
         evals = [json.loads((out / "eval" / f"round-{r:03d}.json").read_text()) for r in range(args.rounds + 1)]
         result = {
             "benchmark": "round_end_to_end",
@@ -75,11 +85,20 @@ def main() -> None:
             "rounds": args.rounds,
             "total_seconds": round(total, 1),
             "stage_seconds": stages,
-            "generate": [{"queries": x["generate"]["queries"], "samples": x["generate"]["samples"],
-                          "tokens": x["generate"]["tokens"], "tokens_per_s": x["generate"]["tokens_per_s"],
-                          "pos_gt_neg_share": x["efficacy"]["pos_gt_neg_share"]} for x in extras],
-            "train": [{"steps": t["steps"], "response_tokens": t["response_tokens"],
-                       "seconds": t["seconds_this_session"]} for t in train],
+            "generate": [
+                {
+                    "queries": x["generate"]["queries"],
+                    "samples": x["generate"]["samples"],
+                    "tokens": x["generate"]["tokens"],
+                    "tokens_per_s": x["generate"]["tokens_per_s"],
+                    "pos_gt_neg_share": x["efficacy"]["pos_gt_neg_share"],
+                }
+                for x in extras
+            ],
+            "train": [
+                {"steps": t["steps"], "response_tokens": t["response_tokens"], "seconds": t["seconds_this_session"]}
+                for t in train
+            ],
             "eval_mean_reward_by_round": [e["mean_reward"] for e in evals],
             "machine": machine_info("float32"),
         }

@@ -32,8 +32,13 @@ def items_from(hh: Path, n: int) -> tuple[list, str]:
         return items, f"real HH-RLHF: {hh.name}"
     rng = random.Random(0)
     words = "the a model reply helpful harmless question answer please sure cannot help with that why".split()
-    items = [([{"role": "user", "content": " ".join(rng.choices(words, k=rng.randint(5, 120)))}],
-              " ".join(rng.choices(words, k=rng.randint(3, 150)))) for _ in range(n)]
+    items = [
+        (
+            [{"role": "user", "content": " ".join(rng.choices(words, k=rng.randint(5, 120)))}],
+            " ".join(rng.choices(words, k=rng.randint(3, 150))),
+        )
+        for _ in range(n)
+    ]
     return items, "synthetic"
 
 
@@ -62,24 +67,29 @@ def main() -> None:
     bucketed_s, bucketed = timed(scorer, items)
     rows, _ = encode(scorer.tokenizer, [rm_text(scorer.tokenizer, m, r) for m, r in items], scorer.max_length)
     lengths = [len(row["input_ids"]) for row in rows]
-    print(json.dumps({
-        "bench": "scoring",
-        "rm": args.rm,
-        "rm_fingerprint": scorer.fingerprint,
-        "data": source,
-        "responses": len(items),
-        "mean_tokens": sum(lengths) / len(lengths),
-        "max_length": scorer.max_length,
-        "batch_size": args.batch_size,
-        "per_sample_seconds": per_sample_s,
-        "bucketed_seconds": bucketed_s,
-        "per_sample_responses_per_s": len(items) / per_sample_s,
-        "bucketed_responses_per_s": len(items) / bucketed_s,
-        "speedup": per_sample_s / bucketed_s,
-        "max_abs_score_diff": max(abs(a - b) for a, b in zip(per_sample, bucketed)),
-        "loadavg_1m_before": load_before,
-        "machine": machine_info(args.dtype),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "bench": "scoring",
+                "rm": args.rm,
+                "rm_fingerprint": scorer.fingerprint,
+                "data": source,
+                "responses": len(items),
+                "mean_tokens": sum(lengths) / len(lengths),
+                "max_length": scorer.max_length,
+                "batch_size": args.batch_size,
+                "per_sample_seconds": per_sample_s,
+                "bucketed_seconds": bucketed_s,
+                "per_sample_responses_per_s": len(items) / per_sample_s,
+                "bucketed_responses_per_s": len(items) / bucketed_s,
+                "speedup": per_sample_s / bucketed_s,
+                "max_abs_score_diff": max(abs(a - b) for a, b in zip(per_sample, bucketed)),
+                "loadavg_1m_before": load_before,
+                "machine": machine_info(args.dtype),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

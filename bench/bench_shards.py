@@ -58,19 +58,24 @@ def main() -> None:
         t_read = time.perf_counter() - t0
         size = sum(s["bytes"] for s in manifest["shards"])
     assert len(back) == len(rows)
-    print(json.dumps({
-        "benchmark": "shards",
-        "rows": args.rows,
-        "responses_per_row": args.responses,
-        "shards": len(manifest["shards"]),
-        "bytes": size,
-        "write_rows_per_s": args.rows / t_write,
-        "verified_read_rows_per_s": args.rows / t_read,
-        "write_s": t_write,
-        "commit_s": t_commit,
-        "read_s": t_read,
-        "machine": machine_info(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "benchmark": "shards",
+                "rows": args.rows,
+                "responses_per_row": args.responses,
+                "shards": len(manifest["shards"]),
+                "bytes": size,
+                "write_rows_per_s": args.rows / t_write,
+                "verified_read_rows_per_s": args.rows / t_read,
+                "write_s": t_write,
+                "commit_s": t_commit,
+                "read_s": t_read,
+                "machine": machine_info(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

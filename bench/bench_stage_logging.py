@@ -69,16 +69,21 @@ def main() -> None:
         plain.append(time.perf_counter() - start)
     logged = streamed()
     best_logged, best_plain = min(w for w, _ in logged), min(plain)
-    print(json.dumps({
-        "lines": args.lines,
-        "repeats": args.repeats,
-        "seconds_streamed_into_task_log": [round(w, 3) for w, _ in logged],
-        "cpu_seconds_of_the_flow_process": [round(c, 3) for _, c in logged],
-        "seconds_output_discarded": [round(s, 3) for s in plain],
-        "overhead_us_per_line": round(1e6 * (best_logged - best_plain) / args.lines, 1),
-        "flow_cpu_us_per_line": round(1e6 * min(c for _, c in logged) / args.lines, 1),
-        "machine": machine_info("float32"),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "lines": args.lines,
+                "repeats": args.repeats,
+                "seconds_streamed_into_task_log": [round(w, 3) for w, _ in logged],
+                "cpu_seconds_of_the_flow_process": [round(c, 3) for _, c in logged],
+                "seconds_output_discarded": [round(s, 3) for s in plain],
+                "overhead_us_per_line": round(1e6 * (best_logged - best_plain) / args.lines, 1),
+                "flow_cpu_us_per_line": round(1e6 * min(c for _, c in logged) / args.lines, 1),
+                "machine": machine_info("float32"),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

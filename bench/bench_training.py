@@ -68,8 +68,12 @@ def make_batches(tokenizer, texts, k: int, n_batches: int, max_length: int, max_
     for b in range(n_batches):
         messages = texts[b][0]
         pool = [t for _, pair in texts[b:] for t in pair]
-        example = {"query_id": f"q{b}", "messages": messages, "texts": pool[:k],
-                   "rewards": [rng.uniform(-2, 2) for _ in range(k)]}
+        example = {
+            "query_id": f"q{b}",
+            "messages": messages,
+            "texts": pool[:k],
+            "rewards": [rng.uniform(-2, 2) for _ in range(k)],
+        }
         feature = tokenize_example(example, tokenizer, tokenizer.chat_template, "all", max_length, max_response)
         batches.append(collate([feature]))
     return batches
@@ -88,10 +92,17 @@ def build(micro: int, loss: str = "neat"):
     torch.manual_seed(0)
     model, tokenizer = load_policy("default", device="cpu", trainable=True)
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM"))
-    args = TrainingArguments(output_dir="/tmp/neat-bench-training", use_cpu=True, report_to=[],
-                             remove_unused_columns=False)
-    trainer = NeatTrainer(model=model, args=args, train_dataset=[], loss_config=LossConfig(loss),
-                          response_micro_batch=micro, out_dir="/tmp/neat-bench-training")
+    args = TrainingArguments(
+        output_dir="/tmp/neat-bench-training", use_cpu=True, report_to=[], remove_unused_columns=False
+    )
+    trainer = NeatTrainer(
+        model=model,
+        args=args,
+        train_dataset=[],
+        loss_config=LossConfig(loss),
+        response_micro_batch=micro,
+        out_dir="/tmp/neat-bench-training",
+    )
     trainer.current_gradient_accumulation_steps = 1
     return trainer, model, tokenizer
 
@@ -142,8 +153,12 @@ def nominal_peak_flops() -> dict:
     per_cycle = 64 if "avx512f" in flags else 32 if "avx2" in flags else 16
     cores = os.cpu_count() or 1
     ghz = (sum(mhz) / len(mhz) / 1000) if mhz else None
-    return {"cores": cores, "clock_ghz": ghz, "flop_per_cycle_per_core": per_cycle,
-            "peak_flops": cores * ghz * 1e9 * per_cycle if ghz else None}
+    return {
+        "cores": cores,
+        "clock_ghz": ghz,
+        "flop_per_cycle_per_core": per_cycle,
+        "peak_flops": cores * ghz * 1e9 * per_cycle if ghz else None,
+    }
 
 
 def child_memory(k: int, micro: int, steps: int, max_length: int, max_response: int, queries_file: str) -> dict:
@@ -168,9 +183,14 @@ def child_memory(k: int, micro: int, steps: int, max_length: int, max_response: 
         neat_step(trainer, model, b)
     stop.set()
     sampler.join()
-    return {"k": k, "micro": micro, "rss_before_mb": before / 2**20, "peak_rss_mb": peak[0] / 2**20,
-            "peak_delta_mb": (peak[0] - before) / 2**20,
-            "responses_per_step": int(batches[0]["input_ids"].shape[0])}
+    return {
+        "k": k,
+        "micro": micro,
+        "rss_before_mb": before / 2**20,
+        "peak_rss_mb": peak[0] / 2**20,
+        "peak_delta_mb": (peak[0] - before) / 2**20,
+        "responses_per_step": int(batches[0]["input_ids"].shape[0]),
+    }
 
 
 def main() -> None:
@@ -184,8 +204,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child_memory:
         k, micro = args.child_memory
-        print(json.dumps(child_memory(k, micro, args.steps, args.max_length, args.max_response_length,
-                                      args.queries_file)))
+        print(
+            json.dumps(child_memory(k, micro, args.steps, args.max_length, args.max_response_length, args.queries_file))
+        )
         return
 
     import torch
@@ -217,9 +238,21 @@ def main() -> None:
     steps = len(batches) - 1
     memory = []
     for k, micro in ((2, 2), (8, 2), (8, 8)):
-        cmd = [sys.executable, __file__, "--child-memory", str(k), str(micro), "--steps", str(args.steps),
-               "--max-length", str(args.max_length), "--max-response-length", str(args.max_response_length),
-               "--queries-file", args.queries_file]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child-memory",
+            str(k),
+            str(micro),
+            "--steps",
+            str(args.steps),
+            "--max-length",
+            str(args.max_length),
+            "--max-response-length",
+            str(args.max_response_length),
+            "--queries-file",
+            args.queries_file,
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         memory.append(json.loads(out.strip().splitlines()[-1]))
     m2, m8, m8_single = memory
@@ -241,8 +274,12 @@ def main() -> None:
         "neat_over_sft": t_sft / t_neat,
         "neat_two_pass_over_sft": t_sft / t_neat_two_pass,
         "target_neat_over_sft": 0.85,
-        "step_seconds": {"sft_fp32": t_sft / steps, "neat_fp32": t_neat / steps, "neat_bf16_autocast": t_neat_bf16 / steps,
-                         "neat_two_pass_fp32": t_neat_two_pass / steps},
+        "step_seconds": {
+            "sft_fp32": t_sft / steps,
+            "neat_fp32": t_neat / steps,
+            "neat_bf16_autocast": t_neat_bf16 / steps,
+            "neat_two_pass_fp32": t_neat_two_pass / steps,
+        },
         "memory": {
             "runs": memory,
             "peak_rss_ratio_k8_over_k2_micro2": m8["peak_rss_mb"] / m2["peak_rss_mb"],

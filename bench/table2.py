@@ -73,19 +73,56 @@ METHODS: dict[str, list[str]] = {
 #: the methods every other is compared with per query (win rates)
 REFERENCES = ("rrhf", "sft")
 #: the paper's ordering NEAT-PP ≥ NEAT > RRHF > DPO, SFT as pairwise claims (a, relation, b); NEAT > DPO, SFT follow
-CLAIMS = [("neat-pp", ">=", "neat"), ("neat", ">", "rrhf"), ("rrhf", ">", "dpo"), ("rrhf", ">", "sft"),
-          ("neat", ">", "sft"), ("neat", ">", "dpo")]
+CLAIMS = [
+    ("neat-pp", ">=", "neat"),
+    ("neat", ">", "rrhf"),
+    ("rrhf", ">", "dpo"),
+    ("rrhf", ">", "sft"),
+    ("neat", ">", "sft"),
+    ("neat", ">", "dpo"),
+]
 #: the numbers a reward claim is judged on: the training RM's reward, the judge's, and the judge's at matched length
 CLAIM_METRICS = ("rm_reward", "judge_reward", "judge_lc_reward")
 #: the paper: NEAT's perplexity at most this multiple of SFT's
 PPL_BOUND = 1.15
 #: two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal 1.96)
-T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 GENERATE_DEFAULTS = {f.name: f.default for f in dataclasses.fields(GenerateConfig)}
 
 
 # --- the stages ------------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Stage:
@@ -100,15 +137,28 @@ class Stage:
 def method_prompts(a: argparse.Namespace, method: str) -> str | None:
     """The prompts a method samples with (None: it has no samples, round 0 only)."""
     base = method if method in METHODS else "neat"  # a variant samples like NEAT
-    return {"sft": None, "dpo": None, "rrhf": "plain", "neat": a.negative_prompt,
-            "neat-pp": f"{a.negative_prompt},{a.positive_prompt}"}[base]
+    return {
+        "sft": None,
+        "dpo": None,
+        "rrhf": "plain",
+        "neat": a.negative_prompt,
+        "neat-pp": f"{a.negative_prompt},{a.positive_prompt}",
+    }[base]
 
 
 def sampling_args(a: argparse.Namespace, prompts: str) -> list[str]:
     """`neat generate` flags for sampling with ``prompts``; guidance and prefill apply to negative-prompt samples only.
     A guided method that samples no positive prompt names the reference prompt, so it is guided like NEAT-PP."""
-    args = ["--prompts", prompts, "--placement", a.placement, "--temperature", str(a.temperature),
-            "--max-new-tokens", str(a.sample_max_new_tokens)]
+    args = [
+        "--prompts",
+        prompts,
+        "--placement",
+        a.placement,
+        "--temperature",
+        str(a.temperature),
+        "--max-new-tokens",
+        str(a.sample_max_new_tokens),
+    ]
     if a.negative_prompt in prompts.split(","):
         if a.negative_guidance > 0:
             reference = a.guidance_reference
@@ -121,11 +171,31 @@ def sampling_args(a: argparse.Namespace, prompts: str) -> list[str]:
 
 
 def eval_stage(a: argparse.Namespace, name: str, path: Path, adapter: Path | None) -> Stage:
-    return Stage(name, ["eval", "--policy", a.policy, *(["--adapter", str(adapter)] if adapter else []),
-                        "--dataset", a.dataset, "--rm", a.rm, *(["--judge", a.judge] if a.judge else []),
-                        "--limit", str(a.test_queries), "--max-new-tokens", str(a.max_new_tokens),
-                        "--batch-size", str(a.eval_batch_size), "--out", str(path),
-                        "--responses-out", str(path.with_suffix(".responses.jsonl"))], path)
+    return Stage(
+        name,
+        [
+            "eval",
+            "--policy",
+            a.policy,
+            *(["--adapter", str(adapter)] if adapter else []),
+            "--dataset",
+            a.dataset,
+            "--rm",
+            a.rm,
+            *(["--judge", a.judge] if a.judge else []),
+            "--limit",
+            str(a.test_queries),
+            "--max-new-tokens",
+            str(a.max_new_tokens),
+            "--batch-size",
+            str(a.eval_batch_size),
+            "--out",
+            str(path),
+            "--responses-out",
+            str(path.with_suffix(".responses.jsonl")),
+        ],
+        path,
+    )
 
 
 def round_name(r: int) -> str:
@@ -136,13 +206,32 @@ def plan(a: argparse.Namespace) -> list[Stage]:
     """Every stage of the experiment in order (seed by seed, method by method, round by round)."""
     out = Path(a.out).resolve()
     round0 = out / "round0" / round_name(0)
-    stages = [Stage("score round 0", ["score", "--dataset", a.dataset, "--rm", a.rm, "--out", str(round0.parent),
-                                      "--limit", str(a.rows)], round0),
-              eval_stage(a, "eval base", out / "eval" / "base.json", None)]
-    common = ["--policy", a.policy, "--max_steps", str(a.steps), "--per_device_train_batch_size", str(a.batch_size),
-              "--learning_rate", str(a.learning_rate), "--max-length", str(a.max_length),
-              "--max-response-length", str(a.max_response_length), "--alpha", str(a.alpha),
-              "--save-steps", str(a.save_steps)]
+    stages = [
+        Stage(
+            "score round 0",
+            ["score", "--dataset", a.dataset, "--rm", a.rm, "--out", str(round0.parent), "--limit", str(a.rows)],
+            round0,
+        ),
+        eval_stage(a, "eval base", out / "eval" / "base.json", None),
+    ]
+    common = [
+        "--policy",
+        a.policy,
+        "--max_steps",
+        str(a.steps),
+        "--per_device_train_batch_size",
+        str(a.batch_size),
+        "--learning_rate",
+        str(a.learning_rate),
+        "--max-length",
+        str(a.max_length),
+        "--max-response-length",
+        str(a.max_response_length),
+        "--alpha",
+        str(a.alpha),
+        "--save-steps",
+        str(a.save_steps),
+    ]
     judge = ["--judge", a.judge] if a.judge else []
     for seed in a.seeds:
         root = out / f"seed-{seed}"
@@ -152,19 +241,52 @@ def plan(a: argparse.Namespace) -> list[Stage]:
                 shards = round0
                 if prompts:
                     shards = root / "data" / method / round_name(r)
-                    stages.append(Stage(
-                        f"seed {seed} generate {method} round {r}",
-                        ["generate", "--from", str(previous_round), "--out", str(shards.parent), "--policy", a.policy,
-                         *(["--adapter", str(adapter)] if adapter else []), "--rm", a.rm, *judge,
-                         *sampling_args(a, prompts), "--seed", str(seed), "--batch-size", str(a.gen_batch_size)],
-                        shards))
+                    stages.append(
+                        Stage(
+                            f"seed {seed} generate {method} round {r}",
+                            [
+                                "generate",
+                                "--from",
+                                str(previous_round),
+                                "--out",
+                                str(shards.parent),
+                                "--policy",
+                                a.policy,
+                                *(["--adapter", str(adapter)] if adapter else []),
+                                "--rm",
+                                a.rm,
+                                *judge,
+                                *sampling_args(a, prompts),
+                                "--seed",
+                                str(seed),
+                                "--batch-size",
+                                str(a.gen_batch_size),
+                            ],
+                            shards,
+                        )
+                    )
                     previous_round = shards
                 target = root / "adapters" / method / round_name(r)
                 beta = [] if "--beta" in flags else ["--beta", str(a.beta)]
-                stages.append(Stage(f"seed {seed} train {method} round {r}",
-                                    ["train", "--shards", str(shards), "--output_dir", str(target), *common,
-                                     "--seed", str(seed), *(["--adapter", str(adapter)] if adapter else []),
-                                     *beta, *flags], target / "result.json"))
+                stages.append(
+                    Stage(
+                        f"seed {seed} train {method} round {r}",
+                        [
+                            "train",
+                            "--shards",
+                            str(shards),
+                            "--output_dir",
+                            str(target),
+                            *common,
+                            "--seed",
+                            str(seed),
+                            *(["--adapter", str(adapter)] if adapter else []),
+                            *beta,
+                            *flags,
+                        ],
+                        target / "result.json",
+                    )
+                )
                 adapter = target
             stages.append(eval_stage(a, f"seed {seed} eval {method}", root / "eval" / f"{method}.json", adapter))
     return stages
@@ -199,13 +321,17 @@ def run_stages(stages: list[Stage], log_path: Path) -> None:
             run_stage(stage.args)
         except StageFailed as e:
             sys.exit(f"[table2] stage {stage.name} failed: {e}")
-        times[stage.name] = {"seconds": round(time.perf_counter() - start, 1), "load_1m_before": round(load, 2),
-                             "load_1m_after": round(os.getloadavg()[0], 2),
-                             "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        times[stage.name] = {
+            "seconds": round(time.perf_counter() - start, 1),
+            "load_1m_before": round(load, 2),
+            "load_1m_after": round(os.getloadavg()[0], 2),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
         atomic_write_json(log_path, times)
 
 
 # --- the numbers -----------------------------------------------------------------------------------------------------
+
 
 def seed_numbers(evals: dict[str, dict], answers: dict[str, list[dict]]) -> dict[str, dict]:
     """Per method (and ``base``) the numbers of one seed, from its ``neat eval`` report and its answers
@@ -214,17 +340,24 @@ def seed_numbers(evals: dict[str, dict], answers: dict[str, list[dict]]) -> dict
     Win rates vs each of ``REFERENCES`` per query, raw and at matched length (the same line prices a token)."""
     rows = {}
     for name, ev in evals.items():
-        rows[name] = {"rm_reward": ev["mean_reward"], "judge_reward": (ev.get("judge") or {}).get("mean_reward"),
-                      "mean_tokens": ev["mean_tokens"], "perplexity": ev["perplexity"],
-                      "ppl_vs_sft": ev["perplexity"] / evals["sft"]["perplexity"] if "sft" in evals else None,
-                      "distinct_2": ev["distinct_2"], "hit_max_new_tokens": ev["length"]["hit_max_new_tokens"]}
+        rows[name] = {
+            "rm_reward": ev["mean_reward"],
+            "judge_reward": (ev.get("judge") or {}).get("mean_reward"),
+            "mean_tokens": ev["mean_tokens"],
+            "perplexity": ev["perplexity"],
+            "ppl_vs_sft": ev["perplexity"] / evals["sft"]["perplexity"] if "sft" in evals else None,
+            "distinct_2": ev["distinct_2"],
+            "hit_max_new_tokens": ev["length"]["hit_max_new_tokens"],
+        }
     queries = [a["query_id"] for a in answers["base"]]
     by_query = {name: {a["query_id"]: a for a in rows_} for name, rows_ in answers.items()}
     for by, key in (("rm", "reward"), ("judge", "judge_reward")):
         if any(a[key] is None for rows_ in answers.values() for a in rows_):
             continue
-        columns = {name: ([by_query[name][q][key] for q in queries], [by_query[name][q]["tokens"] for q in queries])
-                   for name in answers}
+        columns = {
+            name: ([by_query[name][q][key] for q in queries], [by_query[name][q]["tokens"] for q in queries])
+            for name in answers
+        }
         fit = metrics.length_controlled(columns, "base")
         for name in answers:
             rows[name][f"{by}_lc_reward"] = fit["reward"][name]
@@ -232,7 +365,8 @@ def seed_numbers(evals: dict[str, dict], answers: dict[str, list[dict]]) -> dict
                 if ref in columns and name != ref:
                     rows[name][f"win_{by}_vs_{ref}"] = metrics.win_rate(columns[name][0], columns[ref][0])["win_rate"]
                     rows[name][f"win_{by}_lc_vs_{ref}"] = metrics.length_controlled_win_rate(
-                        columns[name], columns[ref], fit["slope"])
+                        columns[name], columns[ref], fit["slope"]
+                    )
     return rows
 
 
@@ -262,7 +396,7 @@ def interval(values: list[float]) -> tuple[float, float, float, float | None]:
 
 
 def verdict(low: float, high: float, seeds: int, holds_if, fails_if) -> str:
-    """"holds" when the whole 95 % interval satisfies the claim, "does not hold" when the whole interval
+    """ "holds" when the whole 95 % interval satisfies the claim, "does not hold" when the whole interval
     contradicts it, else "within noise"; with one seed there is no interval: "one seed, no verdict"."""
     if seeds < 2:
         return "one seed, no verdict"
@@ -277,22 +411,45 @@ def claim_verdicts(per_seed: dict[int, dict[str, dict]]) -> list[dict]:
     out = []
     for a, relation, b in CLAIMS:
         for metric in CLAIM_METRICS:
-            diffs = [rows[a][metric] - rows[b][metric] for rows in per_seed.values()
-                     if a in rows and b in rows and rows[a].get(metric) is not None and rows[b].get(metric) is not None]
+            diffs = [
+                rows[a][metric] - rows[b][metric]
+                for rows in per_seed.values()
+                if a in rows and b in rows and rows[a].get(metric) is not None and rows[b].get(metric) is not None
+            ]
             if not diffs:
                 continue
             mean, low, high, se = interval(diffs)
-            out.append({"claim": f"{a} {relation} {b}", "metric": metric, "difference": mean, "se": se,
-                        "ci95": [low, high], "seeds": len(diffs),
-                        "verdict": verdict(low, high, len(diffs), lambda lo, hi: lo > 0, lambda lo, hi: hi < 0)})
-    ratios = [rows["neat"]["ppl_vs_sft"] for rows in per_seed.values()
-              if "neat" in rows and rows["neat"].get("ppl_vs_sft") is not None]
+            out.append(
+                {
+                    "claim": f"{a} {relation} {b}",
+                    "metric": metric,
+                    "difference": mean,
+                    "se": se,
+                    "ci95": [low, high],
+                    "seeds": len(diffs),
+                    "verdict": verdict(low, high, len(diffs), lambda lo, hi: lo > 0, lambda lo, hi: hi < 0),
+                }
+            )
+    ratios = [
+        rows["neat"]["ppl_vs_sft"]
+        for rows in per_seed.values()
+        if "neat" in rows and rows["neat"].get("ppl_vs_sft") is not None
+    ]
     if ratios:
         mean, low, high, se = interval(ratios)
-        out.append({"claim": f"neat perplexity <= {PPL_BOUND} x sft", "metric": "ppl_vs_sft", "ratio": mean, "se": se,
-                    "ci95": [low, high], "seeds": len(ratios),
-                    "verdict": verdict(low, high, len(ratios), lambda lo, hi: hi <= PPL_BOUND,
-                                       lambda lo, hi: lo > PPL_BOUND)})
+        out.append(
+            {
+                "claim": f"neat perplexity <= {PPL_BOUND} x sft",
+                "metric": "ppl_vs_sft",
+                "ratio": mean,
+                "se": se,
+                "ci95": [low, high],
+                "seeds": len(ratios),
+                "verdict": verdict(
+                    low, high, len(ratios), lambda lo, hi: hi <= PPL_BOUND, lambda lo, hi: lo > PPL_BOUND
+                ),
+            }
+        )
     return out
 
 
@@ -301,11 +458,16 @@ def overall(verdicts: list[dict]) -> dict[str, str]:
     by_claim: dict[str, dict[str, str]] = {}
     for v in verdicts:
         by_claim.setdefault(v["claim"], {})[v["metric"]] = v["verdict"]
-    return {claim: next(iter(set(vs.values()))) if len(set(vs.values())) == 1
-            else "mixed (" + ", ".join(f"{m}: {w}" for m, w in vs.items()) + ")" for claim, vs in by_claim.items()}
+    return {
+        claim: next(iter(set(vs.values())))
+        if len(set(vs.values())) == 1
+        else "mixed (" + ", ".join(f"{m}: {w}" for m, w in vs.items()) + ")"
+        for claim, vs in by_claim.items()
+    }
 
 
 # --- putting it together ---------------------------------------------------------------------------------------------
+
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
@@ -327,15 +489,27 @@ def collect(a: argparse.Namespace, stages: list[Stage]) -> dict:
         per_seed[seed] = seed_numbers(evals, answers)
         for m in methods:
             results = [read_json(root / "adapters" / m / round_name(r) / "result.json") for r in range(1, a.rounds + 1)]
-            per_seed[seed][m].update(train_steps=sum(x["steps"] for x in results),
-                                     train_response_tokens=sum(x["response_tokens"] for x in results),
-                                     train_seconds=sum(x["seconds_this_session"] for x in results))
+            per_seed[seed][m].update(
+                train_steps=sum(x["steps"] for x in results),
+                train_response_tokens=sum(x["response_tokens"] for x in results),
+                train_seconds=sum(x["seconds_this_session"] for x in results),
+            )
             if method_prompts(a, m):
                 separation.setdefault(m, {})[seed] = {
-                    r: {k: eff.get(k) for k in ("pos_gt_neg_share", "pos_gt_neg_share_judge", "mean_reward",
-                                                 "mean_reward_judge", "fluency", "warning")}
+                    r: {
+                        k: eff.get(k)
+                        for k in (
+                            "pos_gt_neg_share",
+                            "pos_gt_neg_share_judge",
+                            "mean_reward",
+                            "mean_reward_judge",
+                            "fluency",
+                            "warning",
+                        )
+                    }
                     for r in range(1, a.rounds + 1)
-                    for eff in [load_manifest(root / "data" / m / round_name(r))["extra"]["efficacy"]]}
+                    for eff in [load_manifest(root / "data" / m / round_name(r))["extra"]["efficacy"]]
+                }
     times = read_json(out / "stages.json") if (out / "stages.json").is_file() else {}
     wanted = {s.name for s in stages}
     parts = {"shared": 0.0, **{f"seed {s}": 0.0 for s in a.seeds}}
@@ -347,12 +521,16 @@ def collect(a: argparse.Namespace, stages: list[Stage]) -> dict:
     return {
         "command": " ".join(sys.argv),
         "settings": vars(a),
-        "methods": {m: {"samples": method_prompts(a, m) or "none (round 0 only)", "train_flags": f}
-                    for m, f in all_methods(a).items()},
+        "methods": {
+            m: {"samples": method_prompts(a, m) or "none (round 0 only)", "train_flags": f}
+            for m, f in all_methods(a).items()
+        },
         "sampling": {m: sampling_args(a, p) for m in methods if (p := method_prompts(a, m))},
         "eval_queries": evals["base"]["n"],
-        "chosen_mean_reward": {"rm": evals["base"]["chosen_mean_reward"],
-                               "judge": (evals["base"].get("judge") or {}).get("chosen_mean_reward")},
+        "chosen_mean_reward": {
+            "rm": evals["base"]["chosen_mean_reward"],
+            "judge": (evals["base"].get("judge") or {}).get("chosen_mean_reward"),
+        },
         "rows": aggregate(per_seed),
         "per_seed": per_seed,
         "verdicts": verdicts,
@@ -373,30 +551,46 @@ def fmt(stat: dict | None, digits: int = 3) -> str:
 
 def markdown(result: dict) -> str:
     rows = result["rows"]
-    lines = [f"Mean ± s.e. over {len(result['per_seed'])} seeds; {result['eval_queries']} held-out queries. "
-             "LC = length-controlled (at the base policy's mean length).", "",
-             "| method | RM reward | judge reward | judge LC reward | RM LC reward | mean tokens | perplexity | "
-             "ppl / SFT | distinct-2 |", "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Mean ± s.e. over {len(result['per_seed'])} seeds; {result['eval_queries']} held-out queries. "
+        "LC = length-controlled (at the base policy's mean length).",
+        "",
+        "| method | RM reward | judge reward | judge LC reward | RM LC reward | mean tokens | perplexity | "
+        "ppl / SFT | distinct-2 |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, r in rows.items():
-        lines.append(f"| {name} | {fmt(r.get('rm_reward'))} | {fmt(r.get('judge_reward'))} | "
-                     f"{fmt(r.get('judge_lc_reward'))} | {fmt(r.get('rm_lc_reward'))} | {fmt(r.get('mean_tokens'), 1)} "
-                     f"| {fmt(r.get('perplexity'), 2)} | {fmt(r.get('ppl_vs_sft'))} | {fmt(r.get('distinct_2'))} |")
-    lines += ["", "Win rates (share of queries whose answer the reward model prefers; ties ½; LC = at matched "
-              "length):",
-              "", "| method | " + " | ".join(f"vs {ref}: {by}" for ref in REFERENCES
-                                              for by in ("RM", "RM LC", "judge", "judge LC")) + " |",
-              "|---|" + "---|" * 4 * len(REFERENCES)]
+        lines.append(
+            f"| {name} | {fmt(r.get('rm_reward'))} | {fmt(r.get('judge_reward'))} | "
+            f"{fmt(r.get('judge_lc_reward'))} | {fmt(r.get('rm_lc_reward'))} | {fmt(r.get('mean_tokens'), 1)} "
+            f"| {fmt(r.get('perplexity'), 2)} | {fmt(r.get('ppl_vs_sft'))} | {fmt(r.get('distinct_2'))} |"
+        )
+    lines += [
+        "",
+        "Win rates (share of queries whose answer the reward model prefers; ties ½; LC = at matched length):",
+        "",
+        "| method | "
+        + " | ".join(f"vs {ref}: {by}" for ref in REFERENCES for by in ("RM", "RM LC", "judge", "judge LC"))
+        + " |",
+        "|---|" + "---|" * 4 * len(REFERENCES),
+    ]
     for name, r in rows.items():
-        cells = [fmt(r.get(f"win_{by}_vs_{ref}")) for ref in REFERENCES
-                 for by in ("rm", "rm_lc", "judge", "judge_lc")]
+        cells = [fmt(r.get(f"win_{by}_vs_{ref}")) for ref in REFERENCES for by in ("rm", "rm_lc", "judge", "judge_lc")]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "The paper's claims (per-seed differences a − b; 95 % t interval over seeds):", "",
-              "| claim | number | difference (or ratio) ± s.e. | 95 % interval | verdict |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "The paper's claims (per-seed differences a − b; 95 % t interval over seeds):",
+        "",
+        "| claim | number | difference (or ratio) ± s.e. | 95 % interval | verdict |",
+        "|---|---|---|---|---|",
+    ]
     for v in result["verdicts"]:
         value = f"{v['difference']:+.3f}" if "difference" in v else f"{v['ratio']:.3f}"
         se = "" if v["se"] is None else f" ± {v['se']:.3f}"
-        lines.append(f"| {v['claim']} | {v['metric']} | {value}{se} | [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}] | "
-                     f"{v['verdict']} |")
+        lines.append(
+            f"| {v['claim']} | {v['metric']} | {value}{se} | [{v['ci95'][0]:.3f}, {v['ci95'][1]:.3f}] | "
+            f"{v['verdict']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -409,14 +603,21 @@ def plot(result: dict, path: Path) -> None:
 
     names = list(result["rows"])
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
-    for i, (key, label) in enumerate([("rm_reward", "training RM"), ("judge_reward", "judge"),
-                                      ("judge_lc_reward", "judge, length-controlled")]):
+    for i, (key, label) in enumerate(
+        [("rm_reward", "training RM"), ("judge_reward", "judge"), ("judge_lc_reward", "judge, length-controlled")]
+    ):
         stats = [result["rows"][n].get(key) for n in names]
         if all(s is None for s in stats):
             continue
         xs = [j + (i - 1) * 0.2 for j, s in enumerate(stats) if s]
-        left.errorbar(xs, [s["mean"] for s in stats if s], yerr=[s["se"] or 0 for s in stats if s], fmt="o",
-                      capsize=3, label=label)
+        left.errorbar(
+            xs,
+            [s["mean"] for s in stats if s],
+            yerr=[s["se"] or 0 for s in stats if s],
+            fmt="o",
+            capsize=3,
+            label=label,
+        )
     left.set_xticks(range(len(names)), names)
     left.set_ylabel(f"reward on {result['eval_queries']} held-out queries")
     left.legend()
@@ -451,8 +652,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--judge", default="default-judge", help="an independent RM scoring the evaluation ('' = none)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--rounds", type=int, default=2)
-    p.add_argument("--rows", type=int, default=160, help="first N dataset rows scored for round 0 (train on their "
-                                                         "train-split queries)")
+    p.add_argument(
+        "--rows",
+        type=int,
+        default=160,
+        help="first N dataset rows scored for round 0 (train on their train-split queries)",
+    )
     p.add_argument("--test-queries", type=int, default=128, help="held-out queries evaluated")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     p.add_argument("--variants", nargs="*", default=[], help="extra NEAT runs, e.g. neat-ul:penalty=unlikelihood")
@@ -469,8 +674,11 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--positive-prompt", default="paper-positive")
     for name in ("placement", "temperature", "negative_guidance", "guidance_reference", "negative_prefill"):
         default = GENERATE_DEFAULTS[name]
-        g.add_argument(f"--{name.replace('_', '-')}", default=default,
-                       type=type(default) if isinstance(default, (int, float)) else str)
+        g.add_argument(
+            f"--{name.replace('_', '-')}",
+            default=default,
+            type=type(default) if isinstance(default, (int, float)) else str,
+        )
     g.add_argument("--sample-max-new-tokens", type=int, default=64)
     g.add_argument("--gen-batch-size", type=int, default=16)
     e = p.add_argument_group("evaluation")

@@ -91,8 +91,10 @@ def parse_config(cls, args: list[str], prog: str, description: str | None = None
     if unknown:
         known = [o for action in parser._actions for o in action.option_strings]
         close = {a: difflib.get_close_matches(a.split("=")[0], known, 1) for a in unknown if a.startswith("-")}
-        raise UsageError("unrecognized arguments: " + " ".join(
-            f"{a} (did you mean {close[a][0]}?)" if close.get(a) else a for a in unknown))
+        raise UsageError(
+            "unrecognized arguments: "
+            + " ".join(f"{a} (did you mean {close[a][0]}?)" if close.get(a) else a for a in unknown)
+        )
     return config
 
 
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"neat: error: unknown command {typed!r}{hint}; neat --help lists the commands", file=sys.stderr)
         return 2
     module = importlib.import_module(commands[name][0])
-    from neat_data.errors import NeatDataError
+    from neat_data.errors import NeatError
 
     args = argv[len(name.split()) :]
     positional = getattr(module, "POSITIONAL", None)  # e.g. `neat inspect PATH` == `neat inspect --path PATH`
@@ -123,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as e:
         print(f"neat {name}: error: {e} (neat {name} --help lists the flags)", file=sys.stderr)
         return 2
-    except NeatDataError as e:
+    except NeatError as e:
         print(f"neat {name}: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a path given that cannot be used (a file where a directory must be, no permission, ...)

@@ -41,7 +41,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.exceptions import MissingContextError
 
 from neat_data.atomic import atomic_write_bytes, atomic_write_json
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.locks import WriteLock
 from neat_data.shards import MANIFEST, fingerprint, is_round_dir, list_rounds, load_manifest, round_dir, side_file
 from neat_train import metrics, summaries
@@ -62,11 +62,11 @@ class StageFailed(RuntimeError):
 
 class _NoUserErrorTraceback(logging.Filter):
     """Bad input is reported in one line: by the stage that found it (``StageFailed``: the stage printed its own
-    error) or by the CLI (``NeatDataError``). Prefect logs these failures without a traceback, which would only
+    error) or by the CLI (``NeatError``). Prefect logs these failures without a traceback, which would only
     repeat the message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], (StageFailed, NeatDataError)):
+        if record.exc_info and isinstance(record.exc_info[1], (StageFailed, NeatError)):
             record.exc_info = record.exc_text = None
         return True
 
@@ -95,8 +95,9 @@ def _log_lines(pipe, logger) -> None:
             logger.info(line.rstrip())
 
 
-def run_stage(args: list[str], launcher: list[str] | None = None, capture: bool = False,
-              env: dict[str, str] | None = None) -> str:
+def run_stage(
+    args: list[str], launcher: list[str] | None = None, capture: bool = False, env: dict[str, str] | None = None
+) -> str:
     """Run ``neat <args>`` as a child process, streaming its output line by line into the task run's log while
     it runs; with ``capture`` its stdout is returned instead (and only its stderr is logged). ``env``: variables
     set for the child on top of this process's environment."""
@@ -104,8 +105,14 @@ def run_stage(args: list[str], launcher: list[str] | None = None, capture: bool 
     logger = _logger()
     logger.info("running: %s", " ".join(argv))
     env = {"TQDM_MININTERVAL": PROGRESS_EVERY_S, **os.environ, **(env or {})}
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE if capture else subprocess.STDOUT,
-                            text=True, errors="replace", env=env)
+    proc = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE if capture else subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        env=env,
+    )
     reader = threading.Thread(target=_log_lines, args=(proc.stderr if capture else proc.stdout, logger), daemon=True)
     reader.start()
     out = proc.stdout.read() if capture else ""
@@ -128,8 +135,11 @@ def _key(config: RunConfig, index: int | None, what: str) -> str:
 def publish_data(config: RunConfig, directory: Path) -> None:
     """The round's data as a markdown artifact; its efficacy warning also as a WARNING log line."""
     data = summaries.round_data(load_manifest(directory))
-    create_markdown_artifact(summaries.data_markdown(data), key=_key(config, data["round"], "data"),
-                             description=f"round {data['round']} data ({directory})")
+    create_markdown_artifact(
+        summaries.data_markdown(data),
+        key=_key(config, data["round"], "data"),
+        description=f"round {data['round']} data ({directory})",
+    )
     if data["warning"]:
         _logger().warning("round %d: the negative prompt gives NEAT little signal: %s", data["round"], data["warning"])
 
@@ -154,13 +164,13 @@ def claim_run_dir(config: RunConfig) -> WriteLock:
     marker = out / "run.json"
     fp = fingerprint(config.identity())
     if not marker.exists() and out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
-        raise NeatDataError(f"{out} is not empty and not a neat run; choose another `out:` directory")
+        raise NeatError(f"{out} is not empty and not a neat run; choose another `out:` directory")
     lock = WriteLock(out, what=f"the run directory {out}")
     if marker.exists():
         recorded = json.loads(marker.read_text())
         if recorded["fingerprint"] != fp:
             lock.release()
-            raise NeatDataError(
+            raise NeatError(
                 f"{out} holds a run made with a different config (differs in: "
                 f"{', '.join(_differences(recorded.get('config', {}), config.identity())) or 'unknown'}; only "
                 f"`rounds` may change to extend a run); refusing to mix them. Use another `out:` or delete {out} to "
@@ -188,7 +198,9 @@ def _load(config_path: str, overrides: dict) -> RunConfig:
     config = load_run_config(config_path, overrides)
     given = {k: v for k, v in overrides.items() if v is not None}
     if given:
-        _logger().info("flow parameters override %s: %s", config_path, ", ".join(f"{k}={v!r}" for k, v in given.items()))
+        _logger().info(
+            "flow parameters override %s: %s", config_path, ", ".join(f"{k}={v!r}" for k, v in given.items())
+        )
     return config
 
 
@@ -239,9 +251,11 @@ def _local_gpus(spec: ParallelConfig) -> list[dict[str, str]]:
     if per_part == 0:
         return [{} for _ in range(spec.parts)]
     if per_part * spec.parts > len(devices):
-        raise NeatDataError(f"parallel: {spec.parts} local parts x {per_part} GPU(s) need {spec.parts * per_part} "
-                            f"GPUs; this machine has {len(devices)}. Lower parallel.parts, or use backend: ray")
-    return [{"CUDA_VISIBLE_DEVICES": ",".join(devices[i * per_part:(i + 1) * per_part])} for i in range(spec.parts)]
+        raise NeatError(
+            f"parallel: {spec.parts} local parts x {per_part} GPU(s) need {spec.parts * per_part} "
+            f"GPUs; this machine has {len(devices)}. Lower parallel.parts, or use backend: ray"
+        )
+    return [{"CUDA_VISIBLE_DEVICES": ",".join(devices[i * per_part : (i + 1) * per_part])} for i in range(spec.parts)]
 
 
 def task_runner(spec: ParallelConfig):
@@ -255,8 +269,9 @@ def task_runner(spec: ParallelConfig):
     try:
         from prefect_ray import RayTaskRunner
     except ImportError as e:
-        raise NeatDataError(f"parallel.backend ray needs Ray and prefect-ray ({e}): pip install 'neat[ray]', or use "
-                            "backend: local") from None
+        raise NeatError(
+            f"parallel.backend ray needs Ray and prefect-ray ({e}): pip install 'neat[ray]', or use backend: local"
+        ) from None
     if spec.address == "auto":
         return RayTaskRunner(init_kwargs={"address": "auto"})
     if spec.address:
@@ -274,9 +289,10 @@ def run_round_stage(config: RunConfig, args: list[str], what: str, directory: Pa
         run_stage(args)
         return
     stage_in_parts.with_options(task_runner=task_runner(spec), flow_run_name=f"{what} in {spec.parts} parts")(
-        args, what, dataclasses.asdict(spec))
+        args, what, dataclasses.asdict(spec)
+    )
     if not is_round_dir(directory):
-        raise NeatDataError(f"{what}: every part finished but {directory} is not committed; run again to commit it")
+        raise NeatError(f"{what}: every part finished but {directory} is not committed; run again to commit it")
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_condition_fn=_transient, task_run_name="score round 0")
@@ -286,8 +302,22 @@ def score(config: RunConfig) -> str:
     if is_round_dir(directory):
         _reused("round 0", side_file(directory, MANIFEST))
     else:
-        run_round_stage(config, ["score", "--dataset", config.dataset, "--rm", config.rm, "--out", config.out,
-                                 *section_args(config.data), *section_args(config.score)], "score round 0", directory)
+        run_round_stage(
+            config,
+            [
+                "score",
+                "--dataset",
+                config.dataset,
+                "--rm",
+                config.rm,
+                "--out",
+                config.out,
+                *section_args(config.data),
+                *section_args(config.score),
+            ],
+            "score round 0",
+            directory,
+        )
     publish_data(config, directory)
     return str(directory)
 
@@ -299,10 +329,26 @@ def generate_round(config: RunConfig, index: int, adapter: str | None) -> str:
     if is_round_dir(directory):
         _reused(f"round {index}", side_file(directory, MANIFEST))
     else:
-        run_round_stage(config, ["generate", "--round", str(index), "--policy", config.policy, "--rm", config.rm,
-                                 "--from", str(round_dir(config.out, index - 1)), "--out", config.out,
-                                 *(["--adapter", adapter] if adapter else []), *section_args(config.generate)],
-                        f"generate round {index}", directory)
+        run_round_stage(
+            config,
+            [
+                "generate",
+                "--round",
+                str(index),
+                "--policy",
+                config.policy,
+                "--rm",
+                config.rm,
+                "--from",
+                str(round_dir(config.out, index - 1)),
+                "--out",
+                config.out,
+                *(["--adapter", adapter] if adapter else []),
+                *section_args(config.generate),
+            ],
+            f"generate round {index}",
+            directory,
+        )
     publish_data(config, directory)
     return str(directory)
 
@@ -323,13 +369,27 @@ def train_round(config: RunConfig, index: int, adapter: str | None) -> str:
         first = 1 if config.train_on == "all" else index
         shards = [str(round_dir(config.out, r)) for r in range(first, index + 1)]
         if not (partial / "result.json").is_file():  # result.json is written last: training finished
-            run_stage(["train", "--shards", *shards, "--policy", config.policy, "--output_dir", str(partial),
-                       *(["--adapter", adapter] if adapter else []), *section_args(config.train)],
-                      launcher=config.train_launcher and [*config.train_launcher])
+            run_stage(
+                [
+                    "train",
+                    "--shards",
+                    *shards,
+                    "--policy",
+                    config.policy,
+                    "--output_dir",
+                    str(partial),
+                    *(["--adapter", adapter] if adapter else []),
+                    *section_args(config.train),
+                ],
+                launcher=config.train_launcher and [*config.train_launcher],
+            )
         os.replace(partial, final)
     if (final / "train_log.jsonl").is_file():
-        create_markdown_artifact(summaries.training_markdown(final, index), key=_key(config, index, "training"),
-                                 description=f"round {index} training ({final})")
+        create_markdown_artifact(
+            summaries.training_markdown(final, index),
+            key=_key(config, index, "training"),
+            description=f"round {index} training ({final})",
+        )
     return str(final)
 
 
@@ -341,10 +401,23 @@ def evaluate_round(config: RunConfig, index: int, adapter: str | None) -> str:
     if path.is_file():
         _reused(f"the round {index} evaluation", path)
     else:
-        out = run_stage(["eval", "--policy", config.policy, "--dataset", config.dataset, "--rm", config.rm,
-                         "--json", "--responses-out", str(answers_path(config, index)),
-                         *(["--adapter", adapter] if adapter else []), *section_args(config.eval)],
-                        capture=True)
+        out = run_stage(
+            [
+                "eval",
+                "--policy",
+                config.policy,
+                "--dataset",
+                config.dataset,
+                "--rm",
+                config.rm,
+                "--json",
+                "--responses-out",
+                str(answers_path(config, index)),
+                *(["--adapter", adapter] if adapter else []),
+                *section_args(config.eval),
+            ],
+            capture=True,
+        )
         atomic_write_json(path, {"round": index, "adapter": adapter, **json.loads(out)})
     if adapter and (Path(adapter) / "train_config.json").is_file():
         # also when the evaluation is reused: a run stopped between the two writes still gets its card; a card
@@ -353,9 +426,11 @@ def evaluate_round(config: RunConfig, index: int, adapter: str | None) -> str:
         card_path = Path(adapter) / summaries.MODEL_CARD
         if not card_path.is_file() or card_path.read_text() != card:
             atomic_write_bytes(card_path, card.encode())
-    create_table_artifact(summaries.evaluation(json.loads(path.read_text())), key=_key(config, index, "eval"),
-                          description=f"round {index} evaluation on held-out queries "
-                                      f"({'base policy' if adapter is None else adapter})")
+    create_table_artifact(
+        summaries.evaluation(json.loads(path.read_text())),
+        key=_key(config, index, "eval"),
+        description=f"round {index} evaluation on held-out queries ({'base policy' if adapter is None else adapter})",
+    )
     return str(path)
 
 
@@ -375,26 +450,34 @@ def build_report(config: RunConfig) -> dict:
             evals.append(evaluation)
             if answers_path(config, index).is_file():
                 answers[index] = read_answers(answers_path(config, index), "evaluation answers")
-        rows.append({
-            "round": index,
-            "adapter": str(adapter_dir(config, index)) if adapter_dir(config, index).is_dir() else None,
-            "training_data": {
-                "path": str(directory),
-                "queries": summary["queries"],
-                "responses": summary["responses"],
-                "pos_gt_neg_share": summary["pos_gt_neg_share"],
-                "mean_reward_by_source": {k: v["mean"] for k, v in summary["reward"].items()},
-            },
-            "heldout": None,
-            "eval": evaluation,
-        })
+        rows.append(
+            {
+                "round": index,
+                "adapter": str(adapter_dir(config, index)) if adapter_dir(config, index).is_dir() else None,
+                "training_data": {
+                    "path": str(directory),
+                    "queries": summary["queries"],
+                    "responses": summary["responses"],
+                    "pos_gt_neg_share": summary["pos_gt_neg_share"],
+                    "mean_reward_by_source": {k: v["mean"] for k, v in summary["reward"].items()},
+                },
+                "heldout": None,
+                "eval": evaluation,
+            }
+        )
     curves = metrics.curves_across_rounds(evals, answers)
     for heldout in curves["rounds"]:
         next(r for r in rows if r["round"] == heldout["round"])["heldout"] = heldout
     judge = next((ev["judge"]["rm"] for ev in evals if ev.get("judge")), None)
-    return {"name": config.name, "out": config.out, "rm": config.rm, "judge": judge,
-            "warnings": metrics.hacking_warnings(curves["rounds"]), "length_control": curves["length_control"],
-            "rounds": rows}
+    return {
+        "name": config.name,
+        "out": config.out,
+        "rm": config.rm,
+        "judge": judge,
+        "warnings": metrics.hacking_warnings(curves["rounds"]),
+        "length_control": curves["length_control"],
+        "rounds": rows,
+    }
 
 
 @task(cache_policy=NO_CACHE, task_run_name="report")
@@ -414,16 +497,30 @@ def publish_overview(config: RunConfig, report_path: str) -> None:
     """Every round of report.json in one table artifact, with the report's warnings as its description (the
     report task logs them)."""
     report = json.loads(Path(report_path).read_text())
-    create_table_artifact(summaries.rounds_overview(report), key=_key(config, None, "rounds"),
-                          description="\n".join([f"NEAT run `{config.name}`: every round ({report_path})", ""]
-                                                + [f"* **WARNING**: {w}" for w in report.get("warnings") or []]))
+    create_table_artifact(
+        summaries.rounds_overview(report),
+        key=_key(config, None, "rounds"),
+        description="\n".join(
+            [f"NEAT run `{config.name}`: every round ({report_path})", ""]
+            + [f"* **WARNING**: {w}" for w in report.get("warnings") or []]
+        ),
+    )
 
 
 @flow(name="neat-rounds", log_prints=True)
-def neat_rounds(config_path: str, rounds: int | None = None, policy: str | None = None, rm: str | None = None,
-                prompts: str | None = None, n: int | None = None, loss: str | None = None,
-                alpha: float | None = None, beta: float | None = None, max_steps: int | None = None,
-                learning_rate: float | None = None) -> str:
+def neat_rounds(
+    config_path: str,
+    rounds: int | None = None,
+    policy: str | None = None,
+    rm: str | None = None,
+    prompts: str | None = None,
+    n: int | None = None,
+    loss: str | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    max_steps: int | None = None,
+    learning_rate: float | None = None,
+) -> str:
     """The NEAT loop: score round 0, then for each round generate → train → evaluate; write the report.
 
     Every parameter but ``config_path`` overrides the config when set (``flows.run_config.KNOBS``); only
@@ -442,9 +539,21 @@ def neat_rounds(config_path: str, rounds: int | None = None, policy: str | None 
         max_steps: train.max_steps, optimizer steps per round
         learning_rate: train.learning_rate
     """
-    config = _load(config_path, {"rounds": rounds, "policy": policy, "rm": rm, "prompts": prompts, "n": n,
-                                 "loss": loss, "alpha": alpha, "beta": beta, "max_steps": max_steps,
-                                 "learning_rate": learning_rate})
+    config = _load(
+        config_path,
+        {
+            "rounds": rounds,
+            "policy": policy,
+            "rm": rm,
+            "prompts": prompts,
+            "n": n,
+            "loss": loss,
+            "alpha": alpha,
+            "beta": beta,
+            "max_steps": max_steps,
+            "learning_rate": learning_rate,
+        },
+    )
     with claim_run_dir(config):
         score(config)
         evaluate_round(config, 0, None)
@@ -459,10 +568,18 @@ def neat_rounds(config_path: str, rounds: int | None = None, policy: str | None 
 
 
 @flow(name="neat-generate-data", log_prints=True)
-def generate_data(config_path: str, policy: str | None = None, rm: str | None = None, prompts: str | None = None,
-                  n: int | None = None, loss: str | None = None, alpha: float | None = None,
-                  beta: float | None = None, max_steps: int | None = None,
-                  learning_rate: float | None = None) -> str:
+def generate_data(
+    config_path: str,
+    policy: str | None = None,
+    rm: str | None = None,
+    prompts: str | None = None,
+    n: int | None = None,
+    loss: str | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    max_steps: int | None = None,
+    learning_rate: float | None = None,
+) -> str:
     """One scheduled data-generation run: make sure round 0 exists, then write the next round, sampled with the
     latest trained adapter (or the base policy when none is trained yet).
 
@@ -480,17 +597,27 @@ def generate_data(config_path: str, policy: str | None = None, rm: str | None = 
         max_steps: train.max_steps (part of the run's identity)
         learning_rate: train.learning_rate (part of the run's identity)
     """
-    config = _load(config_path, {"policy": policy, "rm": rm, "prompts": prompts, "n": n, "loss": loss,
-                                 "alpha": alpha, "beta": beta, "max_steps": max_steps,
-                                 "learning_rate": learning_rate})
+    config = _load(
+        config_path,
+        {
+            "policy": policy,
+            "rm": rm,
+            "prompts": prompts,
+            "n": n,
+            "loss": loss,
+            "alpha": alpha,
+            "beta": beta,
+            "max_steps": max_steps,
+            "learning_rate": learning_rate,
+        },
+    )
     with claim_run_dir(config):
         score(config)
         latest = load_manifest(list_rounds(config.out)[-1])["round"]
         adapter = adapter_dir(config, latest)
         if latest >= 1 and not adapter.is_dir():
-            raise NeatDataError(
+            raise NeatError(
                 f"round {latest} has no trained adapter at {adapter}; train it (neat run) before generating round "
                 f"{latest + 1}, so that every round samples from the previous round's policy"
             )
         return generate_round(config, latest + 1, str(adapter) if latest >= 1 else None)
-

@@ -21,7 +21,7 @@ class Config:
 
 
 def run(config: Config) -> int:
-    from neat_data.errors import NeatDataError
+    from neat_data.errors import NeatError
     from neat_data.locks import check_unlocked
 
     from .run_config import load_run_config
@@ -40,10 +40,15 @@ def run(config: Config) -> int:
         report = neat_rounds(str(Path(config.config).resolve()))
     except StageFailed as e:  # the stage printed its own error above
         if e.returncode == BAD_INPUT:
-            raise NeatDataError(f"{e.stage} reported bad input (its error is above); fix it and run the same "
-                                "command again: finished stages are kept") from None
-        print(f"neat run: error: {e.stage} failed with exit code {e.returncode} (its output is above); run the "
-              "same command again to resume", file=sys.stderr)
+            raise NeatError(
+                f"{e.stage} reported bad input (its error is above); fix it and run the same "
+                "command again: finished stages are kept"
+            ) from None
+        print(
+            f"neat run: error: {e.stage} failed with exit code {e.returncode} (its output is above); run the "
+            "same command again to resume",
+            file=sys.stderr,
+        )
         return 1
     out = Path(run_config.out)
     print(f"\nfinished run {run_config.name!r}:")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.shards import round_dir
 
 from .cli import renamed
@@ -32,10 +32,14 @@ from .cli import renamed
 #: section -> (command module, keys the flow sets itself)
 SECTIONS: dict[str, tuple[str, frozenset[str]]] = {
     "data": ("neat_data.load_cmd", frozenset({"dataset", "out", "rows_per_shard"})),
-    "score": ("neat_data.score_cmd", frozenset({"dataset", "split", "limit", "sample", "seed", "max_reject_share",
-                                                "rm", "out", "part"})),
-    "generate": ("neat_data.generate_cmd", frozenset({"round", "policy", "adapter", "rm", "from_round", "out",
-                                                      "part"})),
+    "score": (
+        "neat_data.score_cmd",
+        frozenset({"dataset", "split", "limit", "sample", "seed", "max_reject_share", "rm", "out", "part"}),
+    ),
+    "generate": (
+        "neat_data.generate_cmd",
+        frozenset({"round", "policy", "adapter", "rm", "from_round", "out", "part"}),
+    ),
     "train": ("neat_train.train_cmd", frozenset({"shards", "policy", "adapter", "output_dir"})),
     "eval": ("neat_train.eval_cmd", frozenset({"policy", "adapter", "dataset", "rm", "json", "out", "responses_out"})),
 }
@@ -53,8 +57,10 @@ class ParallelConfig:
     parts: int = field(default=1, metadata={"help": "parts per round (1 = one process, as without this section)"})
     address: str | None = field(
         default=None,
-        metadata={"help": "ray: none = a Ray instance started for the run on this machine (loopback only); 'auto' = "
-                          "the cluster this machine joined (ray start); 'ray://HOST:10001' = a remote cluster"},
+        metadata={
+            "help": "ray: none = a Ray instance started for the run on this machine (loopback only); 'auto' = "
+            "the cluster this machine joined (ray start); 'ray://HOST:10001' = a remote cluster"
+        },
     )
     gpus_per_part: float | None = field(
         default=None, metadata={"help": "GPUs of each part's process (default: 1 where there are GPUs, else 0)"}
@@ -63,18 +69,23 @@ class ParallelConfig:
 
     def __post_init__(self):
         if self.backend not in PARALLEL_BACKENDS:
-            raise NeatDataError(f"parallel.backend must be one of {', '.join(PARALLEL_BACKENDS)}, got {self.backend!r}")
+            raise NeatError(f"parallel.backend must be one of {', '.join(PARALLEL_BACKENDS)}, got {self.backend!r}")
         if self.parts < 1:
-            raise NeatDataError(f"parallel.parts must be >= 1, got {self.parts}")
-        if self.address is not None and (self.backend != "ray" or not (
-                self.address == "auto" or self.address.startswith("ray://"))):
-            raise NeatDataError(f"parallel.address {self.address!r}: only with backend: ray, and 'auto' or "
-                                "'ray://HOST:PORT' (leave it out to start a local Ray instance)")
+            raise NeatError(f"parallel.parts must be >= 1, got {self.parts}")
+        if self.address is not None and (
+            self.backend != "ray" or not (self.address == "auto" or self.address.startswith("ray://"))
+        ):
+            raise NeatError(
+                f"parallel.address {self.address!r}: only with backend: ray, and 'auto' or "
+                "'ray://HOST:PORT' (leave it out to start a local Ray instance)"
+            )
         if self.gpus_per_part is not None and self.gpus_per_part < 0 or self.cpus_per_part <= 0:
-            raise NeatDataError("parallel.gpus_per_part must be >= 0 and parallel.cpus_per_part > 0")
+            raise NeatError("parallel.gpus_per_part must be >= 0 and parallel.cpus_per_part > 0")
         if self.backend == "local" and self.gpus_per_part is not None and self.gpus_per_part != int(self.gpus_per_part):
-            raise NeatDataError(f"parallel.gpus_per_part {self.gpus_per_part}: whole GPUs with backend: local "
-                                "(Ray can share a GPU between parts)")
+            raise NeatError(
+                f"parallel.gpus_per_part {self.gpus_per_part}: whole GPUs with backend: local "
+                "(Ray can share a GPU between parts)"
+            )
 
 
 @dataclass
@@ -89,8 +100,10 @@ class RunConfig:
     rm: str = field(default="default", metadata={"help": "reward model: 'default', hub id or path"})
     train_on: str = field(
         default="round",
-        metadata={"help": "training set of round r: 'round' (round r's shards; they carry every earlier response of "
-                          "each query) or 'all' (rounds 1..r, also keeping queries only earlier rounds sampled)"},
+        metadata={
+            "help": "training set of round r: 'round' (round r's shards; they carry every earlier response of "
+            "each query) or 'all' (rounds 1..r, also keeping queries only earlier rounds sampled)"
+        },
     )
     train_launcher: list[str] = field(
         default_factory=list,
@@ -133,8 +146,13 @@ class _BoundedLoader(yaml.SafeLoader):
         node = super().compose_node(parent, index)
         sizes = self.__dict__.setdefault("_sizes", {})
         if id(node) not in sizes:  # an alias returns its anchor's node, already counted
-            children = ([c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode)
-                        else node.value if isinstance(node, yaml.SequenceNode) else [])
+            children = (
+                [c for pair in node.value for c in pair]
+                if isinstance(node, yaml.MappingNode)
+                else node.value
+                if isinstance(node, yaml.SequenceNode)
+                else []
+            )
             sizes[id(node)] = 1 + sum(sizes.get(id(c), 1) for c in children)
             if sizes[id(node)] > MAX_YAML_NODES:
                 raise yaml.YAMLError(
@@ -175,7 +193,9 @@ def check_keys(cls, values: dict, where: str, reserved: frozenset[str] = frozens
             hint = f"did you mean {close[0]}?" if close else f"known: {', '.join(known)}"
             errors.append(f"{where}.{key}: unknown key ({hint})")
         elif not matches(value, hints[key]):
-            errors.append(f"{where}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {_repr.repr(value)}")
+            errors.append(
+                f"{where}.{key}: expected {_type_name(hints[key])}, got {type(value).__name__} {_repr.repr(value)}"
+            )
     return errors
 
 
@@ -209,16 +229,16 @@ def apply_overrides(raw: dict, overrides: dict) -> dict:
 
 
 def read_yaml(path: str | Path) -> dict:
-    """A YAML file's top-level mapping (safe, bounded loader); a missing or malformed file is a ``NeatDataError``."""
+    """A YAML file's top-level mapping (safe, bounded loader); a missing or malformed file is a ``NeatError``."""
     path = Path(path)
     if not path.is_file():
-        raise NeatDataError(f"{path}: config file not found (see configs/ for examples)")
+        raise NeatError(f"{path}: config file not found (see configs/ for examples)")
     try:
         raw = yaml.load(path.read_text(), Loader=_BoundedLoader) or {}
     except yaml.YAMLError as e:
-        raise NeatDataError(f"{path}: not valid YAML: {e}") from e
+        raise NeatError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(raw, dict):
-        raise NeatDataError(f"{path}: expected a mapping of keys at the top level")
+        raise NeatError(f"{path}: expected a mapping of keys at the top level")
     return raw
 
 
@@ -228,8 +248,11 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
     if overrides:
         raw = apply_overrides(raw, overrides)
     errors = check_keys(RunConfig, raw, str(path))
-    missing = [f.name for f in dataclasses.fields(RunConfig)
-               if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in raw]
+    missing = [
+        f.name
+        for f in dataclasses.fields(RunConfig)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in raw
+    ]
     errors += [f"{path}: missing required key {name!r}" for name in missing]
     for section, (module, reserved) in SECTIONS.items():
         values = raw.get(section)
@@ -240,19 +263,19 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
     if isinstance(raw.get("parallel"), dict):
         errors += check_keys(ParallelConfig, raw["parallel"], f"{path}:parallel")
     if errors:
-        raise NeatDataError("invalid config:\n  " + "\n  ".join(errors))
+        raise NeatError("invalid config:\n  " + "\n  ".join(errors))
     config = RunConfig(**raw)
     if config.train_on not in ("round", "all"):
-        raise NeatDataError(f"{path}: train_on must be 'round' or 'all', got {config.train_on!r}")
+        raise NeatError(f"{path}: train_on must be 'round' or 'all', got {config.train_on!r}")
     if config.rounds < 1:
-        raise NeatDataError(f"{path}: rounds must be >= 1, got {config.rounds}")
+        raise NeatError(f"{path}: rounds must be >= 1, got {config.rounds}")
     try:
         config.parallelism()
-    except NeatDataError as e:
-        raise NeatDataError(f"{path}: {e}") from None
+    except NeatError as e:
+        raise NeatError(f"{path}: {e}") from None
     errors = stage_errors(config, str(path))
     if errors:
-        raise NeatDataError("invalid config:\n  " + "\n  ".join(errors))
+        raise NeatError("invalid config:\n  " + "\n  ".join(errors))
     return config
 
 
@@ -263,19 +286,45 @@ def flow_flags(config: RunConfig, section: str) -> list[str]:
     return {
         "data": ["--dataset", config.dataset, "--out", config.out],
         "score": ["--dataset", config.dataset, "--rm", config.rm, "--out", config.out, *section_args(config.data)],
-        "generate": ["--round", "1", "--policy", config.policy, "--rm", config.rm, "--from", str(round_dir(out, 0)),
-                     "--out", config.out],
-        "train": ["--shards", str(round_dir(out, 1)), "--policy", config.policy,
-                  "--output_dir", str(out / "adapters" / "round-001.partial")],
-        "eval": ["--policy", config.policy, "--dataset", config.dataset, "--rm", config.rm, "--json", "true",
-                 "--responses-out", str(out / "eval" / "round-001.responses.jsonl")],
+        "generate": [
+            "--round",
+            "1",
+            "--policy",
+            config.policy,
+            "--rm",
+            config.rm,
+            "--from",
+            str(round_dir(out, 0)),
+            "--out",
+            config.out,
+        ],
+        "train": [
+            "--shards",
+            str(round_dir(out, 1)),
+            "--policy",
+            config.policy,
+            "--output_dir",
+            str(out / "adapters" / "round-001.partial"),
+        ],
+        "eval": [
+            "--policy",
+            config.policy,
+            "--dataset",
+            config.dataset,
+            "--rm",
+            config.rm,
+            "--json",
+            "true",
+            "--responses-out",
+            str(out / "eval" / "round-001.responses.jsonl"),
+        ],
     }[section]
 
 
 def stage_errors(config: RunConfig, where: str) -> list[str]:
     """Each section parsed into its stage's ``Config`` by the stage's own parser and checks: the problems found.
     ``train`` is checked with ``--use_cpu``: the checks of the machine (bf16 needs a GPU) are the training process's."""
-    from neat_data.errors import NeatDataError
+    from neat_data.errors import NeatError
 
     from .cli import UsageError, parse_config
 
@@ -283,10 +332,12 @@ def stage_errors(config: RunConfig, where: str) -> list[str]:
     for section, (module, _) in SECTIONS.items():
         machine = ["--use_cpu", "true"] if section == "train" else []
         try:
-            parse_config(importlib.import_module(module).Config,
-                         [*flow_flags(config, section), *section_args(getattr(config, section)), *machine],
-                         prog=section)
-        except (NeatDataError, UsageError) as e:
+            parse_config(
+                importlib.import_module(module).Config,
+                [*flow_flags(config, section), *section_args(getattr(config, section)), *machine],
+                prog=section,
+            )
+        except (NeatError, UsageError) as e:
             if not any(str(e) in seen for seen in errors):  # `score` parses `data` again: say it once
                 errors.append(f"{where}:{section}: {e}")
     return errors

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 
 
 @dataclass
@@ -24,11 +24,11 @@ class Config:
         from prefect.client.schemas.schedules import CronSchedule
 
         if self.flow not in ("generate", "rounds"):
-            raise NeatDataError(f"--flow must be 'generate' or 'rounds', got {self.flow!r}")
+            raise NeatError(f"--flow must be 'generate' or 'rounds', got {self.flow!r}")
         try:
             CronSchedule(cron=self.cron)
         except ValueError as e:
-            raise NeatDataError(f"--cron {self.cron!r} is not a valid cron expression: {e}") from e
+            raise NeatError(f"--cron {self.cron!r} is not a valid cron expression: {e}") from e
 
 
 def deployment_args(config: Config) -> tuple:
@@ -42,8 +42,11 @@ def deployment_args(config: Config) -> tuple:
     from prefect.schedules import Cron
 
     schedule = Cron(config.cron, timezone="UTC")  # as --cron's help and prefect.yaml say (Prefect's default: none)
-    return chosen, {"name": name, "schedules": [schedule],
-                    "parameters": {"config_path": str(Path(config.config).resolve())}}
+    return chosen, {
+        "name": name,
+        "schedules": [schedule],
+        "parameters": {"config_path": str(Path(config.config).resolve())},
+    }
 
 
 def run(config: Config) -> int:

@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NeatDataError
+from .errors import NeatError
 from .hh import format_transcript, split_of
 from .shards import is_round_dir, list_rounds, read_round, refuse_inside_round
 
@@ -42,13 +42,17 @@ class Config:
     out: str = field(metadata={"help": "output directory (must not exist or be empty)"})
     format: str = field(default="trl-conversational", metadata={"help": f"{' | '.join(FORMATS)}"})
     pairs: str = field(default="best-worst", metadata={"help": f"{' | '.join(PAIRS)}"})
-    save: str = field(default="dataset", metadata={"help": "dataset (DatasetDict.save_to_disk) | parquet "
-                                                           "(one file per split); not used by --format jsonl"})
+    save: str = field(
+        default="dataset",
+        metadata={
+            "help": "dataset (DatasetDict.save_to_disk) | parquet (one file per split); not used by --format jsonl"
+        },
+    )
 
     def __post_init__(self):
         for name, allowed in (("format", FORMATS), ("pairs", PAIRS), ("save", SAVES)):
             if getattr(self, name) not in allowed:
-                raise NeatDataError(f"--{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+                raise NeatError(f"--{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
 
 
 def preference_pairs(row: dict, pairs: str) -> list[tuple[dict, dict]]:
@@ -58,19 +62,31 @@ def preference_pairs(row: dict, pairs: str) -> list[tuple[dict, dict]]:
         return []
     if pairs == "best-worst":
         return [(ranked[0], ranked[-1])]
-    return [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1:] if a["reward"] > b["reward"]]
+    return [(a, b) for i, a in enumerate(ranked) for b in ranked[i + 1 :] if a["reward"] > b["reward"]]
 
 
 def export_row(row: dict, chosen: dict, rejected: dict, fmt: str) -> dict:
     if fmt == "trl-preference":
-        texts = {"prompt": format_transcript(row["messages"]) + "\n\nAssistant:",
-                 "chosen": " " + chosen["text"], "rejected": " " + rejected["text"]}
+        texts = {
+            "prompt": format_transcript(row["messages"]) + "\n\nAssistant:",
+            "chosen": " " + chosen["text"],
+            "rejected": " " + rejected["text"],
+        }
     else:
-        texts = {"prompt": row["messages"], "chosen": [{"role": "assistant", "content": chosen["text"]}],
-                 "rejected": [{"role": "assistant", "content": rejected["text"]}]}
-    return {**texts, "query_id": row["query_id"], "round": row["round"],
-            "chosen_reward": chosen["reward"], "rejected_reward": rejected["reward"],
-            "chosen_source": chosen["source"], "rejected_source": rejected["source"]}
+        texts = {
+            "prompt": row["messages"],
+            "chosen": [{"role": "assistant", "content": chosen["text"]}],
+            "rejected": [{"role": "assistant", "content": rejected["text"]}],
+        }
+    return {
+        **texts,
+        "query_id": row["query_id"],
+        "round": row["round"],
+        "chosen_reward": chosen["reward"],
+        "rejected_reward": rejected["reward"],
+        "chosen_source": chosen["source"],
+        "rejected_source": rejected["source"],
+    }
 
 
 def build_splits(rows: list[dict], fmt: str, pairs: str) -> tuple[dict[str, list[dict]], dict]:
@@ -107,30 +123,37 @@ def run(config: Config) -> int:
     if not is_round_dir(source):
         rounds = list_rounds(source)
         if not rounds:
-            raise NeatDataError(f"{source}: not a finished round directory nor a data root with finished rounds")
+            raise NeatError(f"{source}: not a finished round directory nor a data root with finished rounds")
         source = rounds[-1]
     out = Path(config.out)
     refuse_inside_round(out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise NeatDataError(f"--out {out} exists and is not empty; choose a new directory")
+        raise NeatError(f"--out {out} exists and is not empty; choose a new directory")
     rows = read_round(source)  # verified against the manifest
     if not any(r["reward"] is not None for row in rows for r in row["responses"]):
-        raise NeatDataError(f"{source} is unscored (neat load); export a scored round (neat score / neat generate)")
+        raise NeatError(f"{source} is unscored (neat load); export a scored round (neat score / neat generate)")
     splits, accounting = build_splits(rows, config.format, config.pairs)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         _write(splits, config, tmp)
-        (tmp / "_neat_export.json").write_text(json.dumps({"source": str(source.resolve()), "format": config.format,
-                                                          "pairs": config.pairs, **accounting}, indent=2) + "\n")
+        (tmp / "_neat_export.json").write_text(
+            json.dumps(
+                {"source": str(source.resolve()), "format": config.format, "pairs": config.pairs, **accounting},
+                indent=2,
+            )
+            + "\n"
+        )
         if out.exists():
             out.rmdir()  # empty (checked above)
         os.rename(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     skipped = accounting["skipped"]
-    print(f"exported {source}: {accounting['pairs']['train']} train and {accounting['pairs']['test']} test pairs "
-          f"({config.pairs}) from {accounting['queries']} queries; no pair from {skipped['one_response']} with one "
-          f"response and {skipped['all_tied']} with tied rewards")
+    print(
+        f"exported {source}: {accounting['pairs']['train']} train and {accounting['pairs']['test']} test pairs "
+        f"({config.pairs}) from {accounting['queries']} queries; no pair from {skipped['one_response']} with one "
+        f"response and {skipped['all_tied']} with tied rewards"
+    )
     print(f"wrote {out} ({config.format}" + ("" if config.format == "jsonl" else f", {config.save}") + ")")
     return 0

@@ -19,19 +19,17 @@ not fluent, because NEAT's penalty term then has no useful signal.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .atomic import atomic_write_json
-from .errors import NeatDataError
+from .errors import NeatError
 from .generation.base import BACKENDS, Request, SamplingConfig, make_backend, sample_seed
+from .parts import Part, agreed, in_round_order, parts_provenance, shard_rows
 from .prompts import BUILTIN_PROMPTS, DEFAULT_PLACEMENT, DEFAULT_PROMPTS, PLACEMENTS, apply_prompt, select_prompts
 from .ranking import make_response, merge_responses
-from .parts import Part, agreed, in_round_order, parts_provenance, shard_rows
 from .shards import RoundCommitted, RoundWriter, load_manifest, read_round, round_dir
 from .stats import format_separation, separation_report
 
@@ -44,18 +42,26 @@ class Config:
     round: int | None = field(default=None, metadata={"help": "index of the round to write (default: previous + 1)"})
     out: str | None = field(default=None, metadata={"help": "data root; writes OUT/round-NNN (default: beside --from)"})
     policy: str = field(default="default", metadata={"help": "HF causal LM id or path; 'default' = embedded SmolLM2"})
-    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter of round N-1 (peft dir); none in round 1"})
+    adapter: str | None = field(
+        default=None, metadata={"help": "LoRA adapter of round N-1 (peft dir); none in round 1"}
+    )
     prompts: str = field(default=DEFAULT_PROMPTS, metadata={"help": "comma-separated prompt ids to sample with"})
-    prompt_file: str | None = field(default=None, metadata={"help": "YAML/JSON file with more prompts {id, kind, text}"})
-    placement: str = field(default=DEFAULT_PLACEMENT, metadata={"help": f"where the prompt goes: {' | '.join(PLACEMENTS)}"})
+    prompt_file: str | None = field(
+        default=None, metadata={"help": "YAML/JSON file with more prompts {id, kind, text}"}
+    )
+    placement: str = field(
+        default=DEFAULT_PLACEMENT, metadata={"help": f"where the prompt goes: {' | '.join(PLACEMENTS)}"}
+    )
     negative_guidance: float = field(
         default=0.0,
         metadata={"help": "W: sample negatives from logits_neg + W*(logits_neg - logits_ref) (0 = off; transformers)"},
     )
     guidance_reference: str = field(
         default="positive",
-        metadata={"help": f"context of logits_ref: {' | '.join(GUIDANCE_REFERENCES)} (the positive prompt of --prompts, "
-                          "or the plain query), or the id of a positive prompt, sampled or not (NEAT: negatives only)"},
+        metadata={
+            "help": f"context of logits_ref: {' | '.join(GUIDANCE_REFERENCES)} (the positive prompt of --prompts, "
+            "or the plain query), or the id of a positive prompt, sampled or not (NEAT: negatives only)"
+        },
     )
     negative_prefill: str | None = field(
         default=None, metadata={"help": "negative responses start with this text (stored with the response)"}
@@ -63,19 +69,25 @@ class Config:
     rm: str = field(default="default", metadata={"help": "reward model id or path; 'default' = the embedded RM"})
     fluency_queries: int = field(
         default=64,
-        metadata={"help": "queries per shard (the first N) whose new responses get a base-policy fluency score; 0 = none"},
+        metadata={
+            "help": "queries per shard (the first N) whose new responses get a base-policy fluency score; 0 = none"
+        },
     )
     judge: str | None = field(
-        default=None,
-        metadata={"help": "a second, independent RM (e.g. default-judge) for the separation report only"},
+        default=None, metadata={"help": "a second, independent RM (e.g. default-judge) for the separation report only"}
     )
     backend: str = field(default="transformers", metadata={"help": f"generation backend: {' | '.join(BACKENDS)}"})
     n: int = field(default=1, metadata={"help": "responses sampled per query and prompt"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (paper: 1.0)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling cut (1.0 = off)"})
     max_new_tokens: int = field(default=128, metadata={"help": "maximum tokens per sampled response"})
-    seed: int = field(default=0, metadata={"help": "run seed: each response's own seed derives from it, the round, the "
-                                                   "query, the prompt and the sample index"})
+    seed: int = field(
+        default=0,
+        metadata={
+            "help": "run seed: each response's own seed derives from it, the round, the "
+            "query, the prompt and the sample index"
+        },
+    )
     limit: int | None = field(default=None, metadata={"help": "use only the first N queries of the previous round"})
     batch_size: int = field(default=16, metadata={"help": "conversations per generate batch (transformers backend)"})
     rm_batch_size: int = field(default=16, metadata={"help": "responses per reward-model batch"})
@@ -88,25 +100,27 @@ class Config:
     tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model (vllm backend)"})
     part: str | None = field(
         default=None,
-        metadata={"help": "I/N: write only part I of N of the round (parts may run at once, on several machines "
-                          "sharing --out; the last to finish commits the round; docs/scaling.md)"},
+        metadata={
+            "help": "I/N: write only part I of N of the round (parts may run at once, on several machines "
+            "sharing --out; the last to finish commits the round; docs/scaling.md)"
+        },
     )
 
     def __post_init__(self):
         if self.round is not None and self.round < 1:
-            raise NeatDataError(f"--round must be >= 1 (round 0 is the dataset: neat load / neat score), got {self.round}")
+            raise NeatError(f"--round must be >= 1 (round 0 is the dataset: neat load / neat score), got {self.round}")
         if self.placement not in PLACEMENTS:
-            raise NeatDataError(f"--placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
+            raise NeatError(f"--placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
         if self.backend not in BACKENDS:
-            raise NeatDataError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+            raise NeatError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
         if self.fluency_queries < 0:
-            raise NeatDataError(f"--fluency-queries must be >= 0 (0 = no fluency scores), got {self.fluency_queries}")
+            raise NeatError(f"--fluency-queries must be >= 0 (0 = no fluency scores), got {self.fluency_queries}")
         for name in ("limit",):
             if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise NeatDataError(f"--{name} must be >= 1, got {getattr(self, name)}")
+                raise NeatError(f"--{name} must be >= 1, got {getattr(self, name)}")
         for name in ("batch_size", "rm_batch_size", "rows_per_shard", "tensor_parallel_size"):
             if getattr(self, name) < 1:
-                raise NeatDataError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise NeatError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         self.sampling()  # validates temperature, top_p, max_new_tokens, n
         self.reference_prompt()  # validates the prompt set and the guidance / prefill flags
         Part.parse(self.part)
@@ -119,27 +133,32 @@ class Config:
         prompts = select_prompts(self.prompts, self.prompt_file)
         kinds = [p.kind for p in prompts]
         if self.negative_guidance < 0:
-            raise NeatDataError(f"--negative-guidance must be >= 0 (0 = off), got {self.negative_guidance}")
+            raise NeatError(f"--negative-guidance must be >= 0 (0 = off), got {self.negative_guidance}")
         named = None if self.guidance_reference in GUIDANCE_REFERENCES else self.named_reference()
         if self.negative_prefill is not None and not self.negative_prefill.strip():
-            raise NeatDataError("--negative-prefill is empty; pass a text or leave the flag out")
-        for flag, used in (("--negative-guidance", self.negative_guidance > 0), ("--negative-prefill", self.negative_prefill)):
+            raise NeatError("--negative-prefill is empty; pass a text or leave the flag out")
+        for flag, used in (
+            ("--negative-guidance", self.negative_guidance > 0),
+            ("--negative-prefill", self.negative_prefill),
+        ):
             if used and "negative" not in kinds:
-                raise NeatDataError(f"{flag} applies to negative-prompt samples, but --prompts {self.prompts} selects no "
-                                    "negative prompt; add one (e.g. paper-negative)")
+                raise NeatError(
+                    f"{flag} applies to negative-prompt samples, but --prompts {self.prompts} selects no "
+                    "negative prompt; add one (e.g. paper-negative)"
+                )
         if self.negative_guidance == 0:
             return None
         if self.backend == "vllm":
             from .generation.vllm_backend import GUIDANCE_UNSUPPORTED
 
-            raise NeatDataError(GUIDANCE_UNSUPPORTED)
+            raise NeatError(GUIDANCE_UNSUPPORTED)
         if self.guidance_reference == "plain":
             return BUILTIN_PROMPTS["plain"]
         if named:
             return named
         positives = [p for p in prompts if p.kind == "positive"]
         if len(positives) != 1:
-            raise NeatDataError(
+            raise NeatError(
                 f"--guidance-reference positive needs exactly one positive prompt in --prompts (got "
                 f"{', '.join(p.prompt_id for p in positives) or 'none'} in {self.prompts}); add one, e.g. "
                 "--prompts paper-negative,paper-positive, name the reference (--guidance-reference paper-positive) or "
@@ -152,11 +171,13 @@ class Config:
         (negative prompt alone) can be guided against the same context as NEAT-PP's positive samples."""
         try:
             [prompt] = select_prompts(self.guidance_reference, self.prompt_file)
-        except (NeatDataError, ValueError):
+        except (NeatError, ValueError):
             prompt = None
         if prompt is None or prompt.kind != "positive":
-            raise NeatDataError(f"--guidance-reference must be one of {', '.join(GUIDANCE_REFERENCES)} or the id of a "
-                                f"positive prompt (e.g. paper-positive), got {self.guidance_reference!r}")
+            raise NeatError(
+                f"--guidance-reference must be one of {', '.join(GUIDANCE_REFERENCES)} or the id of a "
+                f"positive prompt (e.g. paper-positive), got {self.guidance_reference!r}"
+            )
         return prompt
 
     def record(self, prompt) -> dict:
@@ -187,12 +208,12 @@ def _previous_round(config: Config) -> tuple[Path, dict, list[dict], int]:
     manifest = load_manifest(prev_dir)
     index = config.round if config.round is not None else manifest["round"] + 1
     if index != manifest["round"] + 1:
-        raise NeatDataError(
+        raise NeatError(
             f"--round {index} must follow the --from round ({prev_dir} is round {manifest['round']}); "
             f"pass --round {manifest['round'] + 1} or the right --from directory"
         )
     if not rows:
-        raise NeatDataError(f"{prev_dir}: the previous round has no queries")
+        raise NeatError(f"{prev_dir}: the previous round has no queries")
     return prev_dir, manifest, rows[: config.limit] if config.limit else rows, index
 
 
@@ -217,13 +238,15 @@ def _generate_shard(shard, prompts, index, config, backend, scorer, judge, on_ba
         for p in prompts:
             negative = p.kind == "negative"
             guided = negative and w > 0
-            requests.append(Request(
-                apply_prompt(row["messages"], p, config.placement),
-                seeds=[sample_seed(config.seed, index, row["query_id"], p.prompt_id, j) for j in range(config.n)],
-                reference=apply_prompt(row["messages"], reference, config.placement) if guided else None,
-                guidance=w if guided else 0.0,
-                prefill=records[p.prompt_id]["prefill"],
-            ))
+            requests.append(
+                Request(
+                    apply_prompt(row["messages"], p, config.placement),
+                    seeds=[sample_seed(config.seed, index, row["query_id"], p.prompt_id, j) for j in range(config.n)],
+                    reference=apply_prompt(row["messages"], reference, config.placement) if guided else None,
+                    guidance=w if guided else 0.0,
+                    prefill=records[p.prompt_id]["prefill"],
+                )
+            )
     truncated_before, rm_truncated_before = backend.stats["truncated"], scorer.truncated
     started = time.perf_counter()
     outputs = backend.generate(requests, sampling, on_batch=on_batch)
@@ -259,10 +282,20 @@ def _generate_shard(shard, prompts, index, config, backend, scorer, judge, on_ba
     view = []  # dataset responses + every new sample with its reward (and fluency, judge): the separation report's
     for row, new in zip(rows, new_per_row):
         reward = {r["response_id"]: r["reward"] for r in row["responses"]}
-        responses = [{"source": r["source"], "reward": r["reward"], "text": r["text"]}
-                     for r in row["responses"] if r["source"].startswith("dataset")]
-        responses += [{"source": r["source"], "reward": reward[r["response_id"]], "text": r["text"],
-                       "fluency": next(fluency, None)} for r in new]  # None past the first fluency_queries rows
+        responses = [
+            {"source": r["source"], "reward": r["reward"], "text": r["text"]}
+            for r in row["responses"]
+            if r["source"].startswith("dataset")
+        ]
+        responses += [
+            {
+                "source": r["source"],
+                "reward": reward[r["response_id"]],
+                "text": r["text"],
+                "fluency": next(fluency, None),
+            }
+            for r in new
+        ]  # None past the first fluency_queries rows
         view.append({"messages": row["messages"], "responses": responses})
     if judge is not None:
         items = [(v["messages"], r["text"]) for v in view for r in v["responses"]]
@@ -294,9 +327,20 @@ def _sum_stats(stats: list[dict]) -> dict:
     finish = Counter()
     for s in stats:
         finish.update(s["finish_reasons"])
-    total = {k: sum(s[k] for s in stats) for k in ("queries", "samples", "empty_responses", "duplicates_dropped",
-                                                    "tokens", "seconds", "fluency_seconds", "prompts_truncated",
-                                                    "rm_truncated")}
+    total = {
+        k: sum(s[k] for s in stats)
+        for k in (
+            "queries",
+            "samples",
+            "empty_responses",
+            "duplicates_dropped",
+            "tokens",
+            "seconds",
+            "fluency_seconds",
+            "prompts_truncated",
+            "rm_truncated",
+        )
+    }
     total["finish_reasons"] = dict(finish)
     total["tokens_per_s"] = total["tokens"] / total["seconds"] if total["seconds"] else None
     return total
@@ -314,17 +358,26 @@ def run(config: Config) -> int:
     out_root = Path(config.out) if config.out else prev_dir.parent
     directory = round_dir(out_root, index)
     inputs = {
-        "from": {"dir": str(prev_dir.resolve()), "round": prev_manifest["round"],
-                 "config_fingerprint": prev_manifest["config_fingerprint"]},
+        "from": {
+            "dir": str(prev_dir.resolve()),
+            "round": prev_manifest["round"],
+            "config_fingerprint": prev_manifest["config_fingerprint"],
+        },
         "adapter_hash": adapter_hash(config.adapter) if config.adapter else None,
     }
     resolve_policy(config.policy)  # a missing local policy fails here, before the round is claimed
-    scorer = RewardScorer(resolve_rm(config.rm), device=config.device, dtype=config.dtype,
-                          batch_size=config.rm_batch_size)
+    scorer = RewardScorer(
+        resolve_rm(config.rm), device=config.device, dtype=config.dtype, batch_size=config.rm_batch_size
+    )
     judge = None
     if config.judge:
-        judge = RewardScorer(resolve_rm(config.judge), device=config.device, dtype=config.dtype,
-                             batch_size=config.rm_batch_size, flag="--judge")
+        judge = RewardScorer(
+            resolve_rm(config.judge),
+            device=config.device,
+            dtype=config.dtype,
+            batch_size=config.rm_batch_size,
+            flag="--judge",
+        )
     round_config = {k: v for k, v in asdict(config).items() if k != "part"}  # every part writes the same round
     try:
         writer = RoundWriter(directory, index, config=round_config, inputs=inputs, part=part)  # refuses finished rounds
@@ -335,8 +388,12 @@ def run(config: Config) -> int:
     shards = shard_rows(rows, config.rows_per_shard)
     mine = part.shards(len(shards)) if part else range(len(shards))
     backend = None
-    bar = tqdm(total=sum(len(shards[i]) for i in mine) * len(prompts), unit="conv",
-               desc=f"round {index}" + (f" part {part}" if part else ""), file=sys.stderr)
+    bar = tqdm(
+        total=sum(len(shards[i]) for i in mine) * len(prompts),
+        unit="conv",
+        desc=f"round {index}" + (f" part {part}" if part else ""),
+        file=sys.stderr,
+    )
     progress = {"tokens": 0, "start": time.perf_counter()}
 
     def on_batch(conversations: int, tokens: int) -> None:
@@ -356,13 +413,27 @@ def run(config: Config) -> int:
                 backend_kwargs = {"chat_template": config.chat_template}
                 if config.backend == "vllm":
                     backend_kwargs["tensor_parallel_size"] = config.tensor_parallel_size
-                backend = make_backend(config.backend, config.policy, adapter=config.adapter, dtype=config.dtype,
-                                       device=config.device, batch_size=config.batch_size, **backend_kwargs)
+                backend = make_backend(
+                    config.backend,
+                    config.policy,
+                    adapter=config.adapter,
+                    dtype=config.dtype,
+                    device=config.device,
+                    batch_size=config.batch_size,
+                    **backend_kwargs,
+                )
             new_rows, shard_stats = _generate_shard(shards[i], prompts, index, config, backend, scorer, judge, on_batch)
-            writer.write_shard(i, new_rows, {**shard_stats, "generator": backend.generator,
-                                             "context_tokens": backend.stats["context"],
-                                             "rm_fingerprint": scorer.fingerprint,
-                                             "judge_fingerprint": judge.fingerprint if judge else None})
+            writer.write_shard(
+                i,
+                new_rows,
+                {
+                    **shard_stats,
+                    "generator": backend.generator,
+                    "context_tokens": backend.stats["context"],
+                    "rm_fingerprint": scorer.fingerprint,
+                    "judge_fingerprint": judge.fingerprint if judge else None,
+                },
+            )
     finally:
         bar.close()
         if backend is not None:
@@ -381,28 +452,44 @@ def run(config: Config) -> int:
                 "backend": config.backend,
                 "prompts": [p.as_record() for p in prompts],
                 "placement": config.placement,
-                "sampling": {**config.sampling().as_record(config.placement), "n": config.n,
-                             "negative_guidance": config.negative_guidance,
-                             "guidance_reference": config.guidance_reference if config.negative_guidance > 0 else None,
-                             "negative_prefill": config.negative_prefill},
+                "sampling": {
+                    **config.sampling().as_record(config.placement),
+                    "n": config.n,
+                    "negative_guidance": config.negative_guidance,
+                    "guidance_reference": config.guidance_reference if config.negative_guidance > 0 else None,
+                    "negative_prefill": config.negative_prefill,
+                },
                 "context_tokens": provenance["context_tokens"],
                 "shards_resumed": sum(p["shards_resumed"] for p in parts),
                 **totals,
             },
-            "rm": {"name": config.rm, "fingerprint": provenance["rm_fingerprint"], "truncated": totals["rm_truncated"],
-                   "rescored_previous_responses": rescored_previous},
+            "rm": {
+                "name": config.rm,
+                "fingerprint": provenance["rm_fingerprint"],
+                "truncated": totals["rm_truncated"],
+                "rescored_previous_responses": rescored_previous,
+            },
             "judge": {"name": config.judge, "fingerprint": provenance["judge_fingerprint"]} if judge else None,
-            "truncation": {"prompts_truncated": totals["prompts_truncated"], "prompts": totals["queries"] * len(prompts),
-                           "rm_truncated": totals["rm_truncated"]},
+            "truncation": {
+                "prompts_truncated": totals["prompts_truncated"],
+                "prompts": totals["queries"] * len(prompts),
+                "rm_truncated": totals["rm_truncated"],
+            },
             "efficacy": separation_report([v for s in stats for v in s["view"]], judged=bool(config.judge)),
             "parts": parts_provenance(parts, len(shards)),
         }
 
-    manifest = writer.finish(list(mine), [r["query_id"] for r in rows], extra,
-                             record={"shards_resumed": resumed, "seconds": time.perf_counter() - started})
+    manifest = writer.finish(
+        list(mine),
+        [r["query_id"] for r in rows],
+        extra,
+        record={"shards_resumed": resumed, "seconds": time.perf_counter() - started},
+    )
     if manifest is None:
-        print(f"round {index} part {part}: {len(mine)} shard(s) written to {directory}; the round is committed by the "
-              f"last part to finish (waiting for part(s) {', '.join(writer.missing_parts) or 'being committed'})")
+        print(
+            f"round {index} part {part}: {len(mine)} shard(s) written to {directory}; the round is committed by the "
+            f"last part to finish (waiting for part(s) {', '.join(writer.missing_parts) or 'being committed'})"
+        )
         return 0
     gen, efficacy = manifest["extra"]["generate"], manifest["extra"]["efficacy"]
     print(

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NeatDataError
+from .errors import NeatError
 from .ranking import make_response, merge_responses
 
 TURN_RE = re.compile(r"\n\n(Human|Assistant):")
@@ -95,7 +95,8 @@ def parse_transcript(text: str) -> list[dict]:
 
 
 def format_transcript(messages: list[dict]) -> str:
-    """The inverse of ``parse_transcript``: chat messages as an HH-RLHF transcript ``"\\n\\nHuman: a\\n\\nAssistant: b"``."""
+    """The inverse of ``parse_transcript``: chat messages as an HH-RLHF transcript
+    ``"\\n\\nHuman: a\\n\\nAssistant: b"``."""
     names = {role: name for name, role in ROLE.items()}
     return "".join(f"\n\n{names[m['role']]}: {m['content']}" for m in messages)
 
@@ -164,7 +165,7 @@ def _local_files(path: Path) -> tuple[list[Path], list[dict]]:
     """(files to read, entries of a directory that are not read, each with its reason)."""
     if not path.is_dir():
         if not path.name.endswith(LOCAL_SUFFIXES):
-            raise NeatDataError(f"{path}: unsupported file type; use {', '.join(LOCAL_SUFFIXES)} or a directory")
+            raise NeatError(f"{path}: unsupported file type; use {', '.join(LOCAL_SUFFIXES)} or a directory")
         return [path], []
     files, skipped = [], []
     for p in sorted(path.iterdir()):
@@ -175,7 +176,7 @@ def _local_files(path: Path) -> tuple[list[Path], list[dict]]:
         else:
             skipped.append({"path": str(p), "reason": f"not a {', '.join(LOCAL_SUFFIXES)} file"})
     if not files:
-        raise NeatDataError(f"{path}: no {', '.join(LOCAL_SUFFIXES)} files in this directory")
+        raise NeatError(f"{path}: no {', '.join(LOCAL_SUFFIXES)} files in this directory")
     return files, skipped
 
 
@@ -186,27 +187,30 @@ def _parquet_rows(f: Path):
     try:
         rows = pq.read_table(f).to_pylist()
     except (pa.ArrowException, OSError) as e:
-        raise NeatDataError(f"{f}: not a readable Parquet file ({e}); re-create or re-download it") from None
+        raise NeatError(f"{f}: not a readable Parquet file ({e}); re-create or re-download it") from None
     for i, row in enumerate(rows):
         yield f"{f.name}:{i}", row
 
 
 def _jsonl_rows(f: Path):
-    """(origin, row or BadRow) of each non-blank line; a file that cannot be read as a whole is a NeatDataError."""
+    """(origin, row or BadRow) of each non-blank line; a file that cannot be read as a whole is a NeatError."""
     import zlib
 
     gz = f.name.endswith(".gz")
     with open(f, "rb") as fh:
         if gz and fh.read(2) != b"\x1f\x8b":
-            raise NeatDataError(f"{f}: not a gzip file although it is named .gz; if it holds plain JSON lines, "
-                                "rename it to .jsonl")
+            raise NeatError(
+                f"{f}: not a gzip file although it is named .gz; if it holds plain JSON lines, rename it to .jsonl"
+            )
     line_no = 0
     try:
-        with (gzip.open(f, "rb") if gz else open(f, "rb")) as fh:
+        with gzip.open(f, "rb") if gz else open(f, "rb") as fh:
             for line_no, raw in enumerate(fh, 1):
                 if b"\0" in raw:
-                    raise NeatDataError(f"{f}: line {line_no} holds NUL bytes: a binary file, not JSON lines text; "
-                                        "pass UTF-8 JSON lines, one object per line")
+                    raise NeatError(
+                        f"{f}: line {line_no} holds NUL bytes: a binary file, not JSON lines text; "
+                        "pass UTF-8 JSON lines, one object per line"
+                    )
                 if line_no == 1:
                     raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark
                 if not raw.strip():
@@ -215,8 +219,13 @@ def _jsonl_rows(f: Path):
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    yield origin, BadRow(f"invalid UTF-8 (byte {raw[e.start]:#04x} at position {e.start})",
-                                         raw.decode("utf-8", "replace").rstrip("\n"))
+                    yield (
+                        origin,
+                        BadRow(
+                            f"invalid UTF-8 (byte {raw[e.start]:#04x} at position {e.start})",
+                            raw.decode("utf-8", "replace").rstrip("\n"),
+                        ),
+                    )
                     continue
                 try:
                     row = json.loads(text)
@@ -224,13 +233,20 @@ def _jsonl_rows(f: Path):
                     yield origin, BadRow(f"invalid JSON: {e}", text.rstrip("\n"))
                     continue
                 if not isinstance(row, dict):
-                    yield origin, BadRow(f"the row is a JSON {type(row).__name__}, not an object with chosen/rejected",
-                                         text.rstrip("\n"))
+                    yield (
+                        origin,
+                        BadRow(
+                            f"the row is a JSON {type(row).__name__}, not an object with chosen/rejected",
+                            text.rstrip("\n"),
+                        ),
+                    )
                     continue
                 yield origin, row
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise NeatDataError(f"{f}: the gzip stream is cut off or corrupt after line {line_no} ({e}); the file is "
-                            "truncated (an interrupted download?): download it again") from None
+        raise NeatError(
+            f"{f}: the gzip stream is cut off or corrupt after line {line_no} ({e}); the file is "
+            "truncated (an interrupted download?): download it again"
+        ) from None
 
 
 def iter_raw_rows(source: str, split: str = "train", skipped: list[dict] | None = None):
@@ -252,7 +268,7 @@ def iter_raw_rows(source: str, split: str = "train", skipped: list[dict] | None 
 
         ds = datasets.load_dataset(source, split=split)
     except Exception as e:  # network, auth, unknown id: all need the same advice
-        raise NeatDataError(
+        raise NeatError(
             f"could not load hub dataset {source!r} split {split!r}: {e}. Offline, download it elsewhere and pass "
             "a local .jsonl/.jsonl.gz/.parquet path instead"
         ) from e
@@ -295,18 +311,20 @@ def load_hh(
             result.identical_replies.append(origin)
         result.pairs.append(Pair(query_id(messages), messages, chosen, rejected, origin, row.get("category")))
     if result.rows_read == 0:
-        raise NeatDataError(f"{source}: no rows to load")
+        raise NeatError(f"{source}: no rows to load")
     for entry in skipped:
         print(f"note: {entry['path']} not read: {entry['reason']}", file=sys.stderr)
     if result.identical_replies:
         n = len(result.identical_replies)
-        print(f"note: {n} row(s) have identical chosen and rejected replies ({', '.join(result.identical_replies[:3])}"
-              f"{', ...' if n > 3 else ''}): each gives a one-response query (nothing to rank; SFT only)",
-              file=sys.stderr)
+        print(
+            f"note: {n} row(s) have identical chosen and rejected replies ({', '.join(result.identical_replies[:3])}"
+            f"{', ...' if n > 3 else ''}): each gives a one-response query (nothing to rank; SFT only)",
+            file=sys.stderr,
+        )
     share = len(result.rejects) / result.rows_read
     if share > max_reject_share:
         first = result.rejects[0]
-        raise NeatDataError(
+        raise NeatError(
             f"{source}: {len(result.rejects)} of {result.rows_read} rows ({share:.1%}) are bad, more than "
             f"max_reject_share={max_reject_share:.1%}; first: {first['origin']}: {first['reason']}. Fix the input "
             "or raise --max-reject-share"
@@ -331,9 +349,9 @@ class DatasetArgs:
         for name in ("limit", "sample"):
             value = getattr(self, name)
             if value is not None and value <= 0:
-                raise NeatDataError(f"--{name} must be a positive number of rows, got {value}")
+                raise NeatError(f"--{name} must be a positive number of rows, got {value}")
         if not 0.0 <= self.max_reject_share <= 1.0:
-            raise NeatDataError(f"--max-reject-share must be in [0, 1], got {self.max_reject_share}")
+            raise NeatError(f"--max-reject-share must be in [0, 1], got {self.max_reject_share}")
 
     def load(self) -> LoadResult:
         return load_hh(

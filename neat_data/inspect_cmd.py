@@ -17,9 +17,19 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NeatDataError
-from .shards import (REJECTS, ROUND_RE, SHARD_RE, is_round_dir, list_rounds, load_manifest, read_round, read_shard,
-                     round_of_shard, side_file)
+from .errors import NeatError
+from .shards import (
+    REJECTS,
+    ROUND_RE,
+    SHARD_RE,
+    is_round_dir,
+    list_rounds,
+    load_manifest,
+    read_round,
+    read_shard,
+    round_of_shard,
+    side_file,
+)
 from .stats import efficacy, format_separation, separation_report, summarize
 
 #: this command takes its path as the first positional argument (see flows/cli.py)
@@ -36,7 +46,7 @@ class Config:
 
     def __post_init__(self):
         if self.samples < 0:
-            raise NeatDataError(f"--samples must be >= 0, got {self.samples}")
+            raise NeatError(f"--samples must be >= 0, got {self.samples}")
 
 
 def _rejects(round_path: Path) -> int:
@@ -57,10 +67,10 @@ def describe(path: str | Path) -> tuple[dict, list[dict]]:
     """(report, rows) for a shard, a round or a data root (the latest round; all rounds under ``rounds``)."""
     path = Path(path)
     if not path.exists():
-        raise NeatDataError(f"{path}: no such file or directory")
+        raise NeatError(f"{path}: no such file or directory")
     if path.is_file():
         if not SHARD_RE.match(path.name) and path.suffix != ".parquet":
-            raise NeatDataError(f"{path}: not a Parquet shard; pass a shard, a round directory or a data root")
+            raise NeatError(f"{path}: not a Parquet shard; pass a shard, a round directory or a data root")
         rows = read_shard(path)
         report = {"path": str(path), "kind": "shard", "round": rows[0]["round"] if rows else None, "rejects": 0}
         report["verified"] = round_of_shard(path) is not None
@@ -72,19 +82,41 @@ def describe(path: str | Path) -> tuple[dict, list[dict]]:
     else:
         rounds = list_rounds(path)
         if not rounds:
-            raise NeatDataError(f"{path}: no finished round-NNN directories here (and not a round or a shard)")
+            raise NeatError(f"{path}: no finished round-NNN directories here (and not a round or a shard)")
         per_round = []
         for r in rounds:
             rep, rows = describe(r)
-            per_round.append({k: rep[k] for k in ("path", "round", "queries", "responses", "reward", "gap_over_1",
-                                                   "gap_over_5", "pos_gt_neg_share", "pos_gt_neg_share_judge",
-                                                   "fluency", "efficacy_warning", "rejects") if k in rep})
+            per_round.append(
+                {
+                    k: rep[k]
+                    for k in (
+                        "path",
+                        "round",
+                        "queries",
+                        "responses",
+                        "reward",
+                        "gap_over_1",
+                        "gap_over_5",
+                        "pos_gt_neg_share",
+                        "pos_gt_neg_share_judge",
+                        "fluency",
+                        "efficacy_warning",
+                        "rejects",
+                    )
+                    if k in rep
+                }
+            )
         report = {**rep, "path": str(path), "kind": "root", "rounds": per_round}
         return report, rows
     report.update(summarize(rows))
     sep = separation(rows, report.get("manifest_extra"))
-    report.update(separation=sep, pos_gt_neg_share=sep["pos_gt_neg_share"], pos_neg_queries=sep["pos_neg_queries"],
-                  fluency=sep.get("fluency") or {}, efficacy_warning=sep["warning"])
+    report.update(
+        separation=sep,
+        pos_gt_neg_share=sep["pos_gt_neg_share"],
+        pos_neg_queries=sep["pos_neg_queries"],
+        fluency=sep.get("fluency") or {},
+        efficacy_warning=sep["warning"],
+    )
     if "pos_gt_neg_share_judge" in sep:
         report["pos_gt_neg_share_judge"] = sep["pos_gt_neg_share_judge"]
     return report, rows
@@ -120,13 +152,18 @@ def _round_line(r: dict) -> str:
 
 
 def format_report(report: dict) -> str:
-    out = [f"{report['kind']} {report['path']}" + (f"  (round {report['round']})" if report["round"] is not None else "")]
+    out = [
+        f"{report['kind']} {report['path']}" + (f"  (round {report['round']})" if report["round"] is not None else "")
+    ]
     if report["kind"] == "shard" and not report["verified"]:
-        out.append("UNVERIFIED: this shard is not inside a finished round (no round manifest for it), so nothing "
-                   "checks that it is complete and unedited; inspect the round directory instead")
+        out.append(
+            "UNVERIFIED: this shard is not inside a finished round (no round manifest for it), so nothing "
+            "checks that it is complete and unedited; inspect the round directory instead"
+        )
     if report["kind"] == "root":
-        out.append(f"{len(report['rounds'])} rounds (one line each; the latest, round {report['round']}, is "
-                   "described below):")
+        out.append(
+            f"{len(report['rounds'])} rounds (one line each; the latest, round {report['round']}, is described below):"
+        )
         out += [f"  {_round_line(r)}" for r in report["rounds"]]
     out.append(
         f"queries: {report['queries']}   responses: {report['responses']} "
@@ -136,7 +173,9 @@ def format_report(report: dict) -> str:
     if not report["scored"]:
         out.append("unscored data: no rewards yet (run `neat score` or `neat generate` with --rm)")
         return "\n".join(out)
-    out.append(f"{'reward by source':<22}{'n':>6}{'mean':>9}{'std':>9}{'min':>9}{'q25':>9}{'q50':>9}{'q75':>9}{'max':>9}")
+    out.append(
+        f"{'reward by source':<22}{'n':>6}{'mean':>9}{'std':>9}{'min':>9}{'q25':>9}{'q50':>9}{'q75':>9}{'max':>9}"
+    )
     for source, s in report["reward"].items():
         out.append(
             f"  {source:<20}{s['count']:>6}{s['mean']:>9.3f}{s['std']:>9.3f}{s['min']:>9.3f}"
@@ -168,7 +207,7 @@ def plot_rewards(rows: list[dict], out: str | Path, title: str) -> Path:
             if r["reward"] is not None:
                 by_source.setdefault(r["source"], []).append(r["reward"])
     if not by_source:
-        raise NeatDataError("--plot: the data is unscored, there are no rewards to plot")
+        raise NeatError("--plot: the data is unscored, there are no rewards to plot")
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for source, values in sorted(by_source.items()):
         ax.hist(values, bins=40, alpha=0.5, label=f"{source} (n={len(values)})")

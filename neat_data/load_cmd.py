@@ -6,10 +6,9 @@ or is written to ``_rejects.jsonl`` with its reason. ``neat score`` does the sam
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
-from .errors import NeatDataError
 from .hh import DatasetArgs
 from .parts import Part, in_round_order, parts_provenance, shard_rows
 from .shards import REJECTS, RoundWriter, round_dir
@@ -28,9 +27,15 @@ def open_round0(config: Config, part: Part | None = None) -> RoundWriter:
     return RoundWriter(round_dir(config.out, 0), 0, config=round_config, inputs={"dataset": config.dataset}, part=part)
 
 
-def write_round0(config: Config, rows: list[dict], accounting: dict, rejects: list[dict],
-                 writer: RoundWriter | None = None, score: Callable[[list[dict]], dict] | None = None,
-                 score_extra: Callable[[list[dict]], dict] | None = None):
+def write_round0(
+    config: Config,
+    rows: list[dict],
+    accounting: dict,
+    rejects: list[dict],
+    writer: RoundWriter | None = None,
+    score: Callable[[list[dict]], dict] | None = None,
+    score_extra: Callable[[list[dict]], dict] | None = None,
+):
     """Write ``rows`` as round 0 under ``config.out`` (through ``writer`` when the round, or a part of it, was
     claimed already): in round order, shard by shard, only the shards of the writer's part and those not written
     yet; ``score(shard rows) -> stats`` fills in a shard's rewards before it is written, and ``score_extra(stats of
@@ -48,8 +53,9 @@ def write_round0(config: Config, rows: list[dict], accounting: dict, rejects: li
             scored = score_extra([writer.shard_stats(i) for i in range(len(shards))]) if score_extra else {}
             return {"load": accounting, **scored, "parts": parts_provenance(parts, len(shards))}
 
-        manifest = writer.finish(list(mine), [r["query_id"] for r in rows], extra,
-                                 side_files={REJECTS: rejects} if rejects else None)
+        manifest = writer.finish(
+            list(mine), [r["query_id"] for r in rows], extra, side_files={REJECTS: rejects} if rejects else None
+        )
         return writer.dir, manifest
 
 

@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import NeatDataError
+from .errors import NeatError
 
 LOCK_FILE = ".neat-lock"
 
@@ -56,7 +56,7 @@ def _lock_or_fail(fd: int, what: str, wait: float = 0.0) -> None:
             holder = _holder(os.pread(fd, 65536, 0).decode("utf-8", "replace"))
             if time.monotonic() >= deadline:
                 os.close(fd)
-                raise NeatDataError(
+                raise NeatError(
                     f"{what} is being written by another process ({holder}); wait for it to finish, or stop it and "
                     "run again (an interrupted write resumes)"
                 ) from None
@@ -84,15 +84,20 @@ class WriteLock:
     failing (0: fail at once), for locks that are only held briefly.
     """
 
-    def __init__(self, directory: str | os.PathLike, part: str | None = None, what: str | None = None,
-                 wait: float = 0.0):
+    def __init__(
+        self, directory: str | os.PathLike, part: str | None = None, what: str | None = None, wait: float = 0.0
+    ):
         self.path = lock_path(directory, part)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         _lock_or_fail(fd, what or str(directory), wait)
         self._file = os.fdopen(fd, "r+")
-        self.holder = {"pid": os.getpid(), "host": socket.gethostname(),
-                       "since": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "command": _command()}
+        self.holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "command": _command(),
+        }
         self._file.truncate(0)
         self._file.write(json.dumps(self.holder) + "\n")
         self._file.flush()

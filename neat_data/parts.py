@@ -23,7 +23,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from .errors import NeatDataError
+from .errors import NeatError
 
 PART_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -37,7 +37,7 @@ class Part:
 
     def __post_init__(self):
         if not 1 <= self.index <= self.count:
-            raise NeatDataError(f"--part {self}: I/N needs 1 <= I <= N (e.g. --part 1/4 ... --part 4/4)")
+            raise NeatError(f"--part {self}: I/N needs 1 <= I <= N (e.g. --part 1/4 ... --part 4/4)")
 
     @classmethod
     def parse(cls, text: str | None) -> Part | None:
@@ -46,7 +46,7 @@ class Part:
             return None
         match = PART_RE.match(str(text))
         if not match:
-            raise NeatDataError(f"--part {text!r}: expected I/N, e.g. --part 1/4 (part 1 of 4)")
+            raise NeatError(f"--part {text!r}: expected I/N, e.g. --part 1/4 (part 1 of 4)")
         return cls(int(match.group(1)), int(match.group(2)))
 
     def __str__(self) -> str:
@@ -72,8 +72,10 @@ def shard_rows(rows: list[dict], rows_per_shard: int) -> list[list[dict]]:
     return [rows[i : i + rows_per_shard] for i in range(0, max(len(rows), 1), rows_per_shard)]
 
 
-RULE = ("rows sorted by query_id; shard k = rows [k*R, (k+1)*R) (R = rows_per_shard); part I of N = shards "
-        "[floor((I-1)*K/N), floor(I*K/N)) of the K shards")
+RULE = (
+    "rows sorted by query_id; shard k = rows [k*R, (k+1)*R) (R = rows_per_shard); part I of N = shards "
+    "[floor((I-1)*K/N), floor(I*K/N)) of the K shards"
+)
 
 
 def agreed(stats: list[dict], keys: tuple[str, ...]) -> dict:
@@ -83,9 +85,11 @@ def agreed(stats: list[dict], keys: tuple[str, ...]) -> dict:
     for key in keys:
         values = {json.dumps(s.get(key)) for s in stats}
         if len(values) > 1:
-            raise NeatDataError(f"the round's shards were written with different {key} values "
-                                f"({', '.join(sorted(values))}): its parts ran with different models; delete the round "
-                                "and run every part with the same")
+            raise NeatError(
+                f"the round's shards were written with different {key} values "
+                f"({', '.join(sorted(values))}): its parts ran with different models; delete the round "
+                "and run every part with the same"
+            )
         found[key] = stats[0].get(key) if stats else None
     return found
 
@@ -93,6 +97,8 @@ def agreed(stats: list[dict], keys: tuple[str, ...]) -> dict:
 def parts_provenance(records: list[dict], total_shards: int) -> dict:
     """The manifest's ``extra.parts``: how many parts wrote the round, by which rule, and each part's record (its
     shards, host, pid, when it finished and its own accounting)."""
-    records = sorted(({k: v for k, v in r.items() if k != "fingerprint"} for r in records),
-                     key=lambda r: int(r["part"].split("/")[0]))
+    records = sorted(
+        ({k: v for k, v in r.items() if k != "fingerprint"} for r in records),
+        key=lambda r: int(r["part"].split("/")[0]),
+    )
     return {"count": len(records), "rule": RULE, "shards": total_shards, "parts": records}

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import NeatDataError
+from .errors import NeatError
 
 PLACEMENTS = ("user_prefix", "system")
 #: chosen by measurement on the embedded default (docs/generation.md)
@@ -112,18 +112,18 @@ DEFAULT_PROMPTS = "paper-negative,paper-positive"
 
 def _parse_prompt(entry, where: str) -> Prompt:
     if not isinstance(entry, dict):
-        raise NeatDataError(f"{where}: each prompt must be a mapping with id, kind and text, got {entry!r}")
+        raise NeatError(f"{where}: each prompt must be a mapping with id, kind and text, got {entry!r}")
     unknown = set(entry) - {"id", "prompt_id", "kind", "text"}
     if unknown:
-        raise NeatDataError(f"{where}: unknown keys {sorted(unknown)}; a prompt has id, kind and text")
+        raise NeatError(f"{where}: unknown keys {sorted(unknown)}; a prompt has id, kind and text")
     pid = entry.get("id", entry.get("prompt_id"))
     kind, text = entry.get("kind"), entry.get("text")
     if not isinstance(pid, str) or not PROMPT_ID_RE.match(pid):
-        raise NeatDataError(f"{where}: id {pid!r} must be 1-64 letters, digits, '.', '_' or '-'")
+        raise NeatError(f"{where}: id {pid!r} must be 1-64 letters, digits, '.', '_' or '-'")
     if kind not in KINDS:
-        raise NeatDataError(f"{where} (id {pid}): kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        raise NeatError(f"{where} (id {pid}): kind must be one of {', '.join(KINDS)}, got {kind!r}")
     if not isinstance(text, str) or not text.strip():
-        raise NeatDataError(f"{where} (id {pid}): text must be a non-empty string")
+        raise NeatError(f"{where} (id {pid}): text must be a non-empty string")
     return Prompt(pid, kind, text.strip())
 
 
@@ -131,24 +131,24 @@ def load_prompt_file(path: str | Path) -> dict[str, Prompt]:
     """Prompts of a YAML/JSON file: a list of {id, kind, text}, or a mapping with such a list under ``prompts``."""
     path = Path(path)
     if not path.is_file():
-        raise NeatDataError(f"{path}: prompt file not found")
+        raise NeatError(f"{path}: prompt file not found")
     import yaml
 
     text = path.read_text(encoding="utf-8")
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise NeatDataError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({e})") from e
+        raise NeatError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({e})") from e
     entries = data.get("prompts") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
-        raise NeatDataError(f"{path}: no prompts; expected a non-empty list of {{id, kind, text}} (or under 'prompts:')")
+        raise NeatError(f"{path}: no prompts; expected a non-empty list of {{id, kind, text}} (or under 'prompts:')")
     prompts: dict[str, Prompt] = {}
     for i, entry in enumerate(entries):
         p = _parse_prompt(entry, f"{path} prompt #{i + 1}")
         if p.prompt_id in prompts:
-            raise NeatDataError(f"{path} prompt #{i + 1}: duplicate id {p.prompt_id!r}")
+            raise NeatError(f"{path} prompt #{i + 1}: duplicate id {p.prompt_id!r}")
         if p.prompt_id in BUILTIN_PROMPTS and BUILTIN_PROMPTS[p.prompt_id] != p:
-            raise NeatDataError(
+            raise NeatError(
                 f"{path} prompt #{i + 1}: id {p.prompt_id!r} is a built-in prompt id with a different text; "
                 "prompt ids are stable, so give your prompt its own id"
             )
@@ -164,24 +164,22 @@ def select_prompts(ids: str | list[str], prompt_file: str | Path | None = None) 
     names = [s.strip() for s in ids.split(",")] if isinstance(ids, str) else [s.strip() for s in ids]
     names = [n for n in names if n]
     if not names:
-        raise NeatDataError(f"the prompt set is empty; pass --prompts with ids from: {', '.join(sorted(available))}")
+        raise NeatError(f"the prompt set is empty; pass --prompts with ids from: {', '.join(sorted(available))}")
     if len(set(names)) != len(names):
-        raise NeatDataError(f"--prompts names a prompt twice: {names}")
+        raise NeatError(f"--prompts names a prompt twice: {names}")
     unknown = [n for n in names if n not in available]
     if unknown:
         where = f" (built-ins and {prompt_file})" if prompt_file else " (built-ins; add yours with --prompt-file)"
-        raise NeatDataError(
-            f"unknown prompt id(s) {', '.join(unknown)}; available{where}: {', '.join(sorted(available))}"
-        )
+        raise NeatError(f"unknown prompt id(s) {', '.join(unknown)}; available{where}: {', '.join(sorted(available))}")
     return [available[n] for n in names]
 
 
 def apply_prompt(messages: list[dict], prompt: Prompt, placement: str) -> list[dict]:
     """A copy of the query ``messages`` with ``prompt`` applied, for sampling only (the shard keeps the original)."""
     if placement not in PLACEMENTS:
-        raise NeatDataError(f"unknown placement {placement!r}; use one of {', '.join(PLACEMENTS)}")
+        raise NeatError(f"unknown placement {placement!r}; use one of {', '.join(PLACEMENTS)}")
     if not messages or messages[-1]["role"] != "user":
-        raise NeatDataError("a query must be non-empty and end with a user turn to apply a prompt to it")
+        raise NeatError("a query must be non-empty and end with a user turn to apply a prompt to it")
     out = [dict(m) for m in messages]
     if prompt.kind == "plain":
         return out

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from .errors import NeatDataError
+from .errors import NeatError
 
 
 def response_id(text: str) -> str:
@@ -62,7 +62,7 @@ def rank_responses(responses: list[dict], where: str = "row") -> list[dict]:
         return [{**r, "rank": None} for r in responses]
     if not all(scored):
         missing = sum(1 for s in scored if not s)
-        raise NeatDataError(
+        raise NeatError(
             f"{where}: {missing} of {len(responses)} responses have no reward; score all responses of a query "
             "(neat score / neat generate) before ranking"
         )

@@ -8,10 +8,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import NeatDataError
+from .errors import NeatError
 
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.txt", "vocab.json", "spiece.model",
-                   "sentencepiece.bpe.model")  # a model directory holding none of them has no tokenizer
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer.model",
+    "vocab.txt",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)  # a model directory holding none of them has no tokenizer
 TOKENIZER_ADVICE = "an RM is scored with its own tokenizer, so save it next to the weights (tokenizer.save_pretrained)"
 
 
@@ -21,40 +27,46 @@ def _hub_snapshot(name: str) -> Path:
 
         return Path(snapshot_download(name, allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors"]))
     except Exception as e:
-        raise NeatDataError(
+        raise NeatError(
             f"reward model {name!r} is neither a local model directory nor loadable from the hub ({e}). Pass a "
             "directory holding config.json, *.safetensors and the tokenizer, or 'default' for the embedded RM"
         ) from e
 
 
 def _rm_config(name: str, path: Path, trust_remote_code: bool):
-    """The RM's transformers config, or a NeatDataError saying what is wrong with its config.json."""
+    """The RM's transformers config, or a NeatError saying what is wrong with its config.json."""
     from transformers import AutoConfig
 
     try:
         raw = json.loads((path / "config.json").read_bytes())
     except (OSError, ValueError) as e:
-        raise NeatDataError(f"reward model {name!r}: {path / 'config.json'} is not valid JSON ({e}); "
-                            "re-save the model with save_pretrained") from None
+        raise NeatError(
+            f"reward model {name!r}: {path / 'config.json'} is not valid JSON ({e}); "
+            "re-save the model with save_pretrained"
+        ) from None
     auto_map = raw.get("auto_map") if isinstance(raw, dict) else None
-    remote = (f"reward model {name!r}: {path / 'config.json'} asks for custom code (auto_map: "
-              f"{', '.join(auto_map or [])}) and neat never runs remote code (trust_remote_code is off). Use a "
-              "reward model whose architecture ships with transformers (e.g. ...ForSequenceClassification saved "
-              "with save_pretrained), or convert this one to such an architecture")
+    remote = (
+        f"reward model {name!r}: {path / 'config.json'} asks for custom code (auto_map: "
+        f"{', '.join(auto_map or [])}) and neat never runs remote code (trust_remote_code is off). Use a "
+        "reward model whose architecture ships with transformers (e.g. ...ForSequenceClassification saved "
+        "with save_pretrained), or convert this one to such an architecture"
+    )
     if auto_map and not trust_remote_code and "AutoModelForSequenceClassification" in auto_map:
-        raise NeatDataError(remote)
+        raise NeatError(remote)
     try:
         return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
     except Exception as e:  # OSError, ValueError, strict-dataclass errors of transformers: all a broken config
         if auto_map and not trust_remote_code:
-            raise NeatDataError(remote) from None
+            raise NeatError(remote) from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise NeatDataError(f"reward model {name!r}: {path / 'config.json'} is not a valid transformers config "
-                            f"({first}); re-save the model with save_pretrained") from None
+        raise NeatError(
+            f"reward model {name!r}: {path / 'config.json'} is not a valid transformers config "
+            f"({first}); re-save the model with save_pretrained"
+        ) from None
 
 
 def check_rm(name: str, flag: str = "--rm", trust_remote_code: bool = False) -> Path:
-    """The model directory of a one-output sequence-classification RM, or a NeatDataError saying what is wrong
+    """The model directory of a one-output sequence-classification RM, or a NeatError saying what is wrong
     with it; reads its config and file names only (no weights), so a command checks its RMs before hours of work."""
     from .models import hub_id_or_path, require_safetensors
 
@@ -62,26 +74,28 @@ def check_rm(name: str, flag: str = "--rm", trust_remote_code: bool = False) -> 
     if not isinstance(path, Path):
         path = _hub_snapshot(name)
     if not (path / "config.json").is_file():
-        raise NeatDataError(
+        raise NeatError(
             f"reward model {name!r}: {path} has no config.json, so it is not a Hugging Face model directory; "
             "pass a directory saved with save_pretrained (config.json + *.safetensors + tokenizer)"
         )
     config = _rm_config(name, path, trust_remote_code)
     heads = [a for a in (config.architectures or []) if a.endswith(("ForCausalLM", "LMHeadModel"))]
     if heads and not any(a.endswith("ForSequenceClassification") for a in config.architectures):
-        raise NeatDataError(
+        raise NeatError(
             f"reward model {name!r} is a causal LM ({heads[0]}), not a reward model: {flag} needs a sequence-"
             "classification model with one output (num_labels=1), e.g. the embedded 'default' or one trained with "
             "neat rm train; a causal LM is what --policy takes"
         )
     if config.num_labels != 1:
-        raise NeatDataError(
+        raise NeatError(
             f"reward model {name!r} has {config.num_labels} output labels; a reward model must output one score "
             "(num_labels=1). A classifier is not a reward model: use a reward model, or train one with neat rm train"
         )
     if not any((path / f).is_file() for f in TOKENIZER_FILES):  # transformers 5 would build an empty tokenizer
-        raise NeatDataError(f"reward model {name!r}: could not load its tokenizer: {path} has none of "
-                            f"{', '.join(TOKENIZER_FILES)}; {TOKENIZER_ADVICE}")
+        raise NeatError(
+            f"reward model {name!r}: could not load its tokenizer: {path} has none of "
+            f"{', '.join(TOKENIZER_FILES)}; {TOKENIZER_ADVICE}"
+        )
     require_safetensors(path, flag)
     return path
 
@@ -97,7 +111,7 @@ def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: boo
     try:
         tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
     except Exception as e:
-        raise NeatDataError(
+        raise NeatError(
             f"reward model {name!r}: could not load its tokenizer from {path} ({type(e).__name__}: {e}); "
             f"{TOKENIZER_ADVICE}"
         ) from e
@@ -108,7 +122,7 @@ def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: boo
             path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code
         )
     except (OSError, ValueError, RuntimeError, SafetensorError) as e:  # corrupt weights, shapes that do not fit
-        raise NeatDataError(f"reward model {name!r}: could not load its weights from {path} ({e})") from None
+        raise NeatError(f"reward model {name!r}: could not load its weights from {path} ({e})") from None
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     model.to(resolve_device(device)).eval()

@@ -52,7 +52,9 @@ class ScoreCache:
     def get(self, rm: str, keys: list[tuple[str, str]]) -> dict[tuple[str, str], float]:
         found = {}
         for q, r in set(keys):
-            row = self.db.execute("SELECT score FROM scores WHERE rm=? AND query=? AND response=?", (rm, q, r)).fetchone()
+            row = self.db.execute(
+                "SELECT score FROM scores WHERE rm=? AND query=? AND response=?", (rm, q, r)
+            ).fetchone()
             if row is not None:
                 found[(q, r)] = row[0]
         return found

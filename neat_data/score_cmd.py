@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import NeatDataError
+from .errors import NeatError
 from .load_cmd import Config as LoadConfig
 from .load_cmd import open_round0, write_round0
 from .parts import Part, agreed
@@ -24,22 +24,22 @@ class Config(LoadConfig):
     )
     device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu, cuda, cuda:N"})
     dtype: str = field(default="float32", metadata={"help": "float32 | bfloat16 | float16"})
-    cache_dir: str | None = field(
-        default=None, metadata={"help": "score cache directory (default: data/cache/scores)"}
-    )
+    cache_dir: str | None = field(default=None, metadata={"help": "score cache directory (default: data/cache/scores)"})
     part: str | None = field(
         default=None,
-        metadata={"help": "I/N: score and write only part I of N of round 0 (parts may run at once, on several "
-                          "machines sharing --out; the last to finish commits the round; docs/scaling.md)"},
+        metadata={
+            "help": "I/N: score and write only part I of N of round 0 (parts may run at once, on several "
+            "machines sharing --out; the last to finish commits the round; docs/scaling.md)"
+        },
     )
 
     def __post_init__(self):
         super().__post_init__()
         Part.parse(self.part)
         if self.batch_size < 1:
-            raise NeatDataError(f"--batch-size must be at least 1, got {self.batch_size}")
+            raise NeatError(f"--batch-size must be at least 1, got {self.batch_size}")
         if self.max_length is not None and self.max_length < 8:
-            raise NeatDataError(f"--max-length must be at least 8 tokens, got {self.max_length}")
+            raise NeatError(f"--max-length must be at least 8 tokens, got {self.max_length}")
 
 
 def run(config: Config) -> int:
@@ -49,8 +49,14 @@ def run(config: Config) -> int:
     part = Part.parse(config.part)
     result = config.load()
     rows, accounting = result.queries(0)
-    scorer = RewardScorer(resolve_rm(config.rm), device=config.device, dtype=config.dtype,
-                          batch_size=config.batch_size, max_length=config.max_length, cache_dir=config.cache_dir)
+    scorer = RewardScorer(
+        resolve_rm(config.rm),
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.batch_size,
+        max_length=config.max_length,
+        cache_dir=config.cache_dir,
+    )
     try:  # inputs are valid: claim the round (a finished one is refused) before scoring
         writer = open_round0(config, part)
     except RoundCommitted as e:
@@ -60,8 +66,12 @@ def run(config: Config) -> int:
     def score(shard: list[dict]) -> dict:
         hits, truncated = scorer.cache_hits, scorer.truncated
         score_rows(shard, scorer)
-        return {"responses": sum(len(r["responses"]) for r in shard), "cache_hits": scorer.cache_hits - hits,
-                "truncated": scorer.truncated - truncated, "rm_fingerprint": scorer.fingerprint}
+        return {
+            "responses": sum(len(r["responses"]) for r in shard),
+            "cache_hits": scorer.cache_hits - hits,
+            "truncated": scorer.truncated - truncated,
+            "rm_fingerprint": scorer.fingerprint,
+        }
 
     def score_extra(stats: list[dict]) -> dict:
         truncated = sum(s["truncated"] for s in stats)
@@ -77,16 +87,21 @@ def run(config: Config) -> int:
         }
         return {"rm": rm_info, "truncation": {"rm_truncated": truncated}}
 
-    directory, manifest = write_round0(config, rows, accounting, result.rejects, writer=writer, score=score,
-                                       score_extra=score_extra)
+    directory, manifest = write_round0(
+        config, rows, accounting, result.rejects, writer=writer, score=score, score_extra=score_extra
+    )
     if manifest is None:
-        print(f"round 0 part {part}: its shards are scored and written to {directory}; the round is committed by the "
-              f"last part to finish (waiting for part(s) {', '.join(writer.missing_parts) or 'being committed'})")
+        print(
+            f"round 0 part {part}: its shards are scored and written to {directory}; the round is committed by the "
+            f"last part to finish (waiting for part(s) {', '.join(writer.missing_parts) or 'being committed'})"
+        )
         return 0
     rm_info, summary = manifest["extra"]["rm"], manifest["summary"]
-    print(f"scored {rm_info['responses']} responses of {len(rows)} queries with {config.rm} (fingerprint "
-          f"{rm_info['fingerprint']}; {rm_info['cache_hits']} from cache; {rm_info['truncated']} truncated from the "
-          f"left to {scorer.max_length} tokens)" + (f"; committed by part {part}" if part else ""))
+    print(
+        f"scored {rm_info['responses']} responses of {len(rows)} queries with {config.rm} (fingerprint "
+        f"{rm_info['fingerprint']}; {rm_info['cache_hits']} from cache; {rm_info['truncated']} truncated from the "
+        f"left to {scorer.max_length} tokens)" + (f"; committed by part {part}" if part else "")
+    )
     if accounting["rejects"]:
         print(f"{accounting['rejects']} input rows rejected (see {directory / REJECTS})")
     means = {src: f"{stats['mean']:.3f}" for src, stats in summary.get("reward", {}).items()}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import NeatDataError
+from .errors import NeatError
 from .ranking import rank_responses
 from .rm_loading import load_rm
 from .score_cache import ScoreCache, default_cache_dir, item_key, rm_fingerprint
@@ -37,11 +37,9 @@ def rm_text(tokenizer, messages: list[dict], response: str, model_name: str = "t
     if not getattr(tokenizer, "chat_template", None):
         return hh_transcript(messages, response)
     try:
-        return tokenizer.apply_chat_template(
-            [*messages, {"role": "assistant", "content": response}], tokenize=False
-        )
+        return tokenizer.apply_chat_template([*messages, {"role": "assistant", "content": response}], tokenize=False)
     except Exception as e:  # jinja errors, role-alternation checks in templates, ...
-        raise NeatDataError(
+        raise NeatError(
             f"{model_name}: its chat template failed on a dialogue ({type(e).__name__}: {e}); fix or remove the "
             "template in its tokenizer_config.json (without a template the HH transcript format is used)"
         ) from e
@@ -68,8 +66,9 @@ def encode(tokenizer, texts: list[str], max_length: int) -> tuple[list[dict], in
         side = tokenizer.truncation_side
         tokenizer.truncation_side = "left"
         try:
-            cut = tokenizer([texts[i] for i in long], add_special_tokens=add_special, truncation=True,
-                            max_length=max_length)
+            cut = tokenizer(
+                [texts[i] for i in long], add_special_tokens=add_special, truncation=True, max_length=max_length
+            )
         finally:
             tokenizer.truncation_side = side
         for j, i in enumerate(long):
@@ -105,7 +104,7 @@ class RewardScorer:
         flag: str = "--rm",
     ):
         if batch_size < 1:
-            raise NeatDataError(f"RM batch size must be at least 1, got {batch_size}")
+            raise NeatError(f"RM batch size must be at least 1, got {batch_size}")
         self.name = str(rm)
         self.model, self.tokenizer, self.path = load_rm(
             self.name, device=device, dtype=dtype, trust_remote_code=trust_remote_code, flag=flag
@@ -169,6 +168,6 @@ def score_rows(rows: list[dict], scorer) -> list[dict]:
                 where.append((ri, pi))
     for (ri, pi), value in zip(where, scorer.score(items) if items else []):
         rows[ri]["responses"][pi] = {**rows[ri]["responses"][pi], "reward": float(value)}
-    for ri, row in enumerate(rows):
+    for row in rows:
         row["responses"] = rank_responses(row["responses"], f"query {row.get('query_id')}")
     return rows

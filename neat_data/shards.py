@@ -29,17 +29,17 @@ import re
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Annotated
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
-from typing_extensions import Annotated
 
 from . import __version__
 from .atomic import atomic_write, atomic_write_json, atomic_write_jsonl, sha256_file
-from .errors import NeatDataError
+from .errors import NeatError
 from .locks import LOCK_FILE, WriteLock, check_unlocked, lock_path
 from .parts import Part
 from .ranking import rank_responses
@@ -81,7 +81,10 @@ RESPONSE_TYPE = pa.struct(
     [
         ("text", pa.string()),
         ("response_id", pa.string()),  # sha256(text)[:16]
-        ("source", pa.string()),  # dataset_chosen | dataset_rejected | positive_prompt | negative_prompt | policy_sample
+        (
+            "source",
+            pa.string(),
+        ),  # dataset_chosen | dataset_rejected | positive_prompt | negative_prompt | policy_sample
         ("prompt_id", pa.string()),  # id of the prompt used to sample it; null for dataset responses
         ("reward", pa.float64()),  # null until scored
         ("rank", pa.int32()),  # 0 = best; ties share the lower rank; null until scored
@@ -151,7 +154,9 @@ def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
         if isinstance(a, dict) and isinstance(b, dict):
             found += _changes(a, b, f"{prefix}{key}.")
         elif a != b:
-            found.append(f"{prefix}{key}: {a!r} -> {b!r}" if len(repr(a)) + len(repr(b)) < 80 else f"{prefix}{key} differs")
+            found.append(
+                f"{prefix}{key}: {a!r} -> {b!r}" if len(repr(a)) + len(repr(b)) < 80 else f"{prefix}{key} differs"
+            )
     return found
 
 
@@ -164,9 +169,9 @@ def describe_changes(old: dict, new: dict, limit: int = 4) -> str:
 def _validate_row(row: dict, where: str) -> dict:
     for key in ("query_id", "messages", "responses"):
         if key not in row:
-            raise NeatDataError(f"{where}: missing field {key!r}")
+            raise NeatError(f"{where}: missing field {key!r}")
     if not row["messages"] or row["messages"][-1]["role"] != "user":
-        raise NeatDataError(f"{where}: messages must be non-empty and end with a user turn")
+        raise NeatError(f"{where}: messages must be non-empty and end with a user turn")
     return {
         "query_id": row["query_id"],
         "messages": row["messages"],
@@ -176,7 +181,7 @@ def _validate_row(row: dict, where: str) -> dict:
     }
 
 
-class RoundCommitted(NeatDataError):
+class RoundCommitted(NeatError):
     """A part was asked to write a round that its parts have already committed with the same config."""
 
 
@@ -196,8 +201,14 @@ class RoundWriter:
     the same config and N (the fingerprint), so a part run with other settings is refused.
     """
 
-    def __init__(self, directory: str | os.PathLike, round_index: int, config: dict, inputs: dict | None = None,
-                 part: Part | None = None):
+    def __init__(
+        self,
+        directory: str | os.PathLike,
+        round_index: int,
+        config: dict,
+        inputs: dict | None = None,
+        part: Part | None = None,
+    ):
         self.dir = Path(directory)
         self.round = round_index
         self.config = config
@@ -208,7 +219,7 @@ class RoundWriter:
         parent = self.dir.parent
         inside = enclosing_round(parent) or (parent if ROUND_RE.match(parent.name) else None)
         if inside is not None:
-            raise NeatDataError(
+            raise NeatError(
                 f"{inside} is a round directory; --out takes the data root that holds the round-NNN directories "
                 f"(here: {inside.parent}), never a directory inside a round"
             )
@@ -231,15 +242,18 @@ class RoundWriter:
 
     def _round_lock(self) -> WriteLock:
         """The round's own lock, which parts take only to claim and to commit the round."""
-        return WriteLock(self.dir, what=f"{self.dir} (claimed or committed by one of its parts)", wait=ROUND_LOCK_WAIT_S)
+        return WriteLock(
+            self.dir, what=f"{self.dir} (claimed or committed by one of its parts)", wait=ROUND_LOCK_WAIT_S
+        )
 
     def _refuse_finished(self, fp: str) -> None:
         if not is_round_dir(self.dir):
             return
         if self.part is not None and load_manifest(self.dir)["config_fingerprint"] == fp:
-            raise RoundCommitted(f"{self.dir} is committed already (by its parts, with this config): part "
-                                 f"{self.part} has nothing to do")
-        raise NeatDataError(
+            raise RoundCommitted(
+                f"{self.dir} is committed already (by its parts, with this config): part {self.part} has nothing to do"
+            )
+        raise NeatError(
             f"{self.dir} is a finished round ({MANIFEST} exists) and finished rounds are immutable; "
             "write to another directory, or delete this one to redo it"
         )
@@ -259,22 +273,27 @@ class RoundWriter:
             busy = self._parts_at_work()
             if files or busy:
                 parts = old.get("parts", 1)
-                change = (f"it is written in {parts} part(s), this is {self.parts}" if parts != self.parts else
-                          describe_changes(old.get("config") or {}, self.config))
-                raise NeatDataError(
+                change = (
+                    f"it is written in {parts} part(s), this is {self.parts}"
+                    if parts != self.parts
+                    else describe_changes(old.get("config") or {}, self.config)
+                )
+                raise NeatError(
                     f"{self.dir} holds an unfinished round written with a different config or inputs ({change}"
                     f"{'; parts at work: ' + ', '.join(busy) if busy else ''}); refusing to mix them. Re-run the "
                     f"command that started it to finish it, or delete {self.dir} to start this round fresh."
                 )
-            print(f"note: {self.dir} was started with another config that failed before writing a shard; "
-                  "starting it again with this one", file=sys.stderr)
+            print(
+                f"note: {self.dir} was started with another config that failed before writing a shard; "
+                "starting it again with this one",
+                file=sys.stderr,
+            )
         elif files:
-            raise NeatDataError(
+            raise NeatError(
                 f"{self.dir} is not empty ({', '.join(files[:5])}) and is not a NEAT round; "
                 "choose an empty or new directory"
             )
-        atomic_write_json(pending, {"fingerprint": fp, "round": self.round, "config": self.config,
-                                    "parts": self.parts})
+        atomic_write_json(pending, {"fingerprint": fp, "round": self.round, "config": self.config, "parts": self.parts})
         return fp
 
     def _parts_at_work(self, free: bool = False) -> list[str]:
@@ -287,7 +306,7 @@ class RoundWriter:
             try:
                 check_unlocked(self.dir, part=name)
                 held = False
-            except NeatDataError:
+            except NeatError:
                 held = True
             if held != free:
                 found.append(name)
@@ -325,8 +344,9 @@ class RoundWriter:
         """The ``stats`` written with shard ``index`` (by whichever process or part wrote it)."""
         path = self.dir / SHARD_STATS.format(index)
         if not path.is_file():
-            raise NeatDataError(f"{self.dir}: {shard_name(index)} exists without its {path.name}; delete {self.dir} "
-                                "and run again")
+            raise NeatError(
+                f"{self.dir}: {shard_name(index)} exists without its {path.name}; delete {self.dir} and run again"
+            )
         return json.loads(path.read_text())
 
     def write_jsonl(self, name: str, rows: list[dict]) -> Path:
@@ -336,8 +356,14 @@ class RoundWriter:
             raise ValueError(f"side file {name!r}: its name must start with '_' (Parquet readers skip those)")
         return atomic_write_jsonl(self.dir / name, rows)
 
-    def finish(self, shards: list[int], expected: list[str], extra: Callable[[list[dict]], dict],
-               record: dict | None = None, side_files: dict[str, list[dict]] | None = None) -> dict | None:
+    def finish(
+        self,
+        shards: list[int],
+        expected: list[str],
+        extra: Callable[[list[dict]], dict],
+        record: dict | None = None,
+        side_files: dict[str, list[dict]] | None = None,
+    ) -> dict | None:
         """This writer's ``shards`` are written: record the part as finished and, when every part is, commit the
         round (``commit`` with ``expected``, ``side_files`` and ``extra(records of every part)``) and return the
         manifest; else return None (``missing_parts`` names what the round waits for).
@@ -345,9 +371,14 @@ class RoundWriter:
         A part's record (``record``: its own accounting, plus the shards, host and time) is written once: a rerun
         of a finished part rewrites nothing.
         """
-        mine = {"part": str(self.part or "1/1"), "shards": list(shards), "host": socket.gethostname(),
-                "pid": os.getpid(), "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                **(record or {})}
+        mine = {
+            "part": str(self.part or "1/1"),
+            "shards": list(shards),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **(record or {}),
+        }
         if self.part is None:
             return self.commit(extra([mine]), expected=expected, side_files=side_files)
         path = self.dir / PART_RECORD.format(self.part.name)
@@ -368,14 +399,20 @@ class RoundWriter:
                 return None
             covered = sorted(i for r in records for i in r["shards"])
             if covered != list(range(len(covered))):
-                raise NeatDataError(f"{self.dir}: the parts' shards {covered} are not each shard once; delete "
-                                    f"{self.dir} and run the parts again")
+                raise NeatError(
+                    f"{self.dir}: the parts' shards {covered} are not each shard once; delete "
+                    f"{self.dir} and run the parts again"
+                )
             manifest = self.commit(extra(records), expected=expected, side_files=side_files)
             round_lock.release(remove=True)
             return manifest
 
-    def commit(self, extra: dict | None = None, expected: list[str] | None = None,
-               side_files: dict[str, list[dict]] | None = None) -> dict:
+    def commit(
+        self,
+        extra: dict | None = None,
+        expected: list[str] | None = None,
+        side_files: dict[str, list[dict]] | None = None,
+    ) -> dict:
         """Write ``side_files``, hash everything, write ``_manifest.json`` last and atomically, and return the
         manifest. ``expected``: the round's query ids in round order; the shards must hold exactly these rows, each
         once, in this order (nothing lost or doubled by the processes that wrote them)."""
@@ -383,15 +420,21 @@ class RoundWriter:
         shard_files = sorted(p for p in shards_dir.iterdir() if SHARD_RE.match(p.name)) if shards_dir.is_dir() else []
         indices = [int(SHARD_RE.match(p.name).group(1)) for p in shard_files]
         if indices != list(range(len(indices))):
-            raise NeatDataError(f"{self.dir}: shard numbering has gaps ({indices}); cannot commit the round")
+            raise NeatError(f"{self.dir}: shard numbering has gaps ({indices}); cannot commit the round")
         for name, rows in (side_files or {}).items():
             self.write_jsonl(name, rows)
         rows, shards = [], []
         for p in shard_files:
             part = pq.read_table(p).to_pylist()
             rows.extend(part)
-            shards.append({"file": f"{SHARDS_DIR}/{p.name}", "sha256": sha256_file(p), "rows": len(part),
-                           "bytes": p.stat().st_size})
+            shards.append(
+                {
+                    "file": f"{SHARDS_DIR}/{p.name}",
+                    "sha256": sha256_file(p),
+                    "rows": len(part),
+                    "bytes": p.stat().st_size,
+                }
+            )
         side = [
             {"file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size}
             for p in sorted(self.dir.iterdir())
@@ -399,10 +442,10 @@ class RoundWriter:
         ]
         ids = [r["query_id"] for r in rows]
         if len(set(ids)) != len(ids):
-            raise NeatDataError(f"{self.dir}: duplicate query_id across shards; refusing to commit the round")
+            raise NeatError(f"{self.dir}: duplicate query_id across shards; refusing to commit the round")
         if expected is not None and ids != list(expected):
             lost, extra_ids = set(expected) - set(ids), set(ids) - set(expected)
-            raise NeatDataError(
+            raise NeatError(
                 f"{self.dir}: the shards do not hold the round's {len(expected)} queries in round order ({len(ids)} "
                 f"rows, {len(lost)} queries missing, {len(extra_ids)} not of this round); refusing to commit. Delete "
                 f"{self.dir} and run again"
@@ -448,7 +491,7 @@ def refuse_inside_round(path: str | os.PathLike, flag: str = "--out") -> None:
     """Refuse an output ``path`` that is a round directory or lies inside one (``enclosing_round``)."""
     inside = enclosing_round(path)
     if inside is not None:
-        raise NeatDataError(
+        raise NeatError(
             f"{flag} {path}: {inside} is a round directory, and nothing is written into a round (a finished round "
             "is immutable, and every Parquet reader of the round would read the new files too); choose a "
             "directory outside it"
@@ -510,10 +553,15 @@ def _unfinished_hint(directory: Path) -> str:
         parts = 1
     if parts == 1:
         return " (an unfinished round: re-run the command that writes it)"
-    waiting = [str(Part(i, parts)) for i in range(1, parts + 1)
-               if not (directory / PART_RECORD.format(Part(i, parts).name)).exists()]
-    return (f" (an unfinished round written in {parts} parts: part(s) {', '.join(waiting) or 'none'} not finished; run "
-            f"them with --part I/{parts}, or re-run any part to commit it)")
+    waiting = [
+        str(Part(i, parts))
+        for i in range(1, parts + 1)
+        if not (directory / PART_RECORD.format(Part(i, parts).name)).exists()
+    ]
+    return (
+        f" (an unfinished round written in {parts} parts: part(s) {', '.join(waiting) or 'none'} not finished; run "
+        f"them with --part I/{parts}, or re-run any part to commit it)"
+    )
 
 
 def load_manifest(directory: str | os.PathLike) -> dict:
@@ -521,16 +569,17 @@ def load_manifest(directory: str | os.PathLike) -> dict:
     directory = Path(directory)
     path = side_file(directory, MANIFEST)
     if not path.is_file():
-        raise NeatDataError(f"{directory} is not a finished NEAT round: no {MANIFEST}{_unfinished_hint(directory)}")
+        raise NeatError(f"{directory} is not a finished NEAT round: no {MANIFEST}{_unfinished_hint(directory)}")
     try:
         manifest = json.loads(path.read_bytes())
     except (ValueError, OSError) as e:
-        raise NeatDataError(f"{path} is not valid JSON ({e}); the round is corrupted, regenerate it") from e
+        raise NeatError(f"{path} is not valid JSON ({e}); the round is corrupted, regenerate it") from e
     if not isinstance(manifest, dict):
-        raise NeatDataError(f"{path}: expected a JSON object, found a {type(manifest).__name__}; the round is "
-                            "corrupted, regenerate it")
+        raise NeatError(
+            f"{path}: expected a JSON object, found a {type(manifest).__name__}; the round is corrupted, regenerate it"
+        )
     if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise NeatDataError(
+        raise NeatError(
             f"{path}: schema_version {manifest.get('schema_version')} is not supported by this neat "
             f"(expects {SCHEMA_VERSION})"
         )
@@ -538,7 +587,7 @@ def load_manifest(directory: str | os.PathLike) -> dict:
         _Manifest.model_validate(manifest)
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'manifest'}: {err['msg']}" for err in e.errors()[:5])
-        raise NeatDataError(f"{path} is malformed ({problems}); the round is corrupted, regenerate it") from None
+        raise NeatError(f"{path} is malformed ({problems}); the round is corrupted, regenerate it") from None
     return manifest
 
 
@@ -554,10 +603,12 @@ def verify_round(directory: str | os.PathLike) -> dict:
 def check_file(path: Path, entry: dict) -> None:
     """``path`` exists and has the sha256 its manifest ``entry`` records (the one integrity rule of a round)."""
     if not path.is_file():
-        raise NeatDataError(f"{path}: listed in {MANIFEST} but missing; the round is incomplete, regenerate it")
+        raise NeatError(f"{path}: listed in {MANIFEST} but missing; the round is incomplete, regenerate it")
     if sha256_file(path) != entry["sha256"]:
-        raise NeatDataError(f"{path}: sha256 does not match {MANIFEST} (the file was truncated or edited); "
-                            "regenerate the round or restore the file")
+        raise NeatError(
+            f"{path}: sha256 does not match {MANIFEST} (the file was truncated or edited); "
+            "regenerate the round or restore the file"
+        )
 
 
 def read_shard(path: str | os.PathLike) -> list[dict]:
@@ -568,15 +619,15 @@ def read_shard(path: str | os.PathLike) -> list[dict]:
         manifest = load_manifest(directory)
         entry = next((s for s in manifest["shards"] if directory / s["file"] == path), None)
         if entry is None:
-            raise NeatDataError(f"{path} is not listed in {side_file(directory, MANIFEST)}")
+            raise NeatError(f"{path} is not listed in {side_file(directory, MANIFEST)}")
         check_file(path, entry)
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as e:
-        raise NeatDataError(f"{path} is not a readable Parquet shard ({e})") from e
+        raise NeatError(f"{path} is not a readable Parquet shard ({e})") from e
     version = (table.schema.metadata or {}).get(b"neat.schema_version")
     if version != str(SCHEMA_VERSION).encode():
-        raise NeatDataError(f"{path}: not a NEAT shard of schema_version {SCHEMA_VERSION} (found {version!r})")
+        raise NeatError(f"{path}: not a NEAT shard of schema_version {SCHEMA_VERSION} (found {version!r})")
     return table.to_pylist()
 
 

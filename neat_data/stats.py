@@ -156,8 +156,11 @@ def separation_report(rows: list[dict], *, judged: bool = False) -> dict:
         "pos_gt_neg_share": share,
         "pos_neg_queries": pairs,
         "fluency": mean_by_source(rows, "fluency"),
-        "fluency_responses": dict(sorted(Counter(r["source"] for row in rows for r in row["responses"]
-                                                 if r.get("fluency") is not None).items())),
+        "fluency_responses": dict(
+            sorted(
+                Counter(r["source"] for row in rows for r in row["responses"] if r.get("fluency") is not None).items()
+            )
+        ),
     }
     if judged:
         report["mean_reward_judge"] = mean_by_source(rows, "judge")
@@ -172,9 +175,12 @@ def format_separation(report: dict) -> str:
         lines.append("mean judge reward: " + ", ".join(f"{k} {v:.4f}" for k, v in report["mean_reward_judge"].items()))
     for key, by in (("pos_gt_neg_share", ""), ("pos_gt_neg_share_judge", " (judge)")):
         if report.get(key) is not None:
-            lines.append(f"best positive outscores best negative{by} on {report[key]:.1%} of "
-                         f"{report['pos_neg_queries']} queries")
+            lines.append(
+                f"best positive outscores best negative{by} on {report[key]:.1%} of {report['pos_neg_queries']} queries"
+            )
     if report.get("fluency"):
-        lines.append("fluency (base-policy log-prob, nats/token): "
-                     + ", ".join(f"{k} {v:.3f}" for k, v in report["fluency"].items()))
+        lines.append(
+            "fluency (base-policy log-prob, nats/token): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in report["fluency"].items())
+        )
     return "\n".join(lines)

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import torch
 
 from neat_data.atomic import sha256_file
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.hh import split_of
 from neat_data.shards import MANIFEST, is_round_dir, list_rounds, side_file, verify_round
 
@@ -54,44 +54,46 @@ def round_dirs(paths: list[str]) -> list[Path]:
         elif path.is_dir() and list_rounds(path):
             found.extend(list_rounds(path))
         elif path.is_dir() and any(p.name.startswith("round-") for p in path.iterdir()):
-            raise NeatDataError(f"{path}: holds no finished round (no round-NNN/{MANIFEST}); finish the round first")
+            raise NeatError(f"{path}: holds no finished round (no round-NNN/{MANIFEST}); finish the round first")
         else:
-            raise NeatDataError(
+            raise NeatError(
                 f"--shards {raw}: not a round directory (no {MANIFEST}) nor a data root with round-NNN/ directories"
             )
     resolved = [p.resolve() for p in found]
     if len(set(resolved)) != len(resolved):
-        raise NeatDataError(f"--shards names the same round directory twice: {', '.join(map(str, found))}")
+        raise NeatError(f"--shards names the same round directory twice: {', '.join(map(str, found))}")
     return found
 
 
 def load_examples(paths: list[str], train_split: str = "train") -> tuple[list[dict], DataReport]:
     """Examples {query_id, messages, texts, rewards, round} (responses best-first) from the given rounds."""
     if train_split not in TRAIN_SPLITS:
-        raise NeatDataError(f"--train-split must be one of {', '.join(TRAIN_SPLITS)}, got {train_split!r}")
+        raise NeatError(f"--train-split must be one of {', '.join(TRAIN_SPLITS)}, got {train_split!r}")
     report = DataReport()
     by_query: dict[str, dict] = {}
     for directory in round_dirs(paths):
         manifest = verify_round(directory)
-        report.rounds.append({
-            "path": str(directory.resolve()),
-            "round": manifest["round"],
-            "manifest_sha256": sha256_file(side_file(directory, MANIFEST)),
-            "config_fingerprint": manifest.get("config_fingerprint"),
-            "shards": {s["file"]: s["sha256"] for s in manifest["shards"]},
-        })
+        report.rounds.append(
+            {
+                "path": str(directory.resolve()),
+                "round": manifest["round"],
+                "manifest_sha256": sha256_file(side_file(directory, MANIFEST)),
+                "config_fingerprint": manifest.get("config_fingerprint"),
+                "shards": {s["file"]: s["sha256"] for s in manifest["shards"]},
+            }
+        )
         for entry in manifest["shards"]:
             shard = directory / entry["file"]
             for row in pq.read_table(shard).to_pylist():
                 report.queries_read += 1
                 unscored = [i for i, r in enumerate(row["responses"]) if r.get("reward") is None]
                 if unscored:
-                    raise NeatDataError(
+                    raise NeatError(
                         f"{shard}: query {row['query_id']} has {len(unscored)} of {len(row['responses'])} responses "
                         "without a reward; training needs scored rounds (neat score / neat generate), not neat load"
                     )
                 if not row["responses"]:
-                    raise NeatDataError(f"{shard}: query {row['query_id']} has no responses")
+                    raise NeatError(f"{shard}: query {row['query_id']} has no responses")
                 if row["query_id"] in by_query:
                     report.superseded += 1
                 by_query[row["query_id"]] = {
@@ -112,7 +114,7 @@ def load_examples(paths: list[str], train_split: str = "train") -> tuple[list[di
         report.responses += len(ex["texts"])
     report.queries = len(examples)
     if not examples:
-        raise NeatDataError(
+        raise NeatError(
             f"no training queries left in {', '.join(paths)} ({report.queries_read} read, {report.held_out} held out "
             "as the test split); use more data or --train-split all"
         )
@@ -139,21 +141,24 @@ def response_token_ids(tokenizer, messages: list[dict], prompt_text: str, text: 
         [*messages, {"role": "assistant", "content": text}], tokenize=False, chat_template=template
     )
     if not full.startswith(prompt_text):
-        raise NeatDataError(
+        raise NeatError(
             "the chat template renders a conversation differently with and without the assistant reply, so the "
             "reply's tokens cannot be separated from the prompt; pass --chat-template chatml or a Jinja file"
         )
-    return tokenizer(full[len(prompt_text):], add_special_tokens=False)["input_ids"]
+    return tokenizer(full[len(prompt_text) :], add_special_tokens=False)["input_ids"]
 
 
-def tokenize_example(example: dict, tokenizer, template: str, which: str, max_length: int,
-                     max_response_length: int) -> dict:
+def tokenize_example(
+    example: dict, tokenizer, template: str, which: str, max_length: int, max_response_length: int
+) -> dict:
     """Feature {query_id, prompt, responses, rewards, truncated}: token ids of the query and each response."""
     texts, rewards = select_responses(example, which)
     prompt_text = render_prompt(tokenizer, example["messages"], template)
     prompt = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-    responses = [response_token_ids(tokenizer, example["messages"], prompt_text, t, template)[:max_response_length]
-                 for t in texts]
+    responses = [
+        response_token_ids(tokenizer, example["messages"], prompt_text, t, template)[:max_response_length]
+        for t in texts
+    ]
     budget = max_length - max(len(r) for r in responses)
     truncated = len(prompt) > budget
     return {
@@ -165,11 +170,12 @@ def tokenize_example(example: dict, tokenizer, template: str, which: str, max_le
     }
 
 
-def tokenize_all(examples: list[dict], tokenizer, template: str, which: str, max_length: int,
-                 max_response_length: int) -> tuple[list[dict], int]:
+def tokenize_all(
+    examples: list[dict], tokenizer, template: str, which: str, max_length: int, max_response_length: int
+) -> tuple[list[dict], int]:
     """Features of every example; returns (features, queries whose prompt was cut from the left)."""
     if max_response_length >= max_length:
-        raise NeatDataError(f"--max-response-length ({max_response_length}) must be below --max-length ({max_length})")
+        raise NeatError(f"--max-response-length ({max_response_length}) must be below --max-length ({max_length})")
     features = [tokenize_example(e, tokenizer, template, which, max_length, max_response_length) for e in examples]
     return features, sum(f["truncated"] for f in features)
 
@@ -186,8 +192,11 @@ class ResponseCollator:
         self.pad = pad_token_id
 
     def __call__(self, features: list[dict]) -> dict:
-        seqs = [(f["prompt"], resp, reward, q) for q, f in enumerate(features)
-                for resp, reward in zip(f["responses"], f["rewards"])]
+        seqs = [
+            (f["prompt"], resp, reward, q)
+            for q, f in enumerate(features)
+            for resp, reward in zip(f["responses"], f["rewards"])
+        ]
         seqs.sort(key=lambda s: -(len(s[0]) + len(s[1])))
         width = max(len(p) + len(r) for p, r, _, _ in seqs)
         input_ids = torch.full((len(seqs), width), self.pad, dtype=torch.long)
@@ -197,7 +206,7 @@ class ResponseCollator:
             n = len(prompt) + len(resp)
             input_ids[i, :n] = torch.tensor(prompt + resp)
             attention[i, :n] = 1
-            loss_mask[i, len(prompt):n] = 1
+            loss_mask[i, len(prompt) : n] = 1
         return {
             "input_ids": input_ids,
             "attention_mask": attention,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from neat_data.atomic import atomic_write_json, atomic_write_jsonl
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 
 from . import metrics
 
@@ -37,11 +37,17 @@ class Config:
     policy: str = field(default="default", metadata={"help": "HF causal LM id or path; 'default' = embedded SmolLM2"})
     adapter: str | None = field(default=None, metadata={"help": "LoRA adapter of the policy (peft dir)"})
     dataset: str | None = field(default=None, metadata={"help": "HH-RLHF hub id or local .jsonl/.jsonl.gz/.parquet"})
-    split: str = field(default="train", metadata={"help": "split of a hub dataset (the held-out split is then applied)"})
+    split: str = field(
+        default="train", metadata={"help": "split of a hub dataset (the held-out split is then applied)"}
+    )
     rm: str = field(default="default", metadata={"help": "reward model id or path; 'default' = the embedded RM"})
-    judge: str | None = field(default=None, metadata={
-        "help": "a second reward model, never trained on, that scores the same answers (reported under 'judge'); "
-                "'default-judge' = the embedded judge"})
+    judge: str | None = field(
+        default=None,
+        metadata={
+            "help": "a second reward model, never trained on, that scores the same answers (reported under 'judge'); "
+            "'default-judge' = the embedded judge"
+        },
+    )
     json: bool = field(default=False, metadata={"help": "print the report as one JSON object on stdout"})
     out: str | None = field(default=None, metadata={"help": "also write the JSON report to this file"})
     limit: int = field(default=64, metadata={"help": "evaluate the first N held-out (test split) queries"})
@@ -55,30 +61,35 @@ class Config:
     backend: str = field(default="transformers", metadata={"help": "generation backend: transformers | vllm"})
     dtype: str = field(default="float32", metadata={"help": "model dtype: float32 | bfloat16 | float16"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
-    chat_template: str | None = field(default=None, metadata={"help": "'chatml' or a Jinja file for template-less policies"})
+    chat_template: str | None = field(
+        default=None, metadata={"help": "'chatml' or a Jinja file for template-less policies"}
+    )
     baseline_policy: str | None = field(default=None, metadata={"help": "judge win rate against this policy's answers"})
     baseline_adapter: str | None = field(default=None, metadata={"help": "LoRA adapter of the baseline policy"})
     baseline_responses: str | None = field(default=None, metadata={"help": "JSONL {query_id, response}: the baseline"})
-    responses_out: str | None = field(default=None, metadata={
-        "help": "write the policy's answers here (JSONL: query_id, response, tokens, reward, judge_reward)"})
+    responses_out: str | None = field(
+        default=None,
+        metadata={"help": "write the policy's answers here (JSONL: query_id, response, tokens, reward, judge_reward)"},
+    )
     plot: str | None = field(default=None, metadata={"help": "write reward/loss curves to this PNG (with --plot-from)"})
-    plot_from: list[str] = field(default_factory=list,
-                                 metadata={"help": "a run's report.json or eval JSON files, and/or train_log.jsonl files"})
+    plot_from: list[str] = field(
+        default_factory=list, metadata={"help": "a run's report.json or eval JSON files, and/or train_log.jsonl files"}
+    )
 
     def __post_init__(self):
         if self.plot:
             if not self.plot_from:
-                raise NeatDataError("--plot needs --plot-from FILE... (report.json, eval JSON or train_log.jsonl files)")
+                raise NeatError("--plot needs --plot-from FILE... (report.json, eval JSON or train_log.jsonl files)")
             return
         if not self.dataset:
-            raise NeatDataError("--dataset is required (the HH-RLHF file or hub id whose test split is evaluated)")
+            raise NeatError("--dataset is required (the HH-RLHF file or hub id whose test split is evaluated)")
         for name in ("limit", "max_new_tokens", "batch_size", "rm_batch_size", "max_length"):
             if getattr(self, name) < 1:
-                raise NeatDataError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+                raise NeatError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.baseline_policy and self.baseline_responses:
-            raise NeatDataError("give either --baseline-policy or --baseline-responses, not both")
+            raise NeatError("give either --baseline-policy or --baseline-responses, not both")
         if self.baseline_adapter and not self.baseline_policy:
-            raise NeatDataError("--baseline-adapter needs --baseline-policy (the base model of that adapter)")
+            raise NeatError("--baseline-adapter needs --baseline-policy (the base model of that adapter)")
 
 
 def heldout_queries(config: Config) -> list:
@@ -92,7 +103,7 @@ def heldout_queries(config: Config) -> list:
             seen.add(p.query_id)
             pairs.append(p)
     if not pairs:
-        raise NeatDataError(f"{config.dataset}: no query of the held-out test split (split_of == 'test'); use more rows")
+        raise NeatError(f"{config.dataset}: no query of the held-out test split (split_of == 'test'); use more rows")
     return pairs[: config.limit]
 
 
@@ -103,9 +114,18 @@ def generate(config: Config, policy: str, adapter: str | None, pairs: list) -> l
 
     sampling = SamplingConfig(config.temperature, config.top_p, config.max_new_tokens, 1, config.seed)
     name = f"{Path(policy).name}@{Path(adapter).name if adapter else 'base'}"
-    with make_backend(config.backend, policy, adapter=adapter, dtype=config.dtype, device=config.device,
-                      batch_size=config.batch_size, chat_template=config.chat_template) as backend, \
-            tqdm(total=len(pairs), unit="query", desc=f"answering ({name})", file=sys.stderr) as bar:
+    with (
+        make_backend(
+            config.backend,
+            policy,
+            adapter=adapter,
+            dtype=config.dtype,
+            device=config.device,
+            batch_size=config.batch_size,
+            chat_template=config.chat_template,
+        ) as backend,
+        tqdm(total=len(pairs), unit="query", desc=f"answering ({name})", file=sys.stderr) as bar,
+    ):
         gens = backend.generate([p.messages for p in pairs], sampling, on_batch=lambda done, _: bar.update(done))
     return [g[0] for g in gens]
 
@@ -129,7 +149,7 @@ def read_answers(path: str | Path, what: str = "--baseline-responses") -> list[d
             if not isinstance(row["query_id"], str) or not isinstance(row["response"], str):
                 raise TypeError(f"non-string query_id or response in {row!r:.80}")
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise NeatDataError(f"{what} {path}: expected JSONL lines {{query_id, response, ...}} ({e})") from e
+        raise NeatError(f"{what} {path}: expected JSONL lines {{query_id, response, ...}} ({e})") from e
     return rows
 
 
@@ -137,7 +157,7 @@ def read_baseline(path: str, pairs: list) -> list[str]:
     rows = {r["query_id"]: r["response"] for r in read_answers(path)}
     missing = [p.query_id for p in pairs if p.query_id not in rows]
     if missing:
-        raise NeatDataError(
+        raise NeatError(
             f"--baseline-responses {path}: no response for {len(missing)} evaluated queries (e.g. {missing[0]}); "
             "write it with the same --dataset and --limit (neat eval --responses-out)"
         )
@@ -157,14 +177,22 @@ def chosen_perplexity(config: Config, pairs: list) -> dict:
     model, tokenizer = load_policy(config.policy, dtype=config.dtype, device=config.device, adapter=config.adapter)
     template = resolve_chat_template(tokenizer, config.chat_template, config.policy)
     collate = ResponseCollator(tokenizer.pad_token_id)
-    features = [tokenize_example({"query_id": p.query_id, "messages": p.messages, "texts": [p.chosen], "rewards": [0.0]},
-                                 tokenizer, template, "best", config.max_length, config.max_length // 2)
-                for p in pairs]
+    features = [
+        tokenize_example(
+            {"query_id": p.query_id, "messages": p.messages, "texts": [p.chosen], "rewards": [0.0]},
+            tokenizer,
+            template,
+            "best",
+            config.max_length,
+            config.max_length // 2,
+        )
+        for p in pairs
+    ]
     nll, tokens = 0.0, 0
     device = next(model.parameters()).device
     with torch.inference_mode():
         for start in range(0, len(features), config.batch_size):
-            batch = collate(features[start:start + config.batch_size])
+            batch = collate(features[start : start + config.batch_size])
             ids, attention = batch["input_ids"].to(device), batch["attention_mask"].to(device)
             logits = model(input_ids=ids, attention_mask=attention).logits
             logp, _ = token_logprobs(logits, ids, batch["loss_mask"].to(device))
@@ -178,6 +206,7 @@ def reward_fields(scorer, pairs: list, answers: tuple, chosen: tuple, baseline: 
     ``judge``) and its rewards of the policy's answers. ``answers``, ``chosen`` (the dataset's chosen replies) and
     ``baseline`` are (texts, tokens) aligned with ``pairs``. The length control compares the policy's answers with
     the baseline's when given, else with the chosen replies (``metrics.length_controlled``)."""
+
     def score(texts: list[str]) -> list[float]:
         return scorer.score([(p.messages, t) for p, t in zip(pairs, texts)])
 
@@ -191,11 +220,16 @@ def reward_fields(scorer, pairs: list, answers: tuple, chosen: tuple, baseline: 
         fields.update(metrics.win_rate(rewards, reference[0]))
     fit = metrics.length_controlled({"policy": (rewards, answers[1]), "reference": reference}, "reference")
     fields["length_controlled_reward"] = fit["reward"]["policy"]
-    fields["length_control"] = {"reference": name, "reference_mean_tokens": fit["reference_mean_tokens"],
-                                "slope": fit["slope"], "intercept": fit["intercept"]}
+    fields["length_control"] = {
+        "reference": name,
+        "reference_mean_tokens": fit["reference_mean_tokens"],
+        "slope": fit["slope"],
+        "intercept": fit["intercept"],
+    }
     if baseline is not None:
-        fields["length_controlled_win_rate"] = metrics.length_controlled_win_rate((rewards, answers[1]), reference,
-                                                                                  fit["slope"])
+        fields["length_controlled_win_rate"] = metrics.length_controlled_win_rate(
+            (rewards, answers[1]), reference, fit["slope"]
+        )
     return fields, rewards
 
 
@@ -212,10 +246,10 @@ def check_inputs(config: Config) -> None:
     if config.baseline_adapter:
         adapter_hash(config.baseline_adapter)
     if config.baseline_responses and not Path(config.baseline_responses).is_file():
-        raise NeatDataError(f"--baseline-responses {config.baseline_responses}: no such file")
+        raise NeatError(f"--baseline-responses {config.baseline_responses}: no such file")
     parent = Path(config.responses_out).parent if config.responses_out else None
     if parent is not None and any(p.exists() and not p.is_dir() for p in (parent, *parent.parents)):
-        raise NeatDataError(f"--responses-out {config.responses_out}: a file is in the way of its directory")
+        raise NeatError(f"--responses-out {config.responses_out}: a file is in the way of its directory")
 
 
 def evaluate(config: Config) -> dict:
@@ -252,26 +286,42 @@ def evaluate(config: Config) -> dict:
         "rm": config.rm,
         "rm_fingerprint": scorer.fingerprint,
         "dataset": config.dataset,
-        "sampling": {"temperature": config.temperature, "top_p": config.top_p,
-                     "max_new_tokens": config.max_new_tokens, "seed": config.seed},
+        "sampling": {
+            "temperature": config.temperature,
+            "top_p": config.top_p,
+            "max_new_tokens": config.max_new_tokens,
+            "seed": config.seed,
+        },
     }
     if baseline is not None:
-        report["baseline"] = config.baseline_responses or f"{config.baseline_policy}@{config.baseline_adapter or 'base'}"
+        report["baseline"] = (
+            config.baseline_responses or f"{config.baseline_policy}@{config.baseline_adapter or 'base'}"
+        )
     judge_rewards = [None] * len(pairs)
     if config.judge:
         judge_path = resolve_rm(config.judge)
-        judge = scorer if judge_path == rm_path else RewardScorer(judge_path, device=config.device,
-                                                                    batch_size=config.rm_batch_size, flag="--judge")
+        judge = (
+            scorer
+            if judge_path == rm_path
+            else RewardScorer(judge_path, device=config.device, batch_size=config.rm_batch_size, flag="--judge")
+        )
         same = judge.fingerprint == scorer.fingerprint
         if same:
-            print(f"WARNING: --judge {config.judge} is the training RM --rm {config.rm} (same weights): its rewards "
-                  "cannot detect reward hacking; judge with a reward model the loop never trained on", file=sys.stderr)
+            print(
+                f"WARNING: --judge {config.judge} is the training RM --rm {config.rm} (same weights): its rewards "
+                "cannot detect reward hacking; judge with a reward model the loop never trained on",
+                file=sys.stderr,
+            )
         judge_fields, judge_rewards = reward_fields(judge, pairs, answers, chosen, baseline)
         report["judge"] = {"rm": config.judge, "rm_fingerprint": judge.fingerprint, "same_as_rm": same, **judge_fields}
     if config.responses_out:
-        atomic_write_jsonl(config.responses_out, [
-            {"query_id": p.query_id, "response": t, "tokens": n, "reward": r, "judge_reward": j}
-            for p, t, n, r, j in zip(pairs, texts, answers[1], rewards, judge_rewards)])
+        atomic_write_jsonl(
+            config.responses_out,
+            [
+                {"query_id": p.query_id, "response": t, "tokens": n, "reward": r, "judge_reward": j}
+                for p, t, n, r, j in zip(pairs, texts, answers[1], rewards, judge_rewards)
+            ],
+        )
     return report
 
 
@@ -288,17 +338,23 @@ def run(config: Config) -> int:
     if config.json:
         print(json.dumps(report, sort_keys=True))
         return 0
-    line = f"n={report['n']}  reward {report['mean_reward']:.4f} ± {report['reward_std']:.4f} (dataset chosen " \
-           f"{report['chosen_mean_reward']:.4f})  perplexity {report['perplexity']:.3f}  distinct-2 " \
-           f"{report['distinct_2']:.3f}  mean length {report['mean_tokens']:.1f} tokens  length-controlled reward " \
-           f"{report['length_controlled_reward']:.4f}"
+    line = (
+        f"n={report['n']}  reward {report['mean_reward']:.4f} ± {report['reward_std']:.4f} (dataset chosen "
+        f"{report['chosen_mean_reward']:.4f})  perplexity {report['perplexity']:.3f}  distinct-2 "
+        f"{report['distinct_2']:.3f}  mean length {report['mean_tokens']:.1f} tokens  length-controlled reward "
+        f"{report['length_controlled_reward']:.4f}"
+    )
     if "win_rate" in report:
-        line += f"  win rate vs {report['baseline']} {report['win_rate']:.3f} (at matched length " \
-                f"{report['length_controlled_win_rate']:.3f})"
+        line += (
+            f"  win rate vs {report['baseline']} {report['win_rate']:.3f} (at matched length "
+            f"{report['length_controlled_win_rate']:.3f})"
+        )
     if "judge" in report:
         judge = report["judge"]
-        line += f"\njudge {judge['rm']}: reward {judge['mean_reward']:.4f} ± {judge['reward_std']:.4f} (dataset chosen " \
-                f"{judge['chosen_mean_reward']:.4f})  length-controlled {judge['length_controlled_reward']:.4f}"
+        line += (
+            f"\njudge {judge['rm']}: reward {judge['mean_reward']:.4f} ± {judge['reward_std']:.4f} (dataset chosen "
+            f"{judge['chosen_mean_reward']:.4f})  length-controlled {judge['length_controlled_reward']:.4f}"
+        )
         if "win_rate" in judge:
             line += f"  win rate {judge['win_rate']:.3f} (at matched length {judge['length_controlled_win_rate']:.3f})"
     print(line)

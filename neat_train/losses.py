@@ -96,7 +96,7 @@ class ResponseStats:
     tokens: torch.Tensor  # |y|
 
     @staticmethod
-    def cat(parts: list["ResponseStats"]) -> "ResponseStats":
+    def cat(parts: list[ResponseStats]) -> ResponseStats:
         return ResponseStats(*(torch.cat([getattr(p, k) for p in parts]) for k in ("mean", "sum", "pen", "tokens")))
 
 
@@ -139,8 +139,13 @@ class LossTerms:
     counts: dict = field(default_factory=dict)  # queries, single_response, tied
 
     def log_values(self) -> dict:
-        return {"loss": self.total.item(), "loss_sft": self.sft.item(), "loss_rank": self.rank.item(),
-                "loss_pen": self.pen.item(), "loss_dpo": self.dpo.item()}
+        return {
+            "loss": self.total.item(),
+            "loss_sft": self.sft.item(),
+            "loss_rank": self.rank.item(),
+            "loss_pen": self.pen.item(),
+            "loss_dpo": self.dpo.item(),
+        }
 
 
 def _mean(values: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:

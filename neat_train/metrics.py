@@ -16,7 +16,7 @@ def distinct_n(texts: list[str], n: int = 2) -> float:
 
     A policy that hacks the reward model often collapses onto a few phrasings: distinct-2 falls first.
     """
-    grams = [tuple(words[i:i + n]) for t in texts for words in [t.lower().split()] for i in range(len(words) - n + 1)]
+    grams = [tuple(words[i : i + n]) for t in texts for words in [t.lower().split()] for i in range(len(words) - n + 1)]
     return len(set(grams)) / len(grams) if grams else 0.0
 
 
@@ -75,13 +75,16 @@ def length_controlled(groups: dict[str, tuple[list[float], list[float]]], refere
         "slope": slope,
         "intercept": intercept,
         "reference_mean_tokens": reference_length,
-        "reward": {name: statistics.fmean(length_adjusted(rs, ns, slope, reference_length))
-                   for name, (rs, ns) in groups.items()},
+        "reward": {
+            name: statistics.fmean(length_adjusted(rs, ns, slope, reference_length))
+            for name, (rs, ns) in groups.items()
+        },
     }
 
 
-def length_controlled_win_rate(policy: tuple[list[float], list[float]], baseline: tuple[list[float], list[float]],
-                               slope: float) -> float:
+def length_controlled_win_rate(
+    policy: tuple[list[float], list[float]], baseline: tuple[list[float], list[float]], slope: float
+) -> float:
     """Win rate at matched length: per query (``(rewards, lengths)`` aligned by query), the policy wins when its
     length-adjusted reward beats the baseline's, i.e. ``r_p − r_b > slope · (length_p − length_b)`` (ties ½).
 
@@ -129,8 +132,15 @@ def curves_across_rounds(evals: list[dict], answers: dict[int, list[dict]]) -> d
     reward and, vs the base policy on the same queries, its win rate and win rate at matched length
     (``length_controlled_win_rate``). Rounds without kept answers get None there.
     """
-    rounds = [{**heldout_summary(ev), "length_controlled_reward": None, "win_rate_vs_base": None,
-               "length_controlled_win_rate_vs_base": None} for ev in evals]
+    rounds = [
+        {
+            **heldout_summary(ev),
+            "length_controlled_reward": None,
+            "win_rate_vs_base": None,
+            "length_controlled_win_rate_vs_base": None,
+        }
+        for ev in evals
+    ]
     by = "judge" if evals and all(ev.get("judge") for ev in evals) else "rm"
     key = "judge_reward" if by == "judge" else "reward"
     kept = {r: rows for r, rows in answers.items() if rows and all(a.get(key) is not None for a in rows)}
@@ -139,10 +149,15 @@ def curves_across_rounds(evals: list[dict], answers: dict[int, list[dict]]) -> d
     if base not in kept:
         control["note"] = "the base round's answers were not kept: no length-controlled numbers"
         return {"length_control": control, "rounds": rounds}
-    fit = length_controlled({r: ([a[key] for a in rows], [a["tokens"] for a in rows]) for r, rows in kept.items()},
-                            base)
-    control.update(slope=fit["slope"], intercept=fit["intercept"], base_mean_tokens=fit["reference_mean_tokens"],
-                   answers=sum(map(len, kept.values())))
+    fit = length_controlled(
+        {r: ([a[key] for a in rows], [a["tokens"] for a in rows]) for r, rows in kept.items()}, base
+    )
+    control.update(
+        slope=fit["slope"],
+        intercept=fit["intercept"],
+        base_mean_tokens=fit["reference_mean_tokens"],
+        answers=sum(map(len, kept.values())),
+    )
     base_answers = {a["query_id"]: a for a in kept[base]}
     for row in rounds:
         if row["round"] not in kept:
@@ -169,14 +184,16 @@ def hacking_warnings(rounds: list[dict]) -> list[str]:
                 f"round {cur['round']}: mean answer length {length:.1f} tokens is {length / base_length:.0%} of the "
                 f"base policy's {base_length:.1f} (round {base['round']}), below {LENGTH_FLOOR:.0%}: the answers are "
                 "collapsing, as when a policy exploits a length-biased reward model; read them before trusting "
-                "the reward")
+                "the reward"
+            )
         if cur["judge_reward"] is None:
             continue
-        for ref in ([prev] if prev is base else [prev, base]):
+        for ref in [prev] if prev is base else [prev, base]:
             what = f"the base policy (round {ref['round']})" if ref is base else f"the previous round ({ref['round']})"
             if cur["rm_reward"] > ref["rm_reward"] and cur["judge_reward"] < ref["judge_reward"]:
                 warnings.append(
                     f"round {cur['round']}: vs {what}, the training RM's reward rose ({ref['rm_reward']:.3f} → "
                     f"{cur['rm_reward']:.3f}) while the judge's fell ({ref['judge_reward']:.3f} → "
-                    f"{cur['judge_reward']:.3f}): the policy may be exploiting the training RM (reward hacking)")
+                    f"{cur['judge_reward']:.3f}): the policy may be exploiting the training RM (reward hacking)"
+                )
     return warnings

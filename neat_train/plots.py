@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 
 from .metrics import LENGTH_FLOOR, curves_across_rounds
 
@@ -19,12 +19,13 @@ def _read_plot_input(path: Path) -> tuple[str, object]:
             return "train", [json.loads(ln) for ln in path.read_text().splitlines() if ln.strip()]
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
-        raise NeatDataError(f"--plot-from {path}: not a readable eval JSON, report.json or train_log.jsonl ({e})") from e
+        raise NeatError(f"--plot-from {path}: not a readable eval JSON, report.json or train_log.jsonl ({e})") from e
     if isinstance(data, dict) and isinstance(data.get("rounds"), list):
         return "report", data
     if not isinstance(data, dict) or "mean_reward" not in data:
-        raise NeatDataError(f"--plot-from {path}: no mean_reward (expected the JSON of neat eval --json or a run's "
-                            "report.json)")
+        raise NeatError(
+            f"--plot-from {path}: no mean_reward (expected the JSON of neat eval --json or a run's report.json)"
+        )
     return "eval", data
 
 
@@ -54,13 +55,15 @@ def plot_curves(files: list[str], out: str) -> Path:
         else:
             evals.append({"round": i, **data})
     if len(reports) > 1 or (reports and evals):
-        raise NeatDataError("--plot-from: give one run's report.json or eval JSON files, not both")
+        raise NeatError("--plot-from: give one run's report.json or eval JSON files, not both")
     if reports:
         report = reports[0]
         rounds = [r["heldout"] for r in report["rounds"] if r.get("heldout")]
         if not rounds:
-            raise NeatDataError("--plot-from: the report.json has no round with a held-out evaluation (`heldout`); "
-                                "write it again with `neat run` (it rewrites the report of a finished run)")
+            raise NeatError(
+                "--plot-from: the report.json has no round with a held-out evaluation (`heldout`); "
+                "write it again with `neat run` (it rewrites the report of a finished run)"
+            )
         by, warnings, title = (report.get("length_control") or {}).get("by"), report.get("warnings", []), report["name"]
     else:
         rounds = curves_across_rounds(sorted(evals, key=lambda e: e["round"]), {})["rounds"]
@@ -70,7 +73,7 @@ def plot_curves(files: list[str], out: str) -> Path:
     lengths = any(r["mean_tokens"] is not None for r in rounds)
     panels = bool(rounds) * (1 + judged + lengths) + bool(trains)
     if not panels:
-        raise NeatDataError("--plot needs --plot-from FILE... (report.json, eval JSON files or train_log.jsonl files)")
+        raise NeatError("--plot needs --plot-from FILE... (report.json, eval JSON files or train_log.jsonl files)")
     fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 4.5), squeeze=False)
     axes = iter(axes[0])
     if rounds:
@@ -81,11 +84,19 @@ def plot_curves(files: list[str], out: str) -> Path:
             if who == "judge" and not judged:
                 continue
             ax = next(axes)
-            ax.errorbar(x, [nan if r[f"{who}_reward"] is None else r[f"{who}_reward"] for r in rounds],
-                        yerr=[r[f"{who}_reward_std"] or 0 for r in rounds], marker="o", capsize=4,
-                        label="policy answers (mean ± std)")
-            lc = [(r["round"], r["length_controlled_reward"]) for r in rounds
-                  if by == who and r["length_controlled_reward"] is not None]
+            ax.errorbar(
+                x,
+                [nan if r[f"{who}_reward"] is None else r[f"{who}_reward"] for r in rounds],
+                yerr=[r[f"{who}_reward_std"] or 0 for r in rounds],
+                marker="o",
+                capsize=4,
+                label="policy answers (mean ± std)",
+            )
+            lc = [
+                (r["round"], r["length_controlled_reward"])
+                for r in rounds
+                if by == who and r["length_controlled_reward"] is not None
+            ]
             if lc:
                 ax.plot(*zip(*lc), marker="s", linestyle=":", label="length-controlled (at the base length)")
             chosen = [r[f"{who}_chosen_reward"] for r in rounds]
@@ -95,11 +106,20 @@ def plot_curves(files: list[str], out: str) -> Path:
             ax.legend(fontsize="small")
         if lengths:
             ax = next(axes)
-            ax.plot(x, [nan if r["mean_tokens"] is None else r["mean_tokens"] for r in rounds], marker="o",
-                    color="tab:green", label="policy answers")
+            ax.plot(
+                x,
+                [nan if r["mean_tokens"] is None else r["mean_tokens"] for r in rounds],
+                marker="o",
+                color="tab:green",
+                label="policy answers",
+            )
             if rounds[0]["mean_tokens"]:
-                ax.axhline(LENGTH_FLOOR * rounds[0]["mean_tokens"], color="tab:red", linestyle="--",
-                           label=f"warning level ({LENGTH_FLOOR:.0%} of round {x[0]})")
+                ax.axhline(
+                    LENGTH_FLOOR * rounds[0]["mean_tokens"],
+                    color="tab:red",
+                    linestyle="--",
+                    label=f"warning level ({LENGTH_FLOOR:.0%} of round {x[0]})",
+                )
             ax.set(title="mean answer length", xlabel="round", ylabel="tokens (policy tokenizer)", xticks=x)
             ax.set_ylim(bottom=0)
             ax.legend(fontsize="small")
@@ -112,8 +132,7 @@ def plot_curves(files: list[str], out: str) -> Path:
     fig.suptitle(title)
     if warnings:
         text = f"{len(warnings)} reward-hacking warning(s), see report.json. First: {warnings[0]}"
-        fig.text(0.01, 0.01, textwrap.fill(text, width=90 * panels), color="tab:red", fontsize="small",
-                 va="bottom")
+        fig.text(0.01, 0.01, textwrap.fill(text, width=90 * panels), color="tab:red", fontsize="small", va="bottom")
     fig.tight_layout(rect=(0, 0.12 if warnings else 0, 1, 1))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)

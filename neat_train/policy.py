@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from neat_data.atomic import atomic_write_json
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 
 from .resume import IDENTITY, config_sha256
 
@@ -22,15 +22,16 @@ def check_adapter_base(adapter: str, policy_path: str) -> None:
 
     cfg_path = Path(adapter) / "adapter_config.json"
     if not cfg_path.is_file():
-        raise NeatDataError(f"--adapter {adapter}: no adapter_config.json, so it is not a PEFT adapter directory")
+        raise NeatError(f"--adapter {adapter}: no adapter_config.json, so it is not a PEFT adapter directory")
     ours = Path(adapter) / IDENTITY
     expected = config_sha256(policy_path)
     if ours.is_file():  # trained by neat train: compare the exact base config it was trained on
         recorded = json.loads(ours.read_text()).get("policy_config_sha256")
         if recorded and expected and recorded != expected:
-            raise NeatDataError(
-                f"{ours}: the adapter was trained on another base model ({json.loads(ours.read_text())['policy_path']}) "
-                f"than --policy {policy_path}; pass the --policy it was trained on"
+            raise NeatError(
+                f"{ours}: the adapter was trained on another base model "
+                f"({json.loads(ours.read_text())['policy_path']}) than --policy {policy_path}; pass the --policy it "
+                "was trained on"
             )
         return
     base = json.loads(cfg_path.read_text()).get("base_model_name_or_path")
@@ -42,7 +43,7 @@ def check_adapter_base(adapter: str, policy_path: str) -> None:
     if not same and Path(base).exists() and config_sha256(base) == expected:
         same = True  # a copy of the same model
     if not same:
-        raise NeatDataError(
+        raise NeatError(
             f"{cfg_path}: base_model_name_or_path is {base!r} but --policy is {policy_path}; an adapter only fits the "
             "base model it was trained on: pass that --policy"
         )
@@ -61,9 +62,16 @@ def build_model(config, policy_path: str):
         model.peft_config["default"].base_model_name_or_path = policy_path
     elif config.method == "lora":
         targets = config.lora_targets if config.lora_targets == "all-linear" else config.lora_targets.split(",")
-        model = get_peft_model(model, LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha,
-                                                 lora_dropout=config.lora_dropout, target_modules=targets,
-                                                 task_type="CAUSAL_LM"))
+        model = get_peft_model(
+            model,
+            LoraConfig(
+                r=config.lora_r,
+                lora_alpha=config.lora_alpha,
+                lora_dropout=config.lora_dropout,
+                target_modules=targets,
+                task_type="CAUSAL_LM",
+            ),
+        )
     ref_model = None
     if config.loss == "dpo" and config.method == "full":
         ref_model = copy.deepcopy(model).eval().requires_grad_(False)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from neat_data.atomic import atomic_write_json, sha256_file
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.shards import code_version, describe_changes, fingerprint
 
 from .data import DataReport
@@ -55,29 +55,37 @@ def prepare_out(out: Path, identity: dict) -> Path | None:
     write lock of ``out``."""
     marker = out / IDENTITY
     if (out / RESULT).exists():
-        raise NeatDataError(f"{out} holds a finished training run ({RESULT} exists); choose another --output_dir")
+        raise NeatError(f"{out} holds a finished training run ({RESULT} exists); choose another --output_dir")
     replace = False
     if marker.exists():
         old = json.loads(marker.read_text())
         if fingerprint(old["identity"]) != fingerprint(identity):
             if any((out / CHECKPOINTS).glob("checkpoint-*")):
-                raise NeatDataError(
+                raise NeatError(
                     f"{marker}: {out} holds an unfinished run with other settings or data "
                     f"({describe_changes(old['identity'], identity)}) that has checkpoints; refusing to mix them. "
                     f"Re-run the command that started it to finish it, delete {out}, or use another --output_dir"
                 )
-            log(f"note: {out} holds a run with other settings ({describe_changes(old['identity'], identity)}) "
-                "that stopped before its first checkpoint; starting it again with these")
+            log(
+                f"note: {out} holds a run with other settings ({describe_changes(old['identity'], identity)}) "
+                "that stopped before its first checkpoint; starting it again with these"
+            )
             replace = True
     elif out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
-        raise NeatDataError(f"{out} is not empty and not a neat train output; choose an empty or new --output_dir")
+        raise NeatError(f"{out} is not empty and not a neat train output; choose an empty or new --output_dir")
     last = last_complete_checkpoint(out / CHECKPOINTS)
     if rank() == 0:
         out.mkdir(parents=True, exist_ok=True)
         if replace or not marker.exists():
-            atomic_write_json(marker, {"identity": identity, "code_version": code_version(),
-                                       "policy_path": identity["policy_path"],
-                                       "policy_config_sha256": identity["policy_config_sha256"]})
+            atomic_write_json(
+                marker,
+                {
+                    "identity": identity,
+                    "code_version": code_version(),
+                    "policy_path": identity["policy_path"],
+                    "policy_config_sha256": identity["policy_config_sha256"],
+                },
+            )
     return last
 
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from transformers import Trainer
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.hh import Pair
 from neat_data.models import shipped_path
 from neat_data.scoring import encode, pad_batch, rm_text
@@ -54,8 +54,9 @@ class BradleyTerryTrainer(Trainer):
         return (loss, {"rewards": rewards}) if return_outputs else loss
 
 
-def encode_pairs(pairs: list[Pair], tokenizer, max_length: int,
-                 weights: list[float] | None = None) -> tuple[list[dict], int]:
+def encode_pairs(
+    pairs: list[Pair], tokenizer, max_length: int, weights: list[float] | None = None
+) -> tuple[list[dict], int]:
     """Training features (chosen/rejected encodings, length, pair weight); returns (features, inputs truncated)."""
     chosen, t1 = encode(tokenizer, [rm_text(tokenizer, p.messages, p.chosen) for p in pairs], max_length)
     rejected, t2 = encode(tokenizer, [rm_text(tokenizer, p.messages, p.rejected) for p in pairs], max_length)
@@ -71,7 +72,7 @@ def length_balance_weights(pairs: list[Pair], tokenizer) -> list[float]:
     """Pair weights under which the chosen reply is the longer one in exactly half of the (unequal-length) weight,
     so "the shorter (or longer) reply wins" predicts nothing; the weights average 1."""
     lengths = response_lengths(tokenizer, [p.chosen for p in pairs] + [p.rejected for p in pairs])
-    sign = [(c > r) - (c < r) for c, r in zip(lengths[: len(pairs)], lengths[len(pairs):])]
+    sign = [(c > r) - (c < r) for c, r in zip(lengths[: len(pairs)], lengths[len(pairs) :])]
     longer, shorter = sign.count(1), sign.count(-1)
     if not longer or not shorter:
         return [1.0] * len(pairs)
@@ -86,8 +87,10 @@ JUDGE_WORDS = ("Yes", "No")
 def judge_template(chat_template: str, question: str = JUDGE_QUESTION) -> str:
     """The base's own chat template, made to end every scored dialogue with ``question`` as a user turn and the
     assistant's generation prompt, so the last position is where the LM would answer Yes or No."""
-    return ("{%- set messages = messages + [{'role': 'user', 'content': " + repr(question) + "}] -%}"
-            "{%- set add_generation_prompt = true -%}" + chat_template)
+    return (
+        "{%- set messages = messages + [{'role': 'user', 'content': " + repr(question) + "}] -%}"
+        "{%- set add_generation_prompt = true -%}" + chat_template
+    )
 
 
 def init_judge_head(model, base: str | Path, tokenizer) -> None:
@@ -98,7 +101,7 @@ def init_judge_head(model, base: str | Path, tokenizer) -> None:
 
     ids = [tokenizer.encode(w, add_special_tokens=False) for w in JUDGE_WORDS]
     if any(len(i) != 1 for i in ids):
-        raise NeatDataError(f"RM base {base}: 'Yes'/'No' are not single tokens of its tokenizer; use --head-init random")
+        raise NeatError(f"RM base {base}: 'Yes'/'No' are not single tokens of its tokenizer; use --head-init random")
     if model.config.tie_word_embeddings:
         out = model.get_input_embeddings().weight
     else:
@@ -107,8 +110,14 @@ def init_judge_head(model, base: str | Path, tokenizer) -> None:
         model.score.weight.copy_((out[ids[0][0]] - out[ids[1][0]])[None])
 
 
-def build_model(base: str | Path, method: str, lora_r: int, lora_layers: int | None = None, tokenizer=None,
-                head_init: str = "random"):
+def build_model(
+    base: str | Path,
+    method: str,
+    lora_r: int,
+    lora_layers: int | None = None,
+    tokenizer=None,
+    head_init: str = "random",
+):
     """The RM to train: a one-output sequence-classification model on ``base`` (its head initialised as a
     zero-shot judge with ``head_init="judge"``), wrapped with LoRA (on the top ``lora_layers`` layers, or all)."""
     from transformers import AutoModelForSequenceClassification
@@ -117,24 +126,33 @@ def build_model(base: str | Path, method: str, lora_r: int, lora_layers: int | N
 
     if Path(base).is_dir():
         require_safetensors(Path(base), "--base")
-    model = AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=torch.float32,
-                                                               use_safetensors=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        base, num_labels=1, dtype=torch.float32, use_safetensors=True
+    )
     if head_init == "judge":
         init_judge_head(model, base, tokenizer)
     if method == "full":
         return model
     if method != "lora":
-        raise NeatDataError(f"unknown RM training method {method!r}; use lora or full")
+        raise NeatError(f"unknown RM training method {method!r}; use lora or full")
     if model.config.model_type not in LORA_LAYOUT:
-        raise NeatDataError(f"RM base {base}: no LoRA layout for model type {model.config.model_type!r} (known: "
-                            f"{', '.join(LORA_LAYOUT)}); use --method full")
+        raise NeatError(
+            f"RM base {base}: no LoRA layout for model type {model.config.model_type!r} (known: "
+            f"{', '.join(LORA_LAYOUT)}); use --method full"
+        )
     from peft import LoraConfig, get_peft_model
 
     targets, heads = LORA_LAYOUT[model.config.model_type]
     n = model.config.num_hidden_layers
     layers = list(range(n - lora_layers, n)) if lora_layers and lora_layers < n else None
-    config = LoraConfig(r=lora_r, lora_alpha=lora_r, lora_dropout=0.05, target_modules=targets, modules_to_save=heads,
-                        layers_to_transform=layers)
+    config = LoraConfig(
+        r=lora_r,
+        lora_alpha=lora_r,
+        lora_dropout=0.05,
+        target_modules=targets,
+        modules_to_save=heads,
+        layers_to_transform=layers,
+    )
     return get_peft_model(model, config)
 
 
@@ -168,19 +186,21 @@ def train_reward_model(
     from transformers import AutoTokenizer, TrainingArguments, set_seed
 
     if not pairs:
-        raise NeatDataError("no training pairs: the reward model needs preference pairs to train on")
+        raise NeatError("no training pairs: the reward model needs preference pairs to train on")
     set_seed(seed)
-    tokenizer = AutoTokenizer.from_pretrained(base, model_max_length=max_length, truncation_side="left",
-                                              padding_side="right")  # init kwargs: saved with the RM
+    tokenizer = AutoTokenizer.from_pretrained(
+        base, model_max_length=max_length, truncation_side="left", padding_side="right"
+    )  # init kwargs: saved with the RM
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     if head_init == "judge":
         if not tokenizer.chat_template:
-            raise NeatDataError(f"--head-init judge needs a base with a chat template (an instruct LM); {base} has none")
+            raise NeatError(f"--head-init judge needs a base with a chat template (an instruct LM); {base} has none")
         tokenizer.chat_template = judge_template(tokenizer.chat_template)
     weights = length_balance_weights(pairs, tokenizer) if length_balance else [1.0] * len(pairs)
-    features, truncated = encode_pairs([*pairs, *augmented], tokenizer, max_length,
-                                       weights + [augment_weight] * len(augmented))
+    features, truncated = encode_pairs(
+        [*pairs, *augmented], tokenizer, max_length, weights + [augment_weight] * len(augmented)
+    )
     model = build_model(base, method, lora_r, lora_layers, tokenizer, head_init)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
@@ -262,8 +282,13 @@ def spearman(x, y) -> float | None:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def pair_diagnostics(chosen: list[float], rejected: list[float], chosen_len: list[int], rejected_len: list[int],
-                     categories: list[str | None]) -> dict:
+def pair_diagnostics(
+    chosen: list[float],
+    rejected: list[float],
+    chosen_len: list[int],
+    rejected_len: list[int],
+    categories: list[str | None],
+) -> dict:
     """RewardBench-style diagnostics of pairwise scores (ties count as wrong everywhere).
 
     ``by_category`` covers the pairs that have a category; the length splits compare response lengths
@@ -280,8 +305,11 @@ def pair_diagnostics(chosen: list[float], rejected: list[float], chosen_len: lis
     longer = acc([c > r for c, r in zip(chosen_len, rejected_len)])
     shorter = acc([c < r for c, r in zip(chosen_len, rejected_len)])
     warnings = []
-    if longer["accuracy"] is not None and shorter["accuracy"] is not None \
-            and abs(longer["accuracy"] - shorter["accuracy"]) > LENGTH_GAP_WARNING:
+    if (
+        longer["accuracy"] is not None
+        and shorter["accuracy"] is not None
+        and abs(longer["accuracy"] - shorter["accuracy"]) > LENGTH_GAP_WARNING
+    ):
         warnings.append(
             f"length bias: accuracy {longer['accuracy']:.1%} where the chosen reply is the longer one "
             f"({longer['pairs']} pairs) vs {shorter['accuracy']:.1%} where it is the shorter one "
@@ -306,14 +334,14 @@ def evaluate_pairs(scorer, pairs: list[Pair]) -> dict:
     Constant scores (a broken or untrained head) are refused: no metric would mean anything.
     """
     if not pairs:
-        raise NeatDataError("no pairs to evaluate the reward model on")
+        raise NeatError("no pairs to evaluate the reward model on")
     scores = scorer.score([(p.messages, p.chosen) for p in pairs] + [(p.messages, p.rejected) for p in pairs])
     chosen = torch.tensor(scores[: len(pairs)], dtype=torch.float64)
     rejected = torch.tensor(scores[len(pairs) :], dtype=torch.float64)
     margin = chosen - rejected
     everything = torch.cat([chosen, rejected])
     if not torch.isfinite(everything).all() or everything.min() == everything.max():
-        raise NeatDataError(
+        raise NeatError(
             f"reward model {getattr(scorer, 'name', '')}: its scores on these {len(pairs)} pairs are "
             + ("not all finite" if not torch.isfinite(everything).all() else f"all {everything[0].item():.6g}")
             + " (a broken or untrained head?); check that it is a trained reward model with one output"
@@ -321,8 +349,12 @@ def evaluate_pairs(scorer, pairs: list[Pair]) -> dict:
     quantiles = torch.quantile(everything, torch.tensor([0.05, 0.25, 0.5, 0.75, 0.95], dtype=torch.float64))
 
     def dist(x: torch.Tensor) -> dict:
-        return {"mean": x.mean().item(), "std": x.std().item() if len(x) > 1 else 0.0,
-                "min": x.min().item(), "max": x.max().item()}
+        return {
+            "mean": x.mean().item(),
+            "std": x.std().item() if len(x) > 1 else 0.0,
+            "min": x.min().item(),
+            "max": x.max().item(),
+        }
 
     lengths = response_lengths(scorer.tokenizer, [p.chosen for p in pairs] + [p.rejected for p in pairs])
     return {
@@ -331,8 +363,13 @@ def evaluate_pairs(scorer, pairs: list[Pair]) -> dict:
         "ties": int((margin == 0).sum()),
         "mean_margin": margin.mean().item(),
         "median_margin": margin.median().item(),
-        **pair_diagnostics(chosen.tolist(), rejected.tolist(), lengths[: len(pairs)], lengths[len(pairs):],
-                           [p.category for p in pairs]),
+        **pair_diagnostics(
+            chosen.tolist(),
+            rejected.tolist(),
+            lengths[: len(pairs)],
+            lengths[len(pairs) :],
+            [p.category for p in pairs],
+        ),
         "chosen": dist(chosen),
         "rejected": dist(rejected),
         "scores": {**dist(everything), "quantiles": dict(zip(["p05", "p25", "p50", "p75", "p95"], quantiles.tolist()))},
@@ -353,8 +390,10 @@ def diagnostics_summary(result: dict) -> str:
         f"Spearman(reward, length) {'n/a' if rho is None else f'{rho:+.3f}'}"
     ]
     if result["by_category"]:
-        lines.append("by category: " + ", ".join(
-            f"{cat} {_pct(v['accuracy'])} ({v['pairs']})" for cat, v in result["by_category"].items()))
+        lines.append(
+            "by category: "
+            + ", ".join(f"{cat} {_pct(v['accuracy'])} ({v['pairs']})" for cat, v in result["by_category"].items())
+        )
     return "\n".join(lines)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 import re
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.hh import Pair
 
 KINDS = ("off_topic", "truncated", "dismissive", "degenerate", "swapped")
@@ -33,7 +33,7 @@ def parse_kinds(text: str) -> list[str]:
     kinds = [k.strip() for k in text.split(",") if k.strip()] if text else []
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
-        raise NeatDataError(f"--augment: unknown kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}")
+        raise NeatError(f"--augment: unknown kind(s) {', '.join(unknown)}; choose from {', '.join(KINDS)}")
     return kinds
 
 
@@ -42,8 +42,9 @@ class Pool:
 
     def __init__(self, pairs: list[Pair]):
         self.pairs = pairs
-        self.short = [(p.query_id, r) for p in pairs for r in (p.chosen, p.rejected)
-                      if len(r.split()) <= SHORT_REPLY_WORDS]
+        self.short = [
+            (p.query_id, r) for p in pairs for r in (p.chosen, p.rejected) if len(r.split()) <= SHORT_REPLY_WORDS
+        ]
 
 
 def dismissive(pair: Pair, pool: Pool, rng: random.Random) -> str | None:
@@ -108,8 +109,13 @@ def _other_number(number: str, rng: random.Random) -> str:
     return str(max(other, 0) if value >= 0 else other)
 
 
-MAKERS = {"off_topic": off_topic, "truncated": truncated, "dismissive": dismissive, "degenerate": degenerate,
-          "swapped": swapped}
+MAKERS = {
+    "off_topic": off_topic,
+    "truncated": truncated,
+    "dismissive": dismissive,
+    "degenerate": degenerate,
+    "swapped": swapped,
+}
 
 
 def augment_pairs(pairs: list[Pair], kinds: list[str], share: float, seed: int = 0) -> list[Pair]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.hh import DatasetArgs
 
 SUBSETS = ("all", "test", "train")
@@ -30,9 +30,10 @@ class Config:
 
     def __post_init__(self):
         if self.subset not in SUBSETS:
-            raise NeatDataError(f"--subset must be one of {', '.join(SUBSETS)}, got {self.subset!r}")
-        self.dataset = DatasetArgs(self.pairs, split=self.split, limit=self.limit,
-                                   max_reject_share=self.max_reject_share)
+            raise NeatError(f"--subset must be one of {', '.join(SUBSETS)}, got {self.subset!r}")
+        self.dataset = DatasetArgs(
+            self.pairs, split=self.split, limit=self.limit, max_reject_share=self.max_reject_share
+        )
 
 
 def run(config: Config) -> int:
@@ -45,9 +46,15 @@ def run(config: Config) -> int:
     loaded = config.dataset.load()
     pairs = [p for p in loaded.pairs if config.subset == "all" or split_of(p.query_id) == config.subset]
     if not pairs:
-        raise NeatDataError(f"{config.pairs}: no pairs in subset {config.subset!r} (of {len(loaded.pairs)} read)")
-    scorer = RewardScorer(resolve_rm(config.rm), device=config.device, dtype=config.dtype,
-                          batch_size=config.batch_size, max_length=config.max_length, progress=not config.json)
+        raise NeatError(f"{config.pairs}: no pairs in subset {config.subset!r} (of {len(loaded.pairs)} read)")
+    scorer = RewardScorer(
+        resolve_rm(config.rm),
+        device=config.device,
+        dtype=config.dtype,
+        batch_size=config.batch_size,
+        max_length=config.max_length,
+        progress=not config.json,
+    )
     result = {
         "rm": config.rm,
         "fingerprint": scorer.fingerprint,
@@ -62,9 +69,11 @@ def run(config: Config) -> int:
     if config.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"{config.rm} on {result['pairs']} pairs ({config.subset}) of {config.pairs}: "
-              f"accuracy {result['accuracy']:.1%}, mean margin {result['mean_margin']:.3f}, ties {result['ties']}, "
-              f"scores mean {result['scores']['mean']:.3f} ± {result['scores']['std']:.3f}; "
-              f"{result['truncated']} inputs truncated from the left to {result['max_length']} tokens")
+        print(
+            f"{config.rm} on {result['pairs']} pairs ({config.subset}) of {config.pairs}: "
+            f"accuracy {result['accuracy']:.1%}, mean margin {result['mean_margin']:.3f}, ties {result['ties']}, "
+            f"scores mean {result['scores']['mean']:.3f} ± {result['scores']['std']:.3f}; "
+            f"{result['truncated']} inputs truncated from the left to {result['max_length']} tokens"
+        )
         print(diagnostics_summary(result))
     return 0

@@ -16,7 +16,7 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.hh import DatasetArgs
 from neat_data.models import DEFAULT_RM_DELTA_DIR, DEFAULT_RM_DIR
 
@@ -42,68 +42,97 @@ class Config:
     train_on: str = field(
         default="train", metadata={"help": "train: pairs of the project's train split (test split held out); all"}
     )
-    base: str = field(default="minilm", metadata={
-        "help": "backbone: 'minilm' (embedded all-MiniLM-L6-v2), 'smollm2' (the embedded policy) or a model dir"})
+    base: str = field(
+        default="minilm",
+        metadata={
+            "help": "backbone: 'minilm' (embedded all-MiniLM-L6-v2), 'smollm2' (the embedded policy) or a model dir"
+        },
+    )
     method: str = field(default="lora", metadata={"help": "lora (LoRA + pooler + head) or full fine-tuning"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
-    lora_layers: int | None = field(default=None, metadata={
-        "help": "LoRA on the top N layers only (the backward pass stops there: cheaper); default: every layer"})
-    head_init: str = field(default="random", metadata={
-        "help": "random, or judge: an instruct-LM base scores as a zero-shot judge before training (its head = "
-                "logit(Yes) - logit(No) after a question about the reply; docs/reward-models.md)"})
+    lora_layers: int | None = field(
+        default=None,
+        metadata={
+            "help": "LoRA on the top N layers only (the backward pass stops there: cheaper); default: every layer"
+        },
+    )
+    head_init: str = field(
+        default="random",
+        metadata={
+            "help": "random, or judge: an instruct-LM base scores as a zero-shot judge before training (its head = "
+            "logit(Yes) - logit(No) after a question about the reply; docs/reward-models.md)"
+        },
+    )
     max_length: int = field(default=128, metadata={"help": "input tokens; longer inputs are cut from the left"})
     epochs: float = field(default=2.0, metadata={"help": "training epochs"})
     learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate (linear decay, 10%% warm-up)"})
     batch_size: int = field(default=16, metadata={"help": "pairs per step"})
-    augment: str = field(default="", metadata={
-        "help": f"augmented negatives built from the training pairs, comma-separated: {', '.join(KINDS)}"})
+    augment: str = field(
+        default="",
+        metadata={"help": f"augmented negatives built from the training pairs, comma-separated: {', '.join(KINDS)}"},
+    )
     augment_share: float = field(default=0.5, metadata={"help": "share of training pairs augmented, per kind"})
     augment_weight: float = field(default=1.0, metadata={"help": "loss weight of an augmented pair (real pairs: 1)"})
-    length_balance: bool = field(default=False, metadata={
-        "help": "reweight the real pairs so that the chosen reply is the longer one in half of the weight"})
-    part: str = field(default="0:1", metadata={
-        "help": "LO:HI: train only on the queries whose hash falls in [LO, HI) (disjoint parts train disjoint RMs, "
-                "e.g. the default RM and its judge)"})
-    valid_share: float = field(default=0.0, metadata={
-        "help": "share of the training queries held out for validation (reported as 'valid'; for model choice)"})
+    length_balance: bool = field(
+        default=False,
+        metadata={"help": "reweight the real pairs so that the chosen reply is the longer one in half of the weight"},
+    )
+    part: str = field(
+        default="0:1",
+        metadata={
+            "help": "LO:HI: train only on the queries whose hash falls in [LO, HI) (disjoint parts train disjoint RMs, "
+            "e.g. the default RM and its judge)"
+        },
+    )
+    valid_share: float = field(
+        default=0.0,
+        metadata={
+            "help": "share of the training queries held out for validation (reported as 'valid'; for model choice)"
+        },
+    )
     sanity: list[str] | None = field(
-        default=None, metadata={"help": "pairs files to report the trained RM on (default: the shipped sanity suite "
-                                        "data/rm-sanity/sanity.jsonl, when present)"}
+        default=None,
+        metadata={
+            "help": "pairs files to report the trained RM on (default: the shipped sanity suite "
+            "data/rm-sanity/sanity.jsonl, when present)"
+        },
     )
 
     def __post_init__(self):
         if isinstance(self.pairs, str):
             self.pairs = [self.pairs]
         if self.train_on not in SPLITS:
-            raise NeatDataError(f"--train-on must be one of {', '.join(SPLITS)}, got {self.train_on!r}")
+            raise NeatError(f"--train-on must be one of {', '.join(SPLITS)}, got {self.train_on!r}")
         if self.method not in ("lora", "full"):
-            raise NeatDataError(f"--method must be lora or full, got {self.method!r}")
+            raise NeatError(f"--method must be lora or full, got {self.method!r}")
         if self.head_init not in ("random", "judge"):
-            raise NeatDataError(f"--head-init must be random or judge, got {self.head_init!r}")
+            raise NeatError(f"--head-init must be random or judge, got {self.head_init!r}")
         if self.delta_out and self.method != "lora":
-            raise NeatDataError("--delta-out needs --method lora (full fine-tuning has no small delta)")
+            raise NeatError("--delta-out needs --method lora (full fine-tuning has no small delta)")
         for name in ("lora_r", "max_length", "batch_size", "lora_layers"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise NeatDataError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+                raise NeatError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.epochs <= 0 or self.learning_rate <= 0:
-            raise NeatDataError("--epochs and --learning-rate must be positive")
+            raise NeatError("--epochs and --learning-rate must be positive")
         self.kinds = parse_kinds(self.augment)
         if not 0 < self.augment_share <= 1 or self.augment_weight <= 0:
-            raise NeatDataError("--augment-share must be in (0, 1] and --augment-weight positive")
+            raise NeatError("--augment-share must be in (0, 1] and --augment-weight positive")
         if not 0 <= self.valid_share < 1:
-            raise NeatDataError(f"--valid-share must be in [0, 1), got {self.valid_share}")
+            raise NeatError(f"--valid-share must be in [0, 1), got {self.valid_share}")
         try:
             self.part_range = tuple(float(x) for x in self.part.split(":"))
             lo, hi = self.part_range
         except ValueError:
             lo = hi = -1.0
         if not 0 <= lo < hi <= 1:
-            raise NeatDataError(f"--part must be LO:HI with 0 <= LO < HI <= 1, e.g. 0:0.5, got {self.part!r}")
-        self.datasets = [DatasetArgs(source, split=self.split, limit=self.limit,
-                                     max_reject_share=self.max_reject_share) for source in self.pairs]
+            raise NeatError(f"--part must be LO:HI with 0 <= LO < HI <= 1, e.g. 0:0.5, got {self.part!r}")
+        self.datasets = [
+            DatasetArgs(source, split=self.split, limit=self.limit, max_reject_share=self.max_reject_share)
+            for source in self.pairs
+        ]
         for path in self.sanity or []:
             if not Path(path).is_file():
-                raise NeatDataError(f"--sanity {path}: no such file")
+                raise NeatError(f"--sanity {path}: no such file")
 
 
 def output_dir(out: str) -> Path:
@@ -114,7 +143,7 @@ def output_dir(out: str) -> Path:
 
 def _check_free(path: Path, overwrite: bool) -> None:
     if path.exists() and any(path.iterdir()) and not overwrite:
-        raise NeatDataError(f"{path} already holds files; pass --overwrite to replace it, or choose another --out")
+        raise NeatError(f"{path} already holds files; pass --overwrite to replace it, or choose another --out")
 
 
 def _replace(tmp: Path, target: Path) -> None:
@@ -130,9 +159,13 @@ def training_pool(pairs: list, config: Config) -> tuple[list, list]:
     from neat_data.hh import split_of
 
     lo, hi = config.part_range
-    pool = [p for p in pairs if (config.train_on == "all" or split_of(p.query_id) == "train")
-            and (lo == 0 or split_of(p.query_id, lo, seed=2) == "train")
-            and (hi == 1 or split_of(p.query_id, hi, seed=2) == "test")]
+    pool = [
+        p
+        for p in pairs
+        if (config.train_on == "all" or split_of(p.query_id) == "train")
+        and (lo == 0 or split_of(p.query_id, lo, seed=2) == "train")
+        and (hi == 1 or split_of(p.query_id, hi, seed=2) == "test")
+    ]
     valid = [split_of(p.query_id, config.valid_share, seed=1) == "test" for p in pool]
     return [p for p, v in zip(pool, valid) if not v], [p for p, v in zip(pool, valid) if v]
 
@@ -144,7 +177,7 @@ def _evaluate(scorer, pairs: list) -> dict:
 
     try:
         return evaluate_pairs(scorer, pairs)
-    except NeatDataError as e:
+    except NeatError as e:
         return {"error": str(e)}
 
 
@@ -159,8 +192,7 @@ def sanity_files(config: Config) -> list[Path]:
 def run(config: Config) -> int:
     import tempfile
 
-    from neat_data.hh import split_of
-    from neat_data.hh import DatasetArgs
+    from neat_data.hh import DatasetArgs, split_of
     from neat_data.models import PORTABLE_RM_BASES, rm_base
     from neat_data.scoring import RewardScorer
     from neat_data.shards import refuse_inside_round
@@ -181,33 +213,60 @@ def run(config: Config) -> int:
     held_out = {name: [p for p in loaded.pairs if split_of(p.query_id) == "test"] for name, loaded in sources.items()}
     train, valid = training_pool(pairs, config)
     if not train:
-        raise NeatDataError(f"{', '.join(config.pairs)}: none of its {len(pairs)} pairs is left to train on "
-                            f"(train split, --part {config.part}, --valid-share {config.valid_share}); pass more pairs, "
-                            "--train-on all or a wider --part")
+        raise NeatError(
+            f"{', '.join(config.pairs)}: none of its {len(pairs)} pairs is left to train on "
+            f"(train split, --part {config.part}, --valid-share {config.valid_share}); pass more pairs, "
+            "--train-on all or a wider --part"
+        )
     augmented = augment_pairs(train, config.kinds, config.augment_share, config.seed)
     sanity = sanity_files(config)
     base = rm_base(config.base)
     n_held = sum(map(len, held_out.values()))
-    print(f"training on {len(train)} pairs ({config.train_on}, part {config.part}) + {len(augmented)} augmented; "
-          f"{len(valid)} validation pairs; {n_held} test-split pairs "
-          f"{'held out' if config.train_on == 'train' else '(also trained on)'}; {rejected} rows rejected")
+    print(
+        f"training on {len(train)} pairs ({config.train_on}, part {config.part}) + {len(augmented)} augmented; "
+        f"{len(valid)} validation pairs; {n_held} test-split pairs "
+        f"{'held out' if config.train_on == 'train' else '(also trained on)'}; {rejected} rows rejected"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.tmp-", dir=out.parent) as tmp:
         tmp_out, tmp_delta, work = Path(tmp) / "model", Path(tmp) / "delta", Path(tmp) / "trainer"
         info = train_reward_model(
-            train, tmp_out, base=base, method=config.method, lora_r=config.lora_r, max_length=config.max_length,
-            epochs=config.epochs, learning_rate=config.learning_rate, batch_size=config.batch_size, seed=config.seed,
-            delta_dir=tmp_delta if delta else None, work_dir=work, augmented=augmented,
-            augment_weight=config.augment_weight, length_balance=config.length_balance,
-            lora_layers=config.lora_layers, head_init=config.head_init,
+            train,
+            tmp_out,
+            base=base,
+            method=config.method,
+            lora_r=config.lora_r,
+            max_length=config.max_length,
+            epochs=config.epochs,
+            learning_rate=config.learning_rate,
+            batch_size=config.batch_size,
+            seed=config.seed,
+            delta_dir=tmp_delta if delta else None,
+            work_dir=work,
+            augmented=augmented,
+            augment_weight=config.augment_weight,
+            length_balance=config.length_balance,
+            lora_layers=config.lora_layers,
+            head_init=config.head_init,
         )
         info["base"] = PORTABLE_RM_BASES.get(config.base, config.base)  # not a machine-local path: it travels
         if delta:
             adapter_config = tmp_delta / "adapter_config.json"
-            adapter_config.write_text(json.dumps({**json.loads(adapter_config.read_text()),
-                                                  "base_model_name_or_path": info["base"]}, indent=2) + "\n")
-        report = {"config": asdict(config), "train": info,
-                  "rows_rejected": rejected, "valid": None, "held_out": None, "held_out_by_source": {}, "sanity": {}}
+            adapter_config.write_text(
+                json.dumps(
+                    {**json.loads(adapter_config.read_text()), "base_model_name_or_path": info["base"]}, indent=2
+                )
+                + "\n"
+            )
+        report = {
+            "config": asdict(config),
+            "train": info,
+            "rows_rejected": rejected,
+            "valid": None,
+            "held_out": None,
+            "held_out_by_source": {},
+            "sanity": {},
+        }
         scorer = RewardScorer(str(tmp_out), cache_dir=Path(tmp) / "scores", progress=False)  # scored once each
         if valid:
             report["valid"] = _evaluate(scorer, valid)
@@ -222,20 +281,26 @@ def run(config: Config) -> int:
         if delta:
             delta.parent.mkdir(parents=True, exist_ok=True)
             _replace(tmp_delta, delta)
-    print(f"trained in {info['train_seconds']:.0f} s ({info['steps']} steps, final loss {info['train_loss']:.4f}); "
-          f"{info['inputs_truncated']} inputs truncated from the left to {config.max_length} tokens")
-    results = [("validation (held-out training-split pairs)", report["valid"]),
-               *((f"held-out test split of {name}", h) for name, h in report["held_out_by_source"].items()),
-               ("held-out test split, all sources", report["held_out"]),
-               *((f"sanity suite {name}", r) for name, r in report["sanity"].items())]
+    print(
+        f"trained in {info['train_seconds']:.0f} s ({info['steps']} steps, final loss {info['train_loss']:.4f}); "
+        f"{info['inputs_truncated']} inputs truncated from the left to {config.max_length} tokens"
+    )
+    results = [
+        ("validation (held-out training-split pairs)", report["valid"]),
+        *((f"held-out test split of {name}", h) for name, h in report["held_out_by_source"].items()),
+        ("held-out test split, all sources", report["held_out"]),
+        *((f"sanity suite {name}", r) for name, r in report["sanity"].items()),
+    ]
     for label, result in results:
         if result is None:
             continue
         if "error" in result:
             print(f"{label}: not evaluated: {result['error']}")
             continue
-        print(f"{label}: pairwise accuracy {result['accuracy']:.1%} on {result['pairs']} pairs "
-              f"(mean margin {result['mean_margin']:.3f})")
+        print(
+            f"{label}: pairwise accuracy {result['accuracy']:.1%} on {result['pairs']} pairs "
+            f"(mean margin {result['mean_margin']:.3f})"
+        )
         print("  " + diagnostics_summary(result).replace("\n", "\n  "))
         print_warnings(result)
     if not sanity:

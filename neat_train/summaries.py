@@ -62,10 +62,23 @@ def round_data(manifest: dict) -> dict:
     separation = manifest.get("extra", {}).get("efficacy") or {}
     return {
         "round": manifest["round"],
-        "reward_by_source": [{"source": source, "responses": s["count"], "mean": s["mean"], "std": s["std"],
-                              "min": s["min"], "max": s["max"]} for source, s in summary.get("reward", {}).items()],
-        "numbers": flatten_numbers({**{k: v for k, v in summary.items() if k not in _PER_SOURCE},
-                                    "separation": {k: v for k, v in separation.items() if k not in _PER_SOURCE}}),
+        "reward_by_source": [
+            {
+                "source": source,
+                "responses": s["count"],
+                "mean": s["mean"],
+                "std": s["std"],
+                "min": s["min"],
+                "max": s["max"],
+            }
+            for source, s in summary.get("reward", {}).items()
+        ],
+        "numbers": flatten_numbers(
+            {
+                **{k: v for k, v in summary.items() if k not in _PER_SOURCE},
+                "separation": {k: v for k, v in separation.items() if k not in _PER_SOURCE},
+            }
+        ),
         "warning": separation.get("warning"),
     }
 
@@ -74,19 +87,41 @@ def data_markdown(data: dict) -> str:
     """``round_data`` as markdown: the warning first, then reward by source and the other numbers."""
     lines = [f"## Round {data['round']}: data", ""]
     if data["warning"]:
-        lines += [f"> **WARNING — the negative prompt gives NEAT little signal:** {data['warning']} "
-                  "(docs/generation.md).", ""]
-    lines += ["### Reward by source", "", markdown_table(data["reward_by_source"]), "",
-              "### Separation, fluency and counts (`separation.*`: the round's new samples)", "",
-              markdown_table(metric_rows(data["numbers"])), ""]
+        lines += [
+            f"> **WARNING — the negative prompt gives NEAT little signal:** {data['warning']} (docs/generation.md).",
+            "",
+        ]
+    lines += [
+        "### Reward by source",
+        "",
+        markdown_table(data["reward_by_source"]),
+        "",
+        "### Separation, fluency and counts (`separation.*`: the round's new samples)",
+        "",
+        markdown_table(metric_rows(data["numbers"])),
+        "",
+    ]
     return "\n".join(lines)
 
 
 def training_markdown(adapter_dir: str | Path, index: int) -> str:
     trained = training(adapter_dir)
-    return "\n".join([f"## Round {index}: training", "", f"{trained['steps']} optimizer steps.", "",
-                      "### Losses over the steps", "", markdown_table(trained["losses"]), "",
-                      "### Result", "", markdown_table(metric_rows(trained["result"])), ""])
+    return "\n".join(
+        [
+            f"## Round {index}: training",
+            "",
+            f"{trained['steps']} optimizer steps.",
+            "",
+            "### Losses over the steps",
+            "",
+            markdown_table(trained["losses"]),
+            "",
+            "### Result",
+            "",
+            markdown_table(metric_rows(trained["result"])),
+            "",
+        ]
+    )
 
 
 def training(adapter_dir: str | Path) -> dict:
@@ -98,8 +133,15 @@ def training(adapter_dir: str | Path) -> dict:
     for term in terms:
         values = [entry[term] for entry in log if entry.get(term) is not None]
         if values:
-            rows.append({"term": term, "first": values[0], "last": values[-1], "mean": sum(values) / len(values),
-                         "min": min(values)})
+            rows.append(
+                {
+                    "term": term,
+                    "first": values[0],
+                    "last": values[-1],
+                    "mean": sum(values) / len(values),
+                    "min": min(values),
+                }
+            )
     result_path = adapter_dir / "result.json"
     result = json.loads(result_path.read_text()) if result_path.is_file() else {}
     return {"steps": len(log), "losses": rows, "result": flatten_numbers(result)}
@@ -135,22 +177,56 @@ def model_card(adapter_dir: str | Path, evaluation_json: dict | None = None) -> 
     hub_base = f"base_model: {base}\n" if not base.startswith(("neat:", "/")) else ""
     lora = config["method"] == "lora"
     lines = [
-        "---", f"{hub_base}library_name: {'peft' if lora else 'transformers'}",
-        f"tags: [neat, {'lora, ' if lora else ''}alignment]", "---", "",
-        f"# NEAT {'adapter' if lora else 'model'} `{adapter_dir.name}`", "",
+        "---",
+        f"{hub_base}library_name: {'peft' if lora else 'transformers'}",
+        f"tags: [neat, {'lora, ' if lora else ''}alignment]",
+        "---",
+        "",
+        f"# NEAT {'adapter' if lora else 'model'} `{adapter_dir.name}`",
+        "",
         f"Trained by `neat train` (NEAT, arXiv 2410.12194) with the `{config['loss']}` loss on the base model "
-        f"`{base}`" + (" (the embedded SmolLM2-135M-Instruct; load it with neat: "
-                       "`neat_data.models.load_policy('neat:default-policy', adapter=DIR)`)" if base.startswith("neat:")
-                       else "") + ".", "",
-        "## Training data", "",
-        markdown_table([{"round": r["round"], "path": r["path"], "manifest_sha256": r["manifest_sha256"]}
-                        for r in data["rounds"]]), "",
-        f"{data['queries']} queries trained on ({data['held_out']} held out: the test split, never trained on).", "",
-        "## Loss", "",
-        markdown_table([{k: config[k] for k in ("loss", "alpha", "beta", "penalty", "method", "lora_r",
-                                                "lora_alpha", "learning_rate", "seed")}]), "",
-        f"{trained['steps']} optimizer steps.", "",
-        markdown_table(trained["losses"]), "",
+        f"`{base}`"
+        + (
+            " (the embedded SmolLM2-135M-Instruct; load it with neat: "
+            "`neat_data.models.load_policy('neat:default-policy', adapter=DIR)`)"
+            if base.startswith("neat:")
+            else ""
+        )
+        + ".",
+        "",
+        "## Training data",
+        "",
+        markdown_table(
+            [{"round": r["round"], "path": r["path"], "manifest_sha256": r["manifest_sha256"]} for r in data["rounds"]]
+        ),
+        "",
+        f"{data['queries']} queries trained on ({data['held_out']} held out: the test split, never trained on).",
+        "",
+        "## Loss",
+        "",
+        markdown_table(
+            [
+                {
+                    k: config[k]
+                    for k in (
+                        "loss",
+                        "alpha",
+                        "beta",
+                        "penalty",
+                        "method",
+                        "lora_r",
+                        "lora_alpha",
+                        "learning_rate",
+                        "seed",
+                    )
+                }
+            ]
+        ),
+        "",
+        f"{trained['steps']} optimizer steps.",
+        "",
+        markdown_table(trained["losses"]),
+        "",
     ]
     if evaluation_json:
         lines += ["## Evaluation (held-out queries, `neat eval`)", "", markdown_table(evaluation(evaluation_json)), ""]

@@ -32,7 +32,7 @@ from typing import Literal
 from transformers import TrainingArguments
 
 from neat_data.atomic import atomic_write_json
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.locks import WriteLock
 from neat_data.shards import refuse_inside_round
 
@@ -43,16 +43,22 @@ from .resume import CHECKPOINTS, RESULT, log, prepare_out, rank, run_identity
 from .summaries import write_model_card
 from .trainer import TRAIN_LOG, NeatTrainer
 
+
 @dataclass(kw_only=True)
 class NeatTrainConfig(TrainingArguments):
     """``TrainingArguments`` plus NEAT's settings (as TRL's ``DPOConfig``); fields redefined here only change a
     default. It is the Trainer's arguments, with ``output_dir`` set to ``OUTPUT_DIR/checkpoints``."""
 
     # old flag names -> TrainingArguments names, for one release (flows.cli.renamed; a class attribute, not a field)
-    ALIASES = {"out": "output_dir", "batch_size": "per_device_train_batch_size", "epochs": "num_train_epochs",
-               "grad_accum": "gradient_accumulation_steps", "lr_scheduler": "lr_scheduler_type",
-               "gradient_checkpointing": "activation_checkpointing",
-               "device": ("use_cpu", {"cpu": True, "auto": False, "cuda": False})}
+    ALIASES = {
+        "out": "output_dir",
+        "batch_size": "per_device_train_batch_size",
+        "epochs": "num_train_epochs",
+        "grad_accum": "gradient_accumulation_steps",
+        "lr_scheduler": "lr_scheduler_type",
+        "gradient_checkpointing": "activation_checkpointing",
+        "device": ("use_cpu", {"cpu": True, "auto": False, "cuda": False}),
+    }
     shards: list[str] = field(metadata={"help": "round directories (or data roots: all their rounds) to train on"})
     output_dir: str = field(metadata={"help": "output directory: adapter/model, configs, train_log.jsonl, checkpoints"})
     loss: Literal[LOSSES] = field(default="neat", metadata={"help": "training objective"})
@@ -74,11 +80,18 @@ class NeatTrainConfig(TrainingArguments):
     max_response_length: int = field(default=256, metadata={"help": "response tokens kept (cut from the right)"})
     dtype: str = field(default="float32", metadata={"help": "weights dtype: float32 | bfloat16 | float16"})
     train_split: Literal[TRAIN_SPLITS] = field(
-        default="train", metadata={"help": "train: only split_of(query)=='train' queries | all"})
+        default="train", metadata={"help": "train: only split_of(query)=='train' queries | all"}
+    )
     keep_checkpoints: bool = field(default=False, metadata={"help": "keep checkpoints/ after a successful run"})
-    logging_dir: str | None = field(default=None, metadata={"help": "where --report_to integrations write locally "
-                                                                    "(kept after training; default: OUTPUT_DIR/logs)"})
-    chat_template: str | None = field(default=None, metadata={"help": "'chatml' or a Jinja file for template-less policies"})
+    logging_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "where --report_to integrations write locally (kept after training; default: OUTPUT_DIR/logs)"
+        },
+    )
+    chat_template: str | None = field(
+        default=None, metadata={"help": "'chatml' or a Jinja file for template-less policies"}
+    )
     # TrainingArguments fields with NEAT's defaults
     per_device_train_batch_size: int = field(default=1, metadata={"help": "queries per device per micro-step"})
     num_train_epochs: float = field(default=1.0, metadata={"help": "passes over the data when --max_steps is -1"})
@@ -95,27 +108,33 @@ class NeatTrainConfig(TrainingArguments):
         self.data_seed = self.seed if self.data_seed is None else self.data_seed
         if isinstance(self.report_to, str):  # comma-separated: tensorboard,wandb
             self.report_to = [name.strip() for name in self.report_to.split(",")]
-        for rule, ok, names in ((">= 1", lambda v: v >= 1, "per_device_train_batch_size gradient_accumulation_steps "
-                                 "lora_r lora_alpha response_micro_batch max_length max_response_length save_steps"),
-                                ("> 0", lambda v: v > 0, "learning_rate num_train_epochs"),
-                                (">= 0", lambda v: v >= 0, "weight_decay max_grad_norm alpha beta")):
+        for rule, ok, names in (
+            (
+                ">= 1",
+                lambda v: v >= 1,
+                "per_device_train_batch_size gradient_accumulation_steps "
+                "lora_r lora_alpha response_micro_batch max_length max_response_length save_steps",
+            ),
+            ("> 0", lambda v: v > 0, "learning_rate num_train_epochs"),
+            (">= 0", lambda v: v >= 0, "weight_decay max_grad_norm alpha beta"),
+        ):
             for name in names.split():
                 if not ok(getattr(self, name)):
-                    raise NeatDataError(f"--{name} must be {rule}, got {getattr(self, name)}")
+                    raise NeatError(f"--{name} must be {rule}, got {getattr(self, name)}")
         if self.max_steps == 0 or self.max_steps < -1:
-            raise NeatDataError(f"--max_steps must be a positive number of steps or -1, got {self.max_steps}")
+            raise NeatError(f"--max_steps must be a positive number of steps or -1, got {self.max_steps}")
         if self.pen_floor >= 0:
-            raise NeatDataError(f"--pen_floor is a log-probability and must be negative, got {self.pen_floor}")
+            raise NeatError(f"--pen_floor is a log-probability and must be negative, got {self.pen_floor}")
         if self.adapter and self.method == "full":
-            raise NeatDataError("--adapter continues a LoRA adapter; it cannot be combined with --method full")
+            raise NeatError("--adapter continues a LoRA adapter; it cannot be combined with --method full")
         if self.max_response_length >= self.max_length:
-            raise NeatDataError("--max_response_length must be below --max_length (room for the query)")
+            raise NeatError("--max_response_length must be below --max_length (room for the query)")
         if not 0 <= self.lora_dropout < 1:
-            raise NeatDataError(f"--lora_dropout must be in [0, 1), got {self.lora_dropout}")
+            raise NeatError(f"--lora_dropout must be in [0, 1), got {self.lora_dropout}")
         try:  # the Trainer's own checks, some of which depend on this machine (bf16 without a GPU, ...)
             super().__post_init__()
         except ValueError as e:
-            raise NeatDataError(f"the training settings do not fit this machine or each other: {e}") from None
+            raise NeatError(f"the training settings do not fit this machine or each other: {e}") from None
 
     def loss_config(self) -> LossConfig:
         return LossConfig(self.loss, self.alpha, self.beta, self.penalty, self.pen_floor)
@@ -128,10 +147,12 @@ def tracking_env(config: Config, out: Path) -> dict[str, str]:
     """Environment for the --report_to integrations, so that they write under --logging_dir: TensorBoard always
     there; wandb, MLflow and trackio there unless the user's environment already points them elsewhere."""
     logs = Path(config.logging_dir or out / "logs").resolve()
-    targets = {"tensorboard": {"TENSORBOARD_LOGGING_DIR": logs / "tensorboard"},
-               "wandb": {"WANDB_DIR": logs},
-               "mlflow": {"MLFLOW_TRACKING_URI": f"sqlite:///{logs / 'mlflow.db'}"},  # MLflow 3: file store retired
-               "trackio": {"TRACKIO_DIR": logs / "trackio"}}
+    targets = {
+        "tensorboard": {"TENSORBOARD_LOGGING_DIR": logs / "tensorboard"},
+        "wandb": {"WANDB_DIR": logs},
+        "mlflow": {"MLFLOW_TRACKING_URI": f"sqlite:///{logs / 'mlflow.db'}"},  # MLflow 3: file store retired
+        "trackio": {"TRACKIO_DIR": logs / "trackio"},
+    }
     env = {}
     for name in config.report_to:
         for key, value in targets.get(name, {}).items():
@@ -146,29 +167,33 @@ def run(config: Config) -> int:
     from neat_data.models import adapter_hash, resolve_policy
 
     out = Path(config.output_dir)
-    refuse_inside_round(out, "--output_dir")  # before the lock: nothing, not even the lock file, is written into a round
+    refuse_inside_round(
+        out, "--output_dir"
+    )  # before the lock: nothing, not even the lock file, is written into a round
     policy_path = resolve_policy(config.policy)
     if config.adapter:
         adapter_hash(config.adapter)  # a PEFT adapter with safetensors weights
         check_adapter_base(config.adapter, policy_path)
     examples, report = load_examples(config.shards, config.train_split)
-    log(f"read {report.queries_read} queries from {len(report.rounds)} round(s): {report.queries} to train on, "
+    log(
+        f"read {report.queries_read} queries from {len(report.rounds)} round(s): {report.queries} to train on, "
         f"{report.held_out} held out (test split, never trained on), {report.superseded} superseded by a later "
-        f"round; {report.single_response} with one response (SFT only), {report.tied} with tied rewards")
+        f"round; {report.single_response} with one response (SFT only), {report.tied} with tied rewards"
+    )
     lock = WriteLock(out, part=f"rank-{rank()}" if rank() else None)  # one writer per rank of --output_dir
     resume = prepare_out(out, run_identity(config, policy_path, report))
 
     import torch
     from accelerate.utils import gather_object
-
     from transformers import set_seed
 
     set_seed(config.seed)  # before the LoRA weights are initialised: same seed, same adapter init
     model, tokenizer, ref_model = build_model(config, policy_path)
     template = resolve_chat_template(tokenizer, config.chat_template, config.policy)
     loss_config = config.loss_config()
-    features, truncated = tokenize_all(examples, tokenizer, template, loss_config.responses_used,
-                                       config.max_length, config.max_response_length)
+    features, truncated = tokenize_all(
+        examples, tokenizer, template, loss_config.responses_used, config.max_length, config.max_response_length
+    )
     if truncated:
         log(f"{truncated} queries were cut from the left to fit --max-length {config.max_length}")
     os.environ.update(tracking_env(config, out))  # read by the integrations' callbacks, created with the Trainer
@@ -197,20 +222,23 @@ def run(config: Config) -> int:
         else:
             record_portable_base(out, config.policy)
         if len(set(hashes)) != 1:
-            raise NeatDataError(f"the ranks ended with different weights ({hashes}); the DDP run is broken")
+            raise NeatError(f"the ranks ended with different weights ({hashes}); the DDP run is broken")
         atomic_write_json(out / "data.json", {**asdict(report), "truncated_queries": truncated})
         write_model_card(out)
         tokens = sum(json.loads(ln).get("response_tokens", 0) for ln in (out / TRAIN_LOG).read_text().splitlines())
-        atomic_write_json(out / RESULT, {
-            "steps": trainer.state.global_step,
-            "train_loss": train_output.training_loss,
-            "seconds_this_session": round(time.time() - start, 2),
-            "response_tokens": tokens,
-            "world_size": trainer.accelerator.num_processes,
-            "weights_sha256_per_rank": hashes,
-            "saved": "adapter" if config.method == "lora" else "model",
-            "torch_threads": torch.get_num_threads(),
-        })
+        atomic_write_json(
+            out / RESULT,
+            {
+                "steps": trainer.state.global_step,
+                "train_loss": train_output.training_loss,
+                "seconds_this_session": round(time.time() - start, 2),
+                "response_tokens": tokens,
+                "world_size": trainer.accelerator.num_processes,
+                "weights_sha256_per_rank": hashes,
+                "saved": "adapter" if config.method == "lora" else "model",
+                "torch_threads": torch.get_num_threads(),
+            },
+        )
         if not config.keep_checkpoints:
             shutil.rmtree(out / CHECKPOINTS, ignore_errors=True)
         log(f"trained {trainer.state.global_step} steps; wrote {out}")

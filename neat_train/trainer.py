@@ -32,7 +32,7 @@ from accelerate.utils import DistributedType
 from transformers import Trainer, TrainerCallback
 
 from neat_data.atomic import atomic_write_bytes
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 
 from . import TRAIN_LOG  # re-exported; defined in the package, where importing it is cheap
 from .losses import LossConfig, LossTerms, ResponseStats, batch_loss, response_stats, token_logprobs
@@ -72,8 +72,15 @@ class StepLog(TrainerCallback):
 class NeatTrainer(Trainer):
     loss_is_scaled_for_ga = False  # compute_loss returns a per-micro-batch mean; the Trainer divides by GA
 
-    def __init__(self, *args, loss_config: LossConfig, response_micro_batch: int = 8, out_dir: str | Path,
-                 ref_model: torch.nn.Module | None = None, **kwargs):
+    def __init__(
+        self,
+        *args,
+        loss_config: LossConfig,
+        response_micro_batch: int = 8,
+        out_dir: str | Path,
+        ref_model: torch.nn.Module | None = None,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.loss_config = loss_config
         self.micro = response_micro_batch
@@ -126,7 +133,7 @@ class NeatTrainer(Trainer):
     def _two_pass(self, model, inputs: dict, loss_args: tuple, ref) -> tuple[torch.Tensor, LossTerms]:
         """Exact gradient of the batch loss with one chunk of activations alive at a time (module docstring)."""
         if self.accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED):
-            raise NeatDataError(
+            raise NeatError(
                 f"a batch has {inputs['input_ids'].shape[0]} responses, more than --response-micro-batch "
                 f"{self.micro}; two-pass micro-batching is supported on one device and under DDP only. Under "
                 "FSDP/DeepSpeed raise --response-micro-batch to the responses per device batch"
@@ -157,7 +164,7 @@ class NeatTrainer(Trainer):
         if torch.isfinite(terms.total):
             return
         values = ", ".join(f"{k}={v:.4g}" for k, v in terms.log_values().items())
-        raise NeatDataError(
+        raise NeatError(
             f"the loss is not finite at step {self.state.global_step + 1} ({values}; queries "
             f"{', '.join(inputs['query_ids'])}). Training stopped; checkpoints so far are in {self.args.output_dir}. "
             "Lower --learning-rate, use --penalty unlikelihood or a higher --pen-floor, or train in float32"

@@ -4,10 +4,13 @@ from bench.bench_negatives import targets
 
 
 def setting(share, share_judge, negative, rejected, fluency_neg, fluency_pos=-2.0):
-    return {"pos_gt_neg_share": share, "pos_gt_neg_share_judge": share_judge,
-            "mean_reward": {"negative_prompt": negative, "dataset_rejected": rejected, "positive_prompt": 1.0},
-            "mean_reward_judge": {"negative_prompt": negative, "dataset_rejected": rejected},
-            "fluency": {"negative_prompt": fluency_neg, "positive_prompt": fluency_pos}}
+    return {
+        "pos_gt_neg_share": share,
+        "pos_gt_neg_share_judge": share_judge,
+        "mean_reward": {"negative_prompt": negative, "dataset_rejected": rejected, "positive_prompt": 1.0},
+        "mean_reward_judge": {"negative_prompt": negative, "dataset_rejected": rejected},
+        "fluency": {"negative_prompt": fluency_neg, "positive_prompt": fluency_pos},
+    }
 
 
 def test_a_setting_meets_the_targets_only_when_all_do():

@@ -27,10 +27,7 @@ FLAG_TABLES = {"docs/generation.md": "generate", "docs/training.md": "train"}
 #: (command, flag): documented defaults that are not the dataclass default but what the command resolves it to
 RESOLVED = {("train", "logging_dir"): "OUTPUT_DIR/logs", ("train", "activation_checkpointing"): "false"}  # None: off
 #: flags a flag table may leave out: given by the flow or documented in the text around the table
-UNTABLED = {
-    "generate": {"from_round", "round", "out", "policy", "adapter", "rm", "part"},
-    "train": {"shards"},
-}
+UNTABLED = {"generate": {"from_round", "round", "out", "policy", "adapter", "rm", "part"}, "train": {"shards"}}
 MISSING = object()
 
 
@@ -90,7 +87,10 @@ def same(documented: str, value) -> bool:
 def tables(path: Path):
     """Each markdown table of ``path``: (line number, header cells, rows of cells)."""
     lines = path.read_text().splitlines()
-    split = lambda line: [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+
+    def split(line):
+        return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+
     i = 0
     while i < len(lines):
         if lines[i].startswith("|") and i + 1 < len(lines) and re.fullmatch(r"\|[\s:|-]+\|", lines[i + 1].strip()):

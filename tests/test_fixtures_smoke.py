@@ -3,8 +3,9 @@ from transformers import AutoModelForCausalLM, AutoModelForSequenceClassificatio
 
 def test_tiny_models_load_and_run(tiny_policy_dir, tiny_rm_dir):
     tok = AutoTokenizer.from_pretrained(tiny_policy_dir)
-    text = tok.apply_chat_template([{"role": "user", "content": "How do I bake bread?"}], tokenize=False,
-                                   add_generation_prompt=True)
+    text = tok.apply_chat_template(
+        [{"role": "user", "content": "How do I bake bread?"}], tokenize=False, add_generation_prompt=True
+    )
     assert text.endswith("<|im_start|>assistant\n")
     ids = tok(text, return_tensors="pt")
     policy = AutoModelForCausalLM.from_pretrained(tiny_policy_dir)

@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from flows.cli import main
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.locks import WriteLock
 from neat_data.shards import MANIFEST, PENDING, REJECTS, read_round, round_dir
 
@@ -72,8 +72,10 @@ def pickle_only(model_dir: Path, target: Path, weights: str = "model.safetensors
 
 # --- 1. two writers of one output -------------------------------------------------------------------------------
 
-HOLD = ("import sys, time; from neat_data.locks import WriteLock; lock = WriteLock(sys.argv[1]); "
-        "print('held', flush=True); time.sleep(600)")
+HOLD = (
+    "import sys, time; from neat_data.locks import WriteLock; lock = WriteLock(sys.argv[1]); "
+    "print('held', flush=True); time.sleep(600)"
+)
 
 
 @contextmanager
@@ -93,17 +95,33 @@ def writer_cases(neat, tmp_path, hh_file, tiny_policy_dir, tiny_rm_dir) -> dict:
     return {
         "load": lambda: (round_dir(out, 0), ["load", "--dataset", hh_file, "--out", out]),
         "score": lambda: (round_dir(out, 0), ["score", "--dataset", hh_file, "--rm", tiny_rm_dir, "--out", out]),
-        "generate": lambda: (round_dir(out, 1), ["generate", "--from", loaded_round(neat, hh_file, out),
-                                                 "--policy", tiny_policy_dir, "--rm", tiny_rm_dir]),
-        "train": lambda: (tmp_path / "adapter", ["train", "--shards", scored_round(neat, hh_file, tiny_rm_dir, out),
-                                                 "--policy", tiny_policy_dir, "--out", tmp_path / "adapter",
-                                                 "--train-split", "all", "--max-steps", "1"]),
+        "generate": lambda: (
+            round_dir(out, 1),
+            ["generate", "--from", loaded_round(neat, hh_file, out), "--policy", tiny_policy_dir, "--rm", tiny_rm_dir],
+        ),
+        "train": lambda: (
+            tmp_path / "adapter",
+            [
+                "train",
+                "--shards",
+                scored_round(neat, hh_file, tiny_rm_dir, out),
+                "--policy",
+                tiny_policy_dir,
+                "--out",
+                tmp_path / "adapter",
+                "--train-split",
+                "all",
+                "--max-steps",
+                "1",
+            ],
+        ),
     }
 
 
 @pytest.mark.parametrize("command", ["load", "score", "generate", "train"])
-def test_1_a_second_writer_fails_at_once_naming_the_holder(command, neat, tmp_path, hh_file, tiny_policy_dir,
-                                                           tiny_rm_dir):
+def test_1_a_second_writer_fails_at_once_naming_the_holder(
+    command, neat, tmp_path, hh_file, tiny_policy_dir, tiny_rm_dir
+):
     target, args = writer_cases(neat, tmp_path, hh_file, tiny_policy_dir, tiny_rm_dir)[command]()
     with held_by_another_process(target) as holder:
         rc, _, err = neat(*args)
@@ -118,17 +136,20 @@ def test_1_a_second_neat_run_into_the_same_out_fails_at_once(neat, tmp_path):
     config.write_text(yaml.safe_dump({"name": "t", "dataset": str(tmp_path / "d.jsonl"), "out": str(tmp_path / "o")}))
     with held_by_another_process(tmp_path / "o") as holder:
         rc, _, err = neat("run", "--config", config)  # refused before Prefect starts
-        assert rc == 2 and f"the run directory {tmp_path / 'o'} is being written by another process (pid {holder.pid}" in err
+        assert (
+            rc == 2
+            and f"the run directory {tmp_path / 'o'} is being written by another process (pid {holder.pid}" in err
+        )
         from flows.rounds import claim_run_dir
         from flows.run_config import load_run_config
 
-        with pytest.raises(NeatDataError, match="being written by another process"):  # and inside the flow
+        with pytest.raises(NeatError, match="being written by another process"):  # and inside the flow
             claim_run_dir(load_run_config(config))
 
 
 def test_1_a_lock_of_a_killed_process_is_free_again(tmp_path):
     with held_by_another_process(tmp_path / "r") as holder:
-        with pytest.raises(NeatDataError, match=f"pid {holder.pid}"):
+        with pytest.raises(NeatError, match=f"pid {holder.pid}"):
             WriteLock(tmp_path / "r")
         os.kill(holder.pid, signal.SIGKILL)
         holder.wait()
@@ -141,9 +162,11 @@ def test_1_a_lock_of_a_killed_process_is_free_again(tmp_path):
 
 # --- 2. YAML alias bomb -------------------------------------------------------------------------------------------
 
+
 def test_2_a_yaml_alias_bomb_is_refused_before_it_expands(neat, tmp_path):
     levels = ["a: &a [x, x, x, x, x, x, x, x, x]"] + [
-        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)
+    ]
     bomb = tmp_path / "bomb.yaml"
     bomb.write_text("name: t\ndataset: d\nout: o\n" + "\n".join(levels) + "\ntrain_launcher: *i\n")
     assert len(bomb.read_bytes()) < 600  # 9^9 values once expanded
@@ -151,7 +174,9 @@ def test_2_a_yaml_alias_bomb_is_refused_before_it_expands(neat, tmp_path):
     assert rc == 2 and "anchors and aliases" in err and "expand this document to more than" in err
     # a few aliases are fine, and a long wrong value is shortened in the message
     ok = tmp_path / "ok.yaml"
-    ok.write_text("name: t\ndataset: &d data.jsonl\nout: o\neval: {limit: 4}\ntrain_launcher: [1" + ", 1" * 5000 + "]\n")
+    ok.write_text(
+        "name: t\ndataset: &d data.jsonl\nout: o\neval: {limit: 4}\ntrain_launcher: [1" + ", 1" * 5000 + "]\n"
+    )
     rc, _, err = neat("run", "--config", ok, "--check")
     assert rc == 2 and "expected list[str], got list [1, 1, 1, 1, 1, ...]" in err and len(err) < 2000
 
@@ -165,11 +190,18 @@ def test_3_every_from_pretrained_of_weights_passes_use_safetensors():
     """Every ``<model class>.from_pretrained(...)`` in the project passes ``use_safetensors=True`` (tokenizers and
     configs hold no weights; a GGUF file is not a pickle)."""
     checked, missing = 0, []
-    for path in [*ROOT.glob("neat_data/**/*.py"), *ROOT.glob("neat_train/**/*.py"), *ROOT.glob("flows/**/*.py"),
-                 *ROOT.glob("bench/**/*.py")]:
+    for path in [
+        *ROOT.glob("neat_data/**/*.py"),
+        *ROOT.glob("neat_train/**/*.py"),
+        *ROOT.glob("flows/**/*.py"),
+        *ROOT.glob("bench/**/*.py"),
+    ]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-                    and node.func.attr == "from_pretrained"):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "from_pretrained"
+            ):
                 continue
             owner = ast.unparse(node.func.value)
             if "Tokenizer" in owner or "Config" in owner or not any(w in owner for w in WEIGHT_LOADERS):
@@ -200,16 +232,24 @@ def test_3_a_pickle_only_model_is_refused_clearly(flag, neat, tmp_path, hh_file,
 
 # --- 4. bad bytes ----------------------------------------------------------------------------------------------------
 
+
 def _good_lines(hh_rows) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in hh_rows).encode()
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("binary.jsonl", lambda good: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + good, "line 3 holds NUL bytes: a binary file"),
-    ("cut.jsonl.gz", lambda good: gzip.compress(good * 20)[:-40], "the gzip stream is cut off or corrupt"),
-    ("plain.jsonl.gz", lambda good: good, "not a gzip file although it is named .gz"),
-    ("broken.parquet", lambda good: b"PAR1" + good[:50], "not a readable Parquet file"),
-])
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            "binary.jsonl",
+            lambda good: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + good,
+            "line 3 holds NUL bytes: a binary file",
+        ),
+        ("cut.jsonl.gz", lambda good: gzip.compress(good * 20)[:-40], "the gzip stream is cut off or corrupt"),
+        ("plain.jsonl.gz", lambda good: good, "not a gzip file although it is named .gz"),
+        ("broken.parquet", lambda good: b"PAR1" + good[:50], "not a readable Parquet file"),
+    ],
+)
 def test_4_an_unreadable_file_is_exit_2_naming_it(name, content, message, neat, tmp_path, hh_rows):
     path = tmp_path / name
     path.write_bytes(content(_good_lines(hh_rows)))
@@ -234,6 +274,7 @@ def test_4_unreadable_rows_are_rejects_with_file_line_and_reason(neat, tmp_path,
 
 
 # --- 5. a failed command does not block its corrected rerun ------------------------------------------------------
+
 
 def test_5_generate_with_a_bad_policy_then_the_corrected_rerun(neat, tmp_path, hh_file, tiny_policy_dir, tiny_rm_dir):
     previous = loaded_round(neat, hh_file, tmp_path / "run")
@@ -269,6 +310,7 @@ def test_5_train_with_a_bad_value_then_the_corrected_rerun(neat, tmp_path, hh_fi
 
 # --- 6. a path that does not exist is not a hub id ---------------------------------------------------------------
 
+
 @pytest.fixture
 def no_hub(monkeypatch, tmp_path):
     """cwd with ``in/`` and ``models/`` directories; the hub is never asked (HF_HUB_OFFLINE unset)."""
@@ -287,16 +329,20 @@ def no_hub(monkeypatch, tmp_path):
     (tmp_path / "models").mkdir()
 
 
-@pytest.mark.parametrize("args, missing", [
-    (["load", "--dataset", "in/missing.jsonl", "--out", "o"], "dataset in/missing.jsonl"),
-    (["score", "--dataset", "HH", "--rm", "models/x", "--out", "o"], "--rm models/x"),
-    (["generate", "--from", "R0", "--policy", "models/x", "--rm", "RM"], "--policy models/x"),
-    (["train", "--shards", "R0", "--policy", "models/x", "--out", "o"], "--policy models/x"),
-    (["eval", "--dataset", "HH", "--policy", "models/x", "--rm", "RM"], "--policy models/x"),
-    (["rm", "train", "--pairs", "HH", "--base", "models/x", "--out", "o", "--train-on", "all"], "--base models/x"),
-])
-def test_6_a_missing_path_fails_at_once_with_no_such_file(args, missing, no_hub, neat, tmp_path, hh_file,
-                                                          tiny_rm_dir, tiny_policy_dir):
+@pytest.mark.parametrize(
+    "args, missing",
+    [
+        (["load", "--dataset", "in/missing.jsonl", "--out", "o"], "dataset in/missing.jsonl"),
+        (["score", "--dataset", "HH", "--rm", "models/x", "--out", "o"], "--rm models/x"),
+        (["generate", "--from", "R0", "--policy", "models/x", "--rm", "RM"], "--policy models/x"),
+        (["train", "--shards", "R0", "--policy", "models/x", "--out", "o"], "--policy models/x"),
+        (["eval", "--dataset", "HH", "--policy", "models/x", "--rm", "RM"], "--policy models/x"),
+        (["rm", "train", "--pairs", "HH", "--base", "models/x", "--out", "o", "--train-on", "all"], "--base models/x"),
+    ],
+)
+def test_6_a_missing_path_fails_at_once_with_no_such_file(
+    args, missing, no_hub, neat, tmp_path, hh_file, tiny_rm_dir, tiny_policy_dir
+):
     r0 = scored_round(neat, hh_file, tiny_rm_dir, tmp_path / "run") if "R0" in args else None
     names = {"HH": DEMO, "RM": tiny_rm_dir, "R0": r0}
     rc, _, err = neat(*[names.get(a, a) for a in args])
@@ -304,16 +350,20 @@ def test_6_a_missing_path_fails_at_once_with_no_such_file(args, missing, no_hub,
     assert not (tmp_path / "o").exists() and not round_dir(tmp_path / "run", 1).exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--rm", "models/x"], "--rm models/x: no such file or directory"),
-    (["--judge", "models/x"], "--judge models/x: no such file or directory"),
-    (["--judge", "POLICY"], "is a causal LM (LlamaForCausalLM), not a reward model: --judge needs"),
-    (["--baseline-policy", "models/x"], "--baseline-policy models/x: no such file or directory"),
-    (["--baseline-responses", "in/answers.jsonl"], "--baseline-responses in/answers.jsonl: no such file"),
-    (["--responses-out", "in.jsonl/answers.jsonl"], "--responses-out in.jsonl/answers.jsonl: a file is in the way"),
-])
-def test_6_eval_refuses_its_other_models_and_files_before_generating(args, message, no_hub, neat, tmp_path,
-                                                                     tiny_policy_dir, tiny_rm_dir, monkeypatch):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--rm", "models/x"], "--rm models/x: no such file or directory"),
+        (["--judge", "models/x"], "--judge models/x: no such file or directory"),
+        (["--judge", "POLICY"], "is a causal LM (LlamaForCausalLM), not a reward model: --judge needs"),
+        (["--baseline-policy", "models/x"], "--baseline-policy models/x: no such file or directory"),
+        (["--baseline-responses", "in/answers.jsonl"], "--baseline-responses in/answers.jsonl: no such file"),
+        (["--responses-out", "in.jsonl/answers.jsonl"], "--responses-out in.jsonl/answers.jsonl: a file is in the way"),
+    ],
+)
+def test_6_eval_refuses_its_other_models_and_files_before_generating(
+    args, message, no_hub, neat, tmp_path, tiny_policy_dir, tiny_rm_dir, monkeypatch
+):
     import neat_train.eval_cmd
 
     monkeypatch.setattr(neat_train.eval_cmd, "generate", lambda *a: pytest.fail("generated before refusing"))
@@ -329,14 +379,15 @@ def test_6_only_a_real_hub_id_goes_to_the_hub(no_hub, monkeypatch):
     assert hub_id_or_path("Anthropic/hh-rlhf", "dataset") == "Anthropic/hh-rlhf"
     assert hub_id_or_path("in", "dataset") == Path("in")
     for name in ("in/x", "models/x", "./x", "/abs/x", "x.jsonl", "org/data.parquet", "a/b/c", "plain"):
-        with pytest.raises(NeatDataError, match="no such file or directory"):
+        with pytest.raises(NeatError, match="no such file or directory"):
             hub_id_or_path(name, "dataset")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(NeatDataError, match="HF_HUB_OFFLINE is set"):
+    with pytest.raises(NeatError, match="HF_HUB_OFFLINE is set"):
         hub_id_or_path("Anthropic/hh-rlhf", "dataset")
 
 
 # --- 7. malformed manifests ---------------------------------------------------------------------------------------
+
 
 def _no_shards(m):
     del m["shards"]
@@ -353,22 +404,29 @@ def _shards_object(m):
     return m
 
 
-@pytest.mark.parametrize("edit, message", [
-    (_no_shards, "shards: Field required"),
-    (lambda m: [m], "expected a JSON object, found a list"),
-    (_escaping, "shards.0.file: Value error, '../outside.parquet' is not a file name inside the round"),
-    (_shards_object, "shards: Input should be a valid list"),
-])
-def test_7_a_malformed_manifest_is_exit_2_for_every_reader(edit, message, neat, tmp_path, hh_file, tiny_rm_dir,
-                                                           tiny_policy_dir):
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_no_shards, "shards: Field required"),
+        (lambda m: [m], "expected a JSON object, found a list"),
+        (_escaping, "shards.0.file: Value error, '../outside.parquet' is not a file name inside the round"),
+        (_shards_object, "shards: Input should be a valid list"),
+    ],
+)
+def test_7_a_malformed_manifest_is_exit_2_for_every_reader(
+    edit, message, neat, tmp_path, hh_file, tiny_rm_dir, tiny_policy_dir
+):
     directory = scored_round(neat, hh_file, tiny_rm_dir, tmp_path / "run")
     shutil.copy(directory / "data" / "shard-00000.parquet", tmp_path / "run" / "outside.parquet")  # what `..` reaches
     manifest = directory / MANIFEST
     manifest.write_text(json.dumps(edit(json.loads(manifest.read_text()))))
-    for args in (["inspect", directory], ["inspect", directory / "data" / "shard-00000.parquet"],
-                 ["inspect", tmp_path / "run"],
-                 ["train", "--shards", directory, "--out", tmp_path / "o", "--policy", tiny_policy_dir],
-                 ["generate", "--from", directory, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir]):
+    for args in (
+        ["inspect", directory],
+        ["inspect", directory / "data" / "shard-00000.parquet"],
+        ["inspect", tmp_path / "run"],
+        ["train", "--shards", directory, "--out", tmp_path / "o", "--policy", tiny_policy_dir],
+        ["generate", "--from", directory, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir],
+    ):
         rc, _, err = neat(*args)
         assert rc == 2 and f"{manifest}" in err and message in err, (args, err)
     assert not (tmp_path / "o").exists() and not round_dir(tmp_path / "run", 1).exists()
@@ -376,17 +434,24 @@ def test_7_a_malformed_manifest_is_exit_2_for_every_reader(edit, message, neat, 
 
 # --- 8. tracebacks on user errors -----------------------------------------------------------------------------------
 
+
 def _edit_config(model: Path, **changes):
     config = json.loads((model / "config.json").read_text())
     (model / "config.json").write_text(json.dumps({**config, **changes}))
 
 
-@pytest.mark.parametrize("case, message", [
-    ("invalid json", "config.json is not valid JSON"),
-    ("invalid value", "config.json is not a valid transformers config (Validation error for field 'hidden_size'"),
-    ("auto_map", "asks for custom code (auto_map: AutoModelForSequenceClassification) and neat never runs remote code"),
-    ("causal lm", "is a causal LM (LlamaForCausalLM), not a reward model"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("invalid json", "config.json is not valid JSON"),
+        ("invalid value", "config.json is not a valid transformers config (Validation error for field 'hidden_size'"),
+        (
+            "auto_map",
+            "asks for custom code (auto_map: AutoModelForSequenceClassification) and neat never runs remote code",
+        ),
+        ("causal lm", "is a causal LM (LlamaForCausalLM), not a reward model"),
+    ],
+)
 def test_8_a_bad_reward_model_is_a_clear_error(case, message, neat, tmp_path, hh_file, tiny_rm_dir, tiny_policy_dir):
     rm = tmp_path / "rm"
     shutil.copytree(tiny_policy_dir if case == "causal lm" else tiny_rm_dir, rm)
@@ -401,14 +466,18 @@ def test_8_a_bad_reward_model_is_a_clear_error(case, message, neat, tmp_path, hh
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("case, message", [
-    ("invalid json", "config.json is not a JSON object"),
-    ("invalid value", "config.json is not a valid transformers config (Validation error for field 'hidden_size'"),
-    ("auto_map", "asks for custom code (auto_map: AutoModelForCausalLM) and neat never runs remote code"),
-    ("reward model", "is a BertForSequenceClassification, not a causal language model"),
-])
-def test_8_a_bad_policy_is_a_clear_error_before_any_weights_load(case, message, neat, tmp_path, tiny_rm_dir,
-                                                                  tiny_policy_dir):
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("invalid json", "config.json is not a JSON object"),
+        ("invalid value", "config.json is not a valid transformers config (Validation error for field 'hidden_size'"),
+        ("auto_map", "asks for custom code (auto_map: AutoModelForCausalLM) and neat never runs remote code"),
+        ("reward model", "is a BertForSequenceClassification, not a causal language model"),
+    ],
+)
+def test_8_a_bad_policy_is_a_clear_error_before_any_weights_load(
+    case, message, neat, tmp_path, tiny_rm_dir, tiny_policy_dir
+):
     policy = tmp_path / "policy"
     shutil.copytree(tiny_rm_dir if case == "reward model" else tiny_policy_dir, policy)
     if case == "invalid json":
@@ -429,9 +498,11 @@ def test_8_an_adapter_with_pickled_weights_only_is_refused(neat, tmp_path, hh_fi
     get_peft_model(model, LoraConfig(r=2, target_modules="all-linear")).save_pretrained(tmp_path / "lora")
     adapter = pickle_only(tmp_path / "lora", tmp_path / "adapter", "adapter_model.safetensors", "adapter_model.bin")
     data = scored_round(neat, hh_file, tiny_rm_dir, tmp_path / "run")
-    for args in (["train", "--shards", data, "--out", tmp_path / "o", "--policy", tiny_policy_dir],
-                 ["generate", "--from", data, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir],
-                 ["eval", "--dataset", DEMO, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir]):
+    for args in (
+        ["train", "--shards", data, "--out", tmp_path / "o", "--policy", tiny_policy_dir],
+        ["generate", "--from", data, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir],
+        ["eval", "--dataset", DEMO, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir],
+    ):
         rc, _, err = neat(*args, "--adapter", adapter)
         assert rc == 2 and f"--adapter {adapter}: only pickled weights (adapter_model.bin)" in err, (args, err)
     assert not (tmp_path / "o").exists() and not round_dir(tmp_path / "run", 1).exists()
@@ -441,12 +512,32 @@ def test_8_neat_run_exits_2_without_tracebacks_when_a_stage_reports_bad_input(tm
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"chosen": "no Human turn", "rejected": "at all"}\n')
     config = tmp_path / "run.yaml"
-    config.write_text(yaml.safe_dump({"name": "t", "dataset": str(bad), "out": str(tmp_path / "o"), "rounds": 1,
-                                      "policy": str(tiny_policy_dir), "rm": str(tiny_rm_dir)}))
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}
-    proc = subprocess.run([sys.executable, "-m", "flows.cli", "run", "--config", str(config)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "t",
+                "dataset": str(bad),
+                "out": str(tmp_path / "o"),
+                "rounds": 1,
+                "policy": str(tiny_policy_dir),
+                "rm": str(tiny_rm_dir),
+            }
+        )
+    )
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     output = proc.stdout + proc.stderr
     assert proc.returncode == 2, output[-3000:]
     assert "Traceback" not in output, output[-3000:]
@@ -456,39 +547,56 @@ def test_8_neat_run_exits_2_without_tracebacks_when_a_stage_reports_bad_input(tm
 
 # --- 9. --check refuses what the stages refuse -------------------------------------------------------------------
 
-@pytest.mark.parametrize("section, key, value, message", [
-    ("data", "limit", -5, "--limit must be a positive number of rows, got -5"),
-    ("score", "batch_size", 0, "--batch-size must be at least 1, got 0"),
-    ("generate", "max_new_tokens", -16, "max_new_tokens must be a positive number of tokens, got -16"),
-    ("train", "learning_rate", -0.1, "--learning_rate must be > 0, got -0.1"),
-    ("data", "max_reject_share", 7, "--max-reject-share must be in [0, 1], got 7"),
-    ("eval", "max_new_tokens", -16, "--max-new-tokens must be >= 1, got -16"),
-    ("train", "lr_scheduler_type", "cosin", "argument --lr_scheduler_type/--lr-scheduler-type: invalid choice: 'cosin'"),
-])
-def test_9_check_refuses_a_value_the_stage_refuses_with_the_stages_own_message(section, key, value, message, neat,
-                                                                                tmp_path):
+
+@pytest.mark.parametrize(
+    "section, key, value, message",
+    [
+        ("data", "limit", -5, "--limit must be a positive number of rows, got -5"),
+        ("score", "batch_size", 0, "--batch-size must be at least 1, got 0"),
+        ("generate", "max_new_tokens", -16, "max_new_tokens must be a positive number of tokens, got -16"),
+        ("train", "learning_rate", -0.1, "--learning_rate must be > 0, got -0.1"),
+        ("data", "max_reject_share", 7, "--max-reject-share must be in [0, 1], got 7"),
+        ("eval", "max_new_tokens", -16, "--max-new-tokens must be >= 1, got -16"),
+        (
+            "train",
+            "lr_scheduler_type",
+            "cosin",
+            "argument --lr_scheduler_type/--lr-scheduler-type: invalid choice: 'cosin'",
+        ),
+    ],
+)
+def test_9_check_refuses_a_value_the_stage_refuses_with_the_stages_own_message(
+    section, key, value, message, neat, tmp_path
+):
     config = tmp_path / "run.yaml"
     config.write_text(yaml.safe_dump({"name": "t", "dataset": "d.jsonl", "out": "o", section: {key: value}}))
     rc, _, err = neat("run", "--config", config, "--check")
     assert rc == 2 and f"{config}:{section}: {message}" in err
     assert err.count(message) == 1  # `score` also parses `data`: said once
-    stage = {"data": ["load", "--dataset", "d.jsonl"], "score": ["score", "--dataset", "d.jsonl"],
-             "generate": ["generate", "--from", "r"], "train": ["train", "--shards", "r", "--out", "o"],
-             "eval": ["eval", "--dataset", "d.jsonl"]}[section]
+    stage = {
+        "data": ["load", "--dataset", "d.jsonl"],
+        "score": ["score", "--dataset", "d.jsonl"],
+        "generate": ["generate", "--from", "r"],
+        "train": ["train", "--shards", "r", "--out", "o"],
+        "eval": ["eval", "--dataset", "d.jsonl"],
+    }[section]
     rc, _, err = neat(*stage, f"--{key.replace('_', '-')}", value)
     assert rc == 2 and message in err  # the stage's own message: one rule
 
 
 def test_9_unknown_flags_and_bad_typed_values_are_one_line_errors(neat):
     rc, _, err = neat("train", "--shards", "r", "--output_dir", "o", "--max-stepz", "3")
-    assert rc == 2 and err.strip() == ("neat train: error: unrecognized arguments: --max-stepz (did you mean "
-                                       "--max-steps?) 3 (neat train --help lists the flags)")
+    assert rc == 2 and err.strip() == (
+        "neat train: error: unrecognized arguments: --max-stepz (did you mean "
+        "--max-steps?) 3 (neat train --help lists the flags)"
+    )
     rc, _, err = neat("load", "--dataset", "d", "--limit", "abc")
     assert rc == 2 and err.strip().startswith("neat load: error: argument --limit: invalid int value: 'abc'")
     assert len(err.strip().splitlines()) == 1
 
 
 # --- 10. input left out is said and counted ------------------------------------------------------------------------
+
 
 def test_10_skipped_files_and_identical_replies_are_said_and_counted(neat, tmp_path, hh_rows):
     d = tmp_path / "in"
@@ -507,7 +615,8 @@ def test_10_skipped_files_and_identical_replies_are_said_and_counted(neat, tmp_p
     assert load["identical_replies"] == 1 and load["identical_replies_origins"] == ["a.jsonl:4"]
 
 
-# --- 11. minor ---------------------------------------------------------------------------------------------------------
+# --- 11. minor -------------------------------------------------------------------------------------------------------
+
 
 def test_11_score_into_a_finished_round_refuses_before_scoring(neat, tmp_path, hh_file, tiny_rm_dir, monkeypatch):
     scored_round(neat, hh_file, tiny_rm_dir, tmp_path / "run")
@@ -521,8 +630,11 @@ def test_11_score_into_a_finished_round_refuses_before_scoring(neat, tmp_path, h
 def test_11_out_naming_a_round_directory_is_refused(neat, tmp_path, hh_file, tiny_policy_dir, tiny_rm_dir):
     round0 = loaded_round(neat, hh_file, tmp_path / "run")
     before = sorted(str(p.relative_to(round0)) for p in round0.rglob("*"))
-    for args in (["load", "--dataset", hh_file], ["generate", "--from", round0, "--policy", tiny_policy_dir,
-                                                  "--rm", tiny_rm_dir], ["score", "--dataset", hh_file, "--rm", tiny_rm_dir]):
+    for args in (
+        ["load", "--dataset", hh_file],
+        ["generate", "--from", round0, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir],
+        ["score", "--dataset", hh_file, "--rm", tiny_rm_dir],
+    ):
         for out in (round0, round0 / "data", round0 / "data" / "deeper"):  # a round is never written inside a round
             rc, _, err = neat(*args, "--out", out)
             assert rc == 2 and f"{round0} is a round directory; --out takes the data root" in err, err

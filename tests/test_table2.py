@@ -47,8 +47,20 @@ def test_online_methods_sample_from_their_own_previous_policy_offline_ones_repea
 
 
 def test_guidance_and_prefill_go_to_negative_samples_and_neat_is_guided_like_neat_pp():
-    stages = table2.plan(args("--seeds", "0", "--negative-guidance", "2", "--negative-prefill", "Sure,",
-                              "--placement", "user_prefix", "--temperature", "0.7"))
+    stages = table2.plan(
+        args(
+            "--seeds",
+            "0",
+            "--negative-guidance",
+            "2",
+            "--negative-prefill",
+            "Sure,",
+            "--placement",
+            "user_prefix",
+            "--temperature",
+            "0.7",
+        )
+    )
     neat, neat_pp, rrhf = (stage(stages, f"seed 0 generate {m} round 1") for m in ("neat", "neat-pp", "rrhf"))
     assert flag(neat, "--prompts") == "paper-negative" and flag(neat, "--guidance-reference") == "paper-positive"
     assert flag(neat_pp, "--prompts") == "paper-negative,paper-positive"
@@ -64,14 +76,21 @@ def test_guidance_and_prefill_go_to_negative_samples_and_neat_is_guided_like_nea
 
 def answers(rewards, tokens, judge=None):
     judge = judge or rewards
-    return [{"query_id": f"q{i}", "reward": r, "judge_reward": j, "tokens": n}
-            for i, (r, j, n) in enumerate(zip(rewards, judge, tokens))]
+    return [
+        {"query_id": f"q{i}", "reward": r, "judge_reward": j, "tokens": n}
+        for i, (r, j, n) in enumerate(zip(rewards, judge, tokens))
+    ]
 
 
 def report(rewards, perplexity, tokens):
-    return {"mean_reward": sum(rewards) / len(rewards), "judge": {"mean_reward": sum(rewards) / len(rewards)},
-            "mean_tokens": sum(tokens) / len(tokens), "perplexity": perplexity, "distinct_2": 0.5,
-            "length": {"hit_max_new_tokens": 0.0}}
+    return {
+        "mean_reward": sum(rewards) / len(rewards),
+        "judge": {"mean_reward": sum(rewards) / len(rewards)},
+        "mean_tokens": sum(tokens) / len(tokens),
+        "perplexity": perplexity,
+        "distinct_2": 0.5,
+        "length": {"hit_max_new_tokens": 0.0},
+    }
 
 
 def test_seed_numbers_control_for_length_and_count_wins_per_query():
@@ -101,17 +120,21 @@ def seeds(neat, rrhf, sft, dpo, ppl_neat, ppl_sft=10.0):
     """per_seed rows: each argument one value per seed (the same for every reward metric)."""
     per_seed = {}
     for s, values in enumerate(zip(neat, rrhf, sft, dpo, ppl_neat)):
-        per_seed[s] = {m: {k: v for k in table2.CLAIM_METRICS} for m, v in zip(("neat", "rrhf", "sft", "dpo"),
-                                                                                    values[:4])}
+        per_seed[s] = {
+            m: {k: v for k in table2.CLAIM_METRICS} for m, v in zip(("neat", "rrhf", "sft", "dpo"), values[:4])
+        }
         per_seed[s]["neat"]["ppl_vs_sft"] = values[4] / ppl_sft
     return per_seed
 
 
 def test_verdicts_follow_the_95_percent_interval_of_the_per_seed_differences():
-    per_seed = seeds(neat=[1.5, 1.7, 1.6], rrhf=[1.0, 1.2, 1.1],  # NEAT ahead by 0.5 in every seed: holds
-                     sft=[1.9, 2.1, 2.0],  # SFT ahead of RRHF by 0.9 in every seed: RRHF > SFT does not hold
-                     dpo=[0.5, 1.9, 1.0],  # RRHF − DPO = 0.5, −0.7, 0.1: within noise
-                     ppl_neat=[10.5, 10.4, 10.6])
+    per_seed = seeds(
+        neat=[1.5, 1.7, 1.6],
+        rrhf=[1.0, 1.2, 1.1],  # NEAT ahead by 0.5 in every seed: holds
+        sft=[1.9, 2.1, 2.0],  # SFT ahead of RRHF by 0.9 in every seed: RRHF > SFT does not hold
+        dpo=[0.5, 1.9, 1.0],  # RRHF − DPO = 0.5, −0.7, 0.1: within noise
+        ppl_neat=[10.5, 10.4, 10.6],
+    )
     v = {(x["claim"], x["metric"]): x for x in table2.claim_verdicts(per_seed)}
     assert v[("neat > rrhf", "judge_reward")]["verdict"] == "holds"
     assert v[("neat > rrhf", "judge_reward")]["difference"] == pytest.approx(0.5)
@@ -125,26 +148,34 @@ def test_verdicts_follow_the_95_percent_interval_of_the_per_seed_differences():
 
 def test_a_difference_of_two_standard_errors_is_within_noise_with_three_seeds():
     # differences 0.1, 0.3, 0.5: mean 0.3, s.e. 0.115; t(2) = 4.30 puts the interval at [−0.20, 0.80]
-    per_seed = seeds(neat=[1.1, 1.3, 1.5], rrhf=[1.0, 1.0, 1.0], sft=[0.0] * 3, dpo=[0.0] * 3,
-                     ppl_neat=[12.0, 12.1, 12.2])
+    per_seed = seeds(
+        neat=[1.1, 1.3, 1.5], rrhf=[1.0, 1.0, 1.0], sft=[0.0] * 3, dpo=[0.0] * 3, ppl_neat=[12.0, 12.1, 12.2]
+    )
     v = {(x["claim"], x["metric"]): x for x in table2.claim_verdicts(per_seed)}
     assert v[("neat > rrhf", "rm_reward")]["verdict"] == "within noise"
-    assert v[("neat > rrhf", "rm_reward")]["ci95"] == pytest.approx([0.3 - 4.303 * 0.2 / 3 ** 0.5,
-                                                                      0.3 + 4.303 * 0.2 / 3 ** 0.5])
+    assert v[("neat > rrhf", "rm_reward")]["ci95"] == pytest.approx(
+        [0.3 - 4.303 * 0.2 / 3**0.5, 0.3 + 4.303 * 0.2 / 3**0.5]
+    )
     assert v[("neat perplexity <= 1.15 x sft", "ppl_vs_sft")]["verdict"] == "does not hold"  # 1.21 ± 0.006
     one = table2.claim_verdicts({0: per_seed[0]})
     assert {x["verdict"] for x in one} == {"one seed, no verdict"}
 
 
 def test_overall_names_the_metrics_that_disagree():
-    verdicts = [{"claim": "neat > rrhf", "metric": "rm_reward", "verdict": "holds"},
-                {"claim": "neat > rrhf", "metric": "judge_reward", "verdict": "within noise"}]
+    verdicts = [
+        {"claim": "neat > rrhf", "metric": "rm_reward", "verdict": "holds"},
+        {"claim": "neat > rrhf", "metric": "judge_reward", "verdict": "within noise"},
+    ]
     assert table2.overall(verdicts) == {"neat > rrhf": "mixed (rm_reward: holds, judge_reward: within noise)"}
 
 
 def test_aggregate_is_mean_and_standard_error_over_seeds():
-    rows = table2.aggregate({0: {"neat": {"rm_reward": 1.0, "judge_reward": None}},
-                             1: {"neat": {"rm_reward": 2.0, "judge_reward": None}},
-                             2: {"neat": {"rm_reward": 3.0, "judge_reward": None}}})
-    assert rows["neat"]["rm_reward"]["mean"] == 2.0 and rows["neat"]["rm_reward"]["se"] == pytest.approx(1 / 3 ** 0.5)
+    rows = table2.aggregate(
+        {
+            0: {"neat": {"rm_reward": 1.0, "judge_reward": None}},
+            1: {"neat": {"rm_reward": 2.0, "judge_reward": None}},
+            2: {"neat": {"rm_reward": 3.0, "judge_reward": None}},
+        }
+    )
+    assert rows["neat"]["rm_reward"]["mean"] == 2.0 and rows["neat"]["rm_reward"]["se"] == pytest.approx(1 / 3**0.5)
     assert "judge_reward" not in rows["neat"]

@@ -15,8 +15,6 @@ import sys
 import sysconfig
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("flows", "neat_data", "neat_train")
 
@@ -49,8 +47,12 @@ def test_the_wheel_installs_and_runs_from_another_directory(tmp_path, tiny_rm_di
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(src)])
     (wheel,) = wheels.glob("neat-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    checkout_modules = {p.relative_to(ROOT).as_posix() for name in PACKAGES for p in (ROOT / name).rglob("*.py")
-                        if "__pycache__" not in p.parts}
+    checkout_modules = {
+        p.relative_to(ROOT).as_posix()
+        for name in PACKAGES
+        for p in (ROOT / name).rglob("*.py")
+        if "__pycache__" not in p.parts
+    }
     assert checkout_modules <= names, sorted(checkout_modules - names)  # every sub-package, e.g. generation/
     assert "neat_data/_shipped/demo/hh-demo.jsonl" in names
     assert "neat_data/_shipped/rm-sanity/sanity.jsonl" in names  # neat rm train reports on it when installed too
@@ -67,11 +69,20 @@ def test_the_wheel_installs_and_runs_from_another_directory(tmp_path, tiny_rm_di
 
     elsewhere, home = tmp_path / "elsewhere", tmp_path / "home"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NEAT_HOME", "NEAT_DATA_DIR",
-                                                             "XDG_CACHE_HOME")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "NEAT_HOME", "NEAT_DATA_DIR", "XDG_CACHE_HOME")
+    }
     env["HOME"] = str(home)
-    probe = run([str(python), "-c", "import flows, neat_data.models as m; print(flows.__file__); print(m.in_checkout()); "
-                 "print(m.data_root()); print(m.shipped_path(m.DEFAULT_RM_DELTA_DIR))"], cwd=elsewhere, env=env)
+    probe = run(
+        [
+            str(python),
+            "-c",
+            "import flows, neat_data.models as m; print(flows.__file__); print(m.in_checkout()); "
+            "print(m.data_root()); print(m.shipped_path(m.DEFAULT_RM_DELTA_DIR))",
+        ],
+        cwd=elsewhere,
+        env=env,
+    )
     module, in_checkout, data_root, delta = probe.stdout.split("\n")[:4]
     assert Path(module).is_relative_to(site) and in_checkout == "False"
     assert Path(data_root) == home / ".cache" / "neat"  # like ~/.cache/huggingface
@@ -81,10 +92,29 @@ def test_the_wheel_installs_and_runs_from_another_directory(tmp_path, tiny_rm_di
     assert "neat <command>" in usage and "score" in usage and "export" in usage
 
     demo = site / "neat_data" / "_shipped" / "demo" / "hh-demo.jsonl"
-    run([str(venv / "bin" / "neat"), "score", "--dataset", str(demo), "--limit", "4", "--rm", str(tiny_rm_dir),
-         "--out", "runs/wheel", "--device", "cpu"], cwd=elsewhere, env=env)
+    run(
+        [
+            str(venv / "bin" / "neat"),
+            "score",
+            "--dataset",
+            str(demo),
+            "--limit",
+            "4",
+            "--rm",
+            str(tiny_rm_dir),
+            "--out",
+            "runs/wheel",
+            "--device",
+            "cpu",
+        ],
+        cwd=elsewhere,
+        env=env,
+    )
     assert (elsewhere / "runs" / "wheel" / "round-000" / "_manifest.json").is_file()
     assert any((home / ".cache" / "neat" / "cache" / "scores").iterdir())  # the score cache: NEAT_HOME, not site
-    written = [p for p in (site / "neat_data").rglob("*") if p.is_file() and "__pycache__" not in p.parts
-               and p.relative_to(site).as_posix() not in names]
+    written = [
+        p
+        for p in (site / "neat_data").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.relative_to(site).as_posix() not in names
+    ]
     assert written == []  # nothing is written into the installed package

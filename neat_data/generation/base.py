@@ -21,18 +21,19 @@ from __future__ import annotations
 import abc
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
 
-from ..errors import NeatDataError
+from ..errors import NeatError
 
 #: End-of-turn tokens of common chat formats; those present in a tokenizer's vocabulary stop generation.
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
 
 #: The fallback template of ``--chat-template chatml`` (the format of SmolLM2, Qwen and many others).
 CHATML_TEMPLATE = (
-    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
+    "{% for message in messages %}"
+    "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 
@@ -54,18 +55,22 @@ class SamplingConfig:
 
     def __post_init__(self):
         if self.max_new_tokens <= 0:
-            raise NeatDataError(f"max_new_tokens must be a positive number of tokens, got {self.max_new_tokens}")
+            raise NeatError(f"max_new_tokens must be a positive number of tokens, got {self.max_new_tokens}")
         if self.n < 1:
-            raise NeatDataError(f"n (samples per query and prompt) must be >= 1, got {self.n}")
+            raise NeatError(f"n (samples per query and prompt) must be >= 1, got {self.n}")
         if self.temperature < 0:
-            raise NeatDataError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
+            raise NeatError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
         if not 0.0 < self.top_p <= 1.0:
-            raise NeatDataError(f"top_p must be in (0, 1], got {self.top_p}")
+            raise NeatError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.temperature == 0 and self.n > 1:
-            raise NeatDataError("temperature 0 is greedy decoding: every one of the n samples would be the same; use n=1")
+            raise NeatError("temperature 0 is greedy decoding: every one of the n samples would be the same; use n=1")
 
     def as_record(
-        self, placement: str, *, guidance: float | None = None, guidance_reference: str | None = None,
+        self,
+        placement: str,
+        *,
+        guidance: float | None = None,
+        guidance_reference: str | None = None,
         prefill: str | None = None,
     ) -> dict:
         """The shard's ``sampling`` struct of a response sampled with this config (``seed`` is the run's seed; each
@@ -103,9 +108,9 @@ class Request:
 
     def __post_init__(self):
         if self.guidance < 0:
-            raise NeatDataError(f"guidance must be >= 0, got {self.guidance}")
+            raise NeatError(f"guidance must be >= 0, got {self.guidance}")
         if self.guidance > 0 and self.reference is None:
-            raise NeatDataError("guidance > 0 needs a reference conversation")
+            raise NeatError("guidance > 0 needs a reference conversation")
 
 
 def sample_seed(seed: int, round_index: int, query_id: str, prompt_id: str, index: int) -> int:
@@ -146,8 +151,9 @@ class GenerationBackend(abc.ABC):
     #: why this backend cannot do guided sampling (None: it can)
     guidance_refusal: str | None = None
 
-    def _set_up_text(self, tokenizer, model_config, generation_config, policy: str, adapter: str | None,
-                     chat_template: str | None) -> None:
+    def _set_up_text(
+        self, tokenizer, model_config, generation_config, policy: str, adapter: str | None, chat_template: str | None
+    ) -> None:
         """What rendering and decoding need: template, context, stop tokens; plus the generator id and stats."""
         self.tokenizer = tokenizer
         self.template = resolve_chat_template(tokenizer, chat_template, policy)
@@ -162,7 +168,7 @@ class GenerationBackend(abc.ABC):
         """One list of ``sampling.n`` generations per request (a ``Request`` or a bare conversation), in order."""
         requests = [r if isinstance(r, Request) else Request(r) for r in requests]
         if self.guidance_refusal and any(r.guidance > 0 for r in requests):
-            raise NeatDataError(self.guidance_refusal)
+            raise NeatError(self.guidance_refusal)
         rendered = self._render(requests, sampling)
         results: list[list[Generation] | None] = [None] * len(rendered)
         for indices, samples in self._sample(rendered, sampling):
@@ -180,7 +186,7 @@ class GenerationBackend(abc.ABC):
                 key = hashlib.sha256(json.dumps(request.conversation, sort_keys=True).encode()).hexdigest()[:16]
                 seeds = [sample_seed(sampling.seed, 0, key, "", j) for j in range(sampling.n)]
             if len(seeds) != sampling.n:
-                raise NeatDataError(f"a request has {len(seeds)} seeds for n={sampling.n} samples")
+                raise NeatError(f"a request has {len(seeds)} seeds for n={sampling.n} samples")
             prefill = self.tokenizer(request.prefill, add_special_tokens=False)["input_ids"] if request.prefill else []
             budget = prompt_budget(self.context, sampling.max_new_tokens + len(prefill))
             (ids,), truncated = render_prompts(self.tokenizer, [request.conversation], self.template, budget)
@@ -194,7 +200,9 @@ class GenerationBackend(abc.ABC):
         return out
 
     @abc.abstractmethod
-    def _sample(self, requests: list[Rendered], sampling: SamplingConfig) -> Iterator[tuple[list[int], list[list[list[int]]]]]:
+    def _sample(
+        self, requests: list[Rendered], sampling: SamplingConfig
+    ) -> Iterator[tuple[list[int], list[list[list[int]]]]]:
         """Yield (request indices, their ``n`` sampled token lists each) batch by batch, every request once. A
         token list may run past a stop token (``_decode`` cuts it there)."""
 
@@ -231,7 +239,7 @@ class GenerationBackend(abc.ABC):
         """Under the base policy (no adapter): the log-prob of each token of ``sequence[start:]`` given what
         precedes it, for every sequence."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: a backend without resources to free needs no close)
         """Free the model (and, for vLLM, the GPU memory of its engine process)."""
 
     def __enter__(self):
@@ -253,16 +261,18 @@ def make_backend(
 ) -> GenerationBackend:
     """A backend by name: ``transformers`` (default; CPU and CUDA) or ``vllm`` (GPU, optional extra)."""
     if batch_size < 1:
-        raise NeatDataError(f"batch_size must be >= 1, got {batch_size}")
+        raise NeatError(f"batch_size must be >= 1, got {batch_size}")
     if name == "transformers":
         from .hf_backend import TransformersBackend
 
-        return TransformersBackend(policy, adapter=adapter, dtype=dtype, device=device, batch_size=batch_size, **backend_kwargs)
+        return TransformersBackend(
+            policy, adapter=adapter, dtype=dtype, device=device, batch_size=batch_size, **backend_kwargs
+        )
     if name == "vllm":
         from .vllm_backend import VllmBackend
 
         return VllmBackend(policy, adapter=adapter, dtype=dtype, device=device, batch_size=batch_size, **backend_kwargs)
-    raise NeatDataError(f"unknown generation backend {name!r}; use one of {', '.join(BACKENDS)}")
+    raise NeatError(f"unknown generation backend {name!r}; use one of {', '.join(BACKENDS)}")
 
 
 def resolve_chat_template(tokenizer, chat_template: str | None, policy: str) -> str:
@@ -272,10 +282,10 @@ def resolve_chat_template(tokenizer, chat_template: str | None, policy: str) -> 
     if chat_template:
         path = Path(chat_template)
         if not path.is_file():
-            raise NeatDataError(f"--chat-template {chat_template}: no such file (pass a Jinja template file or 'chatml')")
+            raise NeatError(f"--chat-template {chat_template}: no such file (pass a Jinja template file or 'chatml')")
         return path.read_text(encoding="utf-8")
     if not getattr(tokenizer, "chat_template", None):
-        raise NeatDataError(
+        raise NeatError(
             f"policy {policy} has no chat template, so its prompts cannot be formatted as a conversation. "
             "Use a chat (instruct) model, or pass --chat-template chatml (or a Jinja template file)"
         )
@@ -298,7 +308,7 @@ def prompt_budget(context: int | None, max_new_tokens: int) -> int | None:
         return None
     budget = context - max_new_tokens
     if budget < 1:
-        raise NeatDataError(
+        raise NeatError(
             f"max_new_tokens={max_new_tokens} leaves no room for the prompt in the model's {context}-token context; "
             "lower --max-new-tokens"
         )
@@ -314,9 +324,13 @@ def render_prompts(tokenizer, conversations: list[list[dict]], template: str, bu
     ids, truncated = [], 0
     for i, conv in enumerate(conversations):
         try:
-            text = tokenizer.apply_chat_template(conv, tokenize=False, add_generation_prompt=True, chat_template=template)
+            text = tokenizer.apply_chat_template(
+                conv, tokenize=False, add_generation_prompt=True, chat_template=template
+            )
         except Exception as e:  # jinja errors: a template that cannot render this conversation
-            raise NeatDataError(f"the chat template failed on conversation {i} ({e}); fix it or pass --chat-template") from e
+            raise NeatError(
+                f"the chat template failed on conversation {i} ({e}); fix it or pass --chat-template"
+            ) from e
         tokens = tokenizer(text, add_special_tokens=False)["input_ids"]
         if budget is not None and len(tokens) > budget:
             tokens = tokens[-budget:]
@@ -336,7 +350,7 @@ def stop_token_ids(tokenizer, generation_config=None) -> list[int]:
     vocab = tokenizer.get_vocab()
     ids.update(vocab[t] for t in END_OF_TURN_TOKENS if t in vocab)
     if not ids:
-        raise NeatDataError("the policy's tokenizer has no EOS or end-of-turn token; generation could never stop early")
+        raise NeatError("the policy's tokenizer has no EOS or end-of-turn token; generation could never stop early")
     return sorted(ids)
 
 

@@ -9,9 +9,9 @@ row from its own seeded stream; guided rows against reference rows that follow t
 or an end-of-turn token and drops finished rows from the batch. The loop is used where it was measured to beat the
 library (the CPU: ``bench/bench_generation.py``, docs/generation.md); on other devices, and for models whose cache
 cannot be pre-filled prompt by prompt (sliding-window, hybrid, recurrent), transformers ``generate`` runs instead,
-with the same sampler as a logits processor (the same samples). The policy of round r is the base model plus the LoRA adapter of round r-1, kept as a peft
-model (not merged), so the fluency of responses is computed under the base policy by the same model with the
-adapter disabled.
+with the same sampler as a logits processor (the same samples). The policy of round r is the base model plus the
+LoRA adapter of round r-1, kept as a peft model (not merged), so the fluency of responses is computed under the base
+policy by the same model with the adapter disabled.
 """
 
 from __future__ import annotations
@@ -66,8 +66,16 @@ class Rows:
         return rows
 
     def sampler(self, sampling: SamplingConfig, device) -> RowSampler:
-        return RowSampler(self.seeds, self.leader, self.reference, self.weight, sampling.temperature, sampling.top_p,
-                          sampling.max_new_tokens, device)
+        return RowSampler(
+            self.seeds,
+            self.leader,
+            self.reference,
+            self.weight,
+            sampling.temperature,
+            sampling.top_p,
+            sampling.max_new_tokens,
+            device,
+        )
 
 
 class _PickTokens(LogitsProcessor):
@@ -102,8 +110,9 @@ class TransformersBackend(GenerationBackend):
         #: elsewhere (CUDA: not measured here) transformers ``generate`` with NEAT's sampler, the same samples
         self.decoding_loop = self.device.type == "cpu"
         self.batch_size = batch_size
-        self._set_up_text(tokenizer, self.model.config, getattr(self.model, "generation_config", None), policy, adapter,
-                          chat_template)
+        self._set_up_text(
+            tokenizer, self.model.config, getattr(self.model, "generation_config", None), policy, adapter, chat_template
+        )
         pad = self.tokenizer.pad_token_id
         self.pad_id = pad if pad is not None else self.stop_ids[0]
         base = self.model.get_base_model() if isinstance(self.model, PeftModel) else self.model
@@ -115,7 +124,9 @@ class TransformersBackend(GenerationBackend):
         return next(self.model.parameters()).device
 
     def _sample(self, requests: list[Rendered], sampling: SamplingConfig):
-        order = sorted(range(len(requests)), key=lambda i: -len(requests[i].ids))  # longest first: out-of-memory shows early
+        order = sorted(
+            range(len(requests)), key=lambda i: -len(requests[i].ids)
+        )  # longest first: out-of-memory shows early
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             rows = Rows.of([requests[i] for i in chunk])
@@ -167,7 +178,13 @@ class TransformersBackend(GenerationBackend):
                 keep = (~finished).nonzero().squeeze(1)
                 cache.batch_select_indices(keep)
                 sampler.select(keep)
-                index, mask, lengths, next_ids, finished = index[keep], mask[keep], lengths[keep], next_ids[keep], finished[keep]
+                index, mask, lengths, next_ids, finished = (
+                    index[keep],
+                    mask[keep],
+                    lengths[keep],
+                    next_ids[keep],
+                    finished[keep],
+                )
             mask[:, width + step] = 1
             logits = self.model(
                 input_ids=next_ids[:, None],
@@ -213,7 +230,7 @@ class TransformersBackend(GenerationBackend):
         with torch.inference_mode(), self._base_policy():
             for first in range(0, len(order), self.batch_size):
                 chunk = order[first : first + self.batch_size]
-                scored = [sequences[i][starts[i]:] for i in chunk]
+                scored = [sequences[i][starts[i] :] for i in chunk]
                 logits = self._continuation_logits([sequences[i][: starts[i]] for i in chunk], scored)
                 logprobs = logits.float().log_softmax(-1)
                 for row, (i, tokens) in enumerate(zip(chunk, scored)):
@@ -232,21 +249,27 @@ class TransformersBackend(GenerationBackend):
         ids = torch.tensor([c + [self.pad_id] * (length - len(c)) for c in continuations], device=self.device)
         tail = torch.tensor([[1] * len(c) + [0] * (length - len(c)) for c in continuations], device=self.device)
         if prefilled is None:  # no prefix cache: the whole sequences, left-padded
-            ids = torch.cat([torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prefixes], device=self.device),
-                             ids], 1)
+            ids = torch.cat(
+                [torch.tensor([[self.pad_id] * (width - len(p)) + p for p in prefixes], device=self.device), ids], 1
+            )
             head = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prefixes], device=self.device)
             mask = torch.cat([head, tail], 1)
-            logits = self.model(input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0),
-                                use_cache=False).logits
+            logits = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=(mask.cumsum(-1) - 1).clamp(min=0), use_cache=False
+            ).logits
             return logits[:, width - 1 : width - 1 + length]
         cache, last = prefilled
         index = torch.tensor([unique[tuple(p)] for p in prefixes], device=self.device)
         cache.batch_select_indices(index)
         lengths = torch.tensor([len(p) for p in prefixes], device=self.device)
         head = (torch.arange(width, device=self.device) >= width - lengths[:, None]).long()  # the cache's left padding
-        logits = self.model(input_ids=ids, attention_mask=torch.cat([head, tail], 1),
-                            position_ids=lengths[:, None] + torch.arange(length, device=self.device),
-                            use_cache=True, cache=cache).logits
+        logits = self.model(
+            input_ids=ids,
+            attention_mask=torch.cat([head, tail], 1),
+            position_ids=lengths[:, None] + torch.arange(length, device=self.device),
+            use_cache=True,
+            cache=cache,
+        ).logits
         return torch.cat([last[index][:, None], logits[:, :-1]], 1)
 
     def _prefill(self, prompts: list[list[int]]):
@@ -266,8 +289,12 @@ class TransformersBackend(GenerationBackend):
                     if not is_plain(prefixes[key]):
                         return None
                 cache = DynamicCache([(layer.keys.clone(), layer.values.clone()) for layer in prefixes[key].layers])
-            out = self.model(input_ids=torch.tensor([p[shared:]], device=self.device), use_cache=True,
-                             cache=cache, **self._forward_kwargs)
+            out = self.model(
+                input_ids=torch.tensor([p[shared:]], device=self.device),
+                use_cache=True,
+                cache=cache,
+                **self._forward_kwargs,
+            )
             if not is_plain(out.cache):
                 return None
             caches.append(out.cache)

@@ -37,9 +37,9 @@ class AppendingLayer(DynamicLayer):
             values = self.values.new_empty(*self.values.shape[:-2], capacity, self.values.shape[-1])
             keys[..., :length, :], values[..., :length, :] = self.keys, self.values
             self._spare = (keys, values)
-        keys[..., length:length + new, :] = key_states
-        values[..., length:length + new, :] = value_states
-        self.keys, self.values = keys[..., :length + new, :], values[..., :length + new, :]
+        keys[..., length : length + new, :] = key_states
+        values[..., length : length + new, :] = value_states
+        self.keys, self.values = keys[..., : length + new, :], values[..., : length + new, :]
         return self.keys, self.values
 
     def batch_select_indices(self, indices: torch.Tensor) -> None:
@@ -68,8 +68,10 @@ def left_padded_batch(caches: list) -> Cache:
     layers = []
     for i in range(len(caches[0].layers)):
         layer = AppendingLayer()
-        layer.update(torch.cat([left_pad(c.layers[i].keys) for c in caches]),
-                     torch.cat([left_pad(c.layers[i].values) for c in caches]))
+        layer.update(
+            torch.cat([left_pad(c.layers[i].keys) for c in caches]),
+            torch.cat([left_pad(c.layers[i].values) for c in caches]),
+        )
         layers.append(layer)
     return Cache(layers=layers)
 

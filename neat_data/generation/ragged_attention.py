@@ -34,7 +34,12 @@ def row_groups(mask: torch.Tensor) -> list[tuple[int, int, int]]:
 
 def ragged_sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs):
     """transformers' ``sdpa_attention_forward``, per row group during decoding; unchanged otherwise."""
-    if query.shape[2] != 1 or attention_mask is None or attention_mask.dtype != torch.bool or query.shape[0] < 2 * MIN_ROWS:
+    if (
+        query.shape[2] != 1
+        or attention_mask is None
+        or attention_mask.dtype != torch.bool
+        or query.shape[0] < 2 * MIN_ROWS
+    ):
         return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
     outputs = [
         sdpa_attention_forward(

@@ -41,7 +41,10 @@ def sample_next(logits: torch.Tensor, temperature: float, top_p: float, uniforms
 def row_uniforms(seeds: list[int | None], steps: int) -> torch.Tensor:
     """[rows, steps] uniform numbers: row r's from a CPU generator seeded with ``seeds[r]`` (zeros for None)."""
     return torch.stack(
-        [torch.zeros(steps) if s is None else torch.rand(steps, generator=torch.Generator().manual_seed(s)) for s in seeds]
+        [
+            torch.zeros(steps) if s is None else torch.rand(steps, generator=torch.Generator().manual_seed(s))
+            for s in seeds
+        ]
     )
 
 

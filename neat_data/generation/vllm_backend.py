@@ -23,10 +23,10 @@ import json
 import multiprocessing
 import traceback
 from collections import namedtuple
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from ..errors import NeatDataError
+from ..errors import NeatError
 from .base import GenerationBackend, Rendered, SamplingConfig
 
 #: What the engine process needs from vLLM; tests inject a fake one through ``engine_factory``.
@@ -46,7 +46,7 @@ def vllm_api() -> VllmApi:
         from vllm import LLM, SamplingParams
         from vllm.lora.request import LoRARequest
     except ImportError as e:
-        raise NeatDataError(
+        raise NeatError(
             f"the vllm backend needs vLLM ({e}); install it with `pip install 'neat[vllm]'` on a CUDA machine, "
             "or use --backend transformers"
         ) from e
@@ -60,12 +60,14 @@ def lora_rank(adapter_dir: Path, max_lora_rank: int | None = None) -> int:
     rank = max([int(config.get("r") or 8), *map(int, (config.get("rank_pattern") or {}).values())])
     if max_lora_rank is not None:
         if max_lora_rank < rank:
-            raise NeatDataError(f"max_lora_rank {max_lora_rank} is below the adapter's rank {rank} ({adapter_dir})")
+            raise NeatError(f"max_lora_rank {max_lora_rank} is below the adapter's rank {rank} ({adapter_dir})")
         rank = max_lora_rank
     fitting = [r for r in VLLM_LORA_RANKS if r >= rank]
     if not fitting:
-        raise NeatDataError(f"--adapter {adapter_dir}: rank {rank} is above the largest LoRA rank vLLM serves "
-                            f"({VLLM_LORA_RANKS[-1]}); train with a smaller r or use --backend transformers")
+        raise NeatError(
+            f"--adapter {adapter_dir}: rank {rank} is above the largest LoRA rank vLLM serves "
+            f"({VLLM_LORA_RANKS[-1]}); train with a smaller r or use --backend transformers"
+        )
     return fitting[0]
 
 
@@ -127,19 +129,25 @@ class VllmBackend(GenerationBackend):
         from ..models import resolve_policy
 
         if device not in ("auto", "cuda"):
-            raise NeatDataError(f"the vllm backend runs on CUDA GPUs; --device {device} needs --backend transformers")
+            raise NeatError(f"the vllm backend runs on CUDA GPUs; --device {device} needs --backend transformers")
         path = str(resolve_policy(policy))
         try:
             gen_config = GenerationConfig.from_pretrained(path)
         except OSError:
             gen_config = None
-        self._set_up_text(AutoTokenizer.from_pretrained(path), AutoConfig.from_pretrained(path), gen_config, policy,
-                          adapter, chat_template)
+        self._set_up_text(
+            AutoTokenizer.from_pretrained(path),
+            AutoConfig.from_pretrained(path),
+            gen_config,
+            policy,
+            adapter,
+            chat_template,
+        )
         self.lora = None
         if adapter is not None:
             adapter_dir = Path(adapter)
             if not (adapter_dir / "adapter_config.json").is_file():
-                raise NeatDataError(f"--adapter {adapter}: no adapter_config.json there; pass a peft LoRA adapter dir")
+                raise NeatError(f"--adapter {adapter}: no adapter_config.json there; pass a peft LoRA adapter dir")
             max_lora_rank = lora_rank(adapter_dir, max_lora_rank)
             self.lora = (LORA_NAME, LORA_ID, str(adapter_dir.resolve()))
         # batch_size is not an engine setting: vLLM schedules its own batches (continuous batching).
@@ -193,21 +201,23 @@ class VllmBackend(GenerationBackend):
         """All requests at once (vLLM schedules its own batches): one engine request per sample."""
         prompts = [r.ids for r in requests for _ in r.seeds]
         seeds = [seed for r in requests for seed in r.seeds]
-        tokens = self._ask({
-            "kind": "sample",
-            "prompts": prompts,
-            "seeds": seeds,
-            "sampling": {
-                "n": 1,
-                "temperature": sampling.temperature,
-                "top_p": sampling.top_p,
-                "top_k": -1,
-                "max_tokens": sampling.max_new_tokens,
-                "stop_token_ids": self.stop_ids,
-                "skip_special_tokens": True,
-            },
-            "lora": self.lora,
-        })
+        tokens = self._ask(
+            {
+                "kind": "sample",
+                "prompts": prompts,
+                "seeds": seeds,
+                "sampling": {
+                    "n": 1,
+                    "temperature": sampling.temperature,
+                    "top_p": sampling.top_p,
+                    "top_k": -1,
+                    "max_tokens": sampling.max_new_tokens,
+                    "stop_token_ids": self.stop_ids,
+                    "skip_special_tokens": True,
+                },
+                "lora": self.lora,
+            }
+        )
         n = sampling.n
         yield list(range(len(requests))), [tokens[i * n : (i + 1) * n] for i in range(len(requests))]
 

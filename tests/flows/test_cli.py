@@ -11,10 +11,12 @@ def test_help_lists_commands(capsys):
 
 
 def test_unknown_command_is_a_one_line_error(capsys):
-    for argv, line in ((["frobnicate"], "unknown command 'frobnicate'; "),
-                       (["tran", "--out", "o"], "unknown command 'tran' (did you mean train?); "),
-                       (["rm", "tran"], "unknown command 'rm tran' (did you mean rm train?); "),
-                       (["rm"], "unknown command 'rm' (it takes: rm train, rm eval); ")):
+    for argv, line in (
+        (["frobnicate"], "unknown command 'frobnicate'; "),
+        (["tran", "--out", "o"], "unknown command 'tran' (did you mean train?); "),
+        (["rm", "tran"], "unknown command 'rm tran' (did you mean rm train?); "),
+        (["rm"], "unknown command 'rm' (it takes: rm train, rm eval); "),
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err == f"neat: error: {line}neat --help lists the commands\n", err
@@ -26,7 +28,9 @@ def test_every_available_command_has_help():
     for name, (module, _) in COMMANDS.items():
         if importlib.util.find_spec(module) is None:
             continue
-        out = subprocess.run([sys.executable, "-m", "flows.cli", *name.split(), "--help"], capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "flows.cli", *name.split(), "--help"], capture_output=True, text=True
+        )
         assert out.returncode == 0, (name, out.stderr[-2000:])
         assert f"neat {name}" in out.stdout
         flags = " ".join(out.stdout.split()).split(" --")  # one entry per flag, its help text unwrapped
@@ -63,14 +67,17 @@ def test_every_command_takes_a_yaml_config_file_and_the_command_line_wins(hh_fil
     from neat_train.train_cmd import Config as TrainConfig
 
     config = tmp_path / "train.yaml"
-    config.write_text("shards: [r1, r2]\noutput_dir: o\nlearning_rate: 0.5\nloss: sft\nbatch_size: 3\nbf16: false\n"
-                      "lr_scheduler_kwargs: {num_cycles: 2}\n")
+    config.write_text(
+        "shards: [r1, r2]\noutput_dir: o\nlearning_rate: 0.5\nloss: sft\nbatch_size: 3\nbf16: false\n"
+        "lr_scheduler_kwargs: {num_cycles: 2}\n"
+    )
     parsed = parse_config(TrainConfig, ["--config", str(config), "--learning_rate", "0.25"], "neat train")
     assert parsed.shards == ["r1", "r2"] and parsed.output_dir == "o" and parsed.loss == "sft"
     assert parsed.learning_rate == 0.25  # the command line wins
     assert parsed.per_device_train_batch_size == 3 and parsed.lr_scheduler_kwargs == {"num_cycles": 2}
-    parsed = parse_config(TrainConfig, [f"--config={config}", "--shards", "r3", "--report_to", "tensorboard, wandb"],
-                          "neat train")
+    parsed = parse_config(
+        TrainConfig, [f"--config={config}", "--shards", "r3", "--report_to", "tensorboard, wandb"], "neat train"
+    )
     assert parsed.shards == ["r3"] and parsed.report_to == ["tensorboard", "wandb"]  # comma-separated, as before
     # through `neat`, on another command; a bad value in the file is the usual one-line error
     load = tmp_path / "load.yaml"

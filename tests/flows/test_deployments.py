@@ -26,7 +26,7 @@ from flows.cli import COMMANDS
 from flows.run_config import SECTIONS, load_run_config
 from flows.serve_cmd import Config as ServeConfig
 from flows.serve_cmd import deployment_args
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -54,7 +54,10 @@ def test_shipped_configs_write_to_different_data_roots():
 def test_the_paper_config_is_the_papers_setting():
     config = load_run_config(PAPER)
     assert (config.policy, config.rm, config.dataset) == (
-        "meta-llama/Meta-Llama-3-8B-Instruct", "sfairXC/FsfairX-LLaMA3-RM-v0.1", "Anthropic/hh-rlhf")
+        "meta-llama/Meta-Llama-3-8B-Instruct",
+        "sfairXC/FsfairX-LLaMA3-RM-v0.1",
+        "Anthropic/hh-rlhf",
+    )
     assert config.rounds == 3 and config.train_on == "all"
     assert config.generate["backend"] == "vllm" and config.generate["dtype"] == "bfloat16"
     assert config.generate["prompts"] == "paper-negative,paper-positive" and config.generate["temperature"] == 1.0
@@ -129,7 +132,9 @@ def test_check_fills_in_the_flags_the_flow_gives_each_stage(path, tmp_path, monk
         section = args[0]
         own = {f"--{k}" for k in getattr(config, section)} | {"--adapter"}
         passed = {a for a in args[1:] if a.startswith("--")} - own - {f"--{k}" for k in config.data}
-        assert passed == {a for a in flow_flags(config, section) if a.startswith("--")} - {f"--{k}" for k in config.data}
+        assert passed == {a for a in flow_flags(config, section) if a.startswith("--")} - {
+            f"--{k}" for k in config.data
+        }
 
 
 def test_a_bad_section_value_fails_the_stages_own_validation(tmp_path, monkeypatch):
@@ -142,16 +147,17 @@ def test_a_bad_section_value_fails_the_stages_own_validation(tmp_path, monkeypat
     raw["out"] = str(tmp_path / "run")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(raw))
-    with pytest.raises(NeatDataError, match=r"bad.yaml:generate: --backend must be one of"):
+    with pytest.raises(NeatError, match=r"bad.yaml:generate: --backend must be one of"):
         load_run_config(bad)
     config = dataclasses.replace(load_run_config(PAPER), generate=raw["generate"])
     args = next(a for a, _ in stage_calls(config, tmp_path, monkeypatch) if a[0] == "generate")
     module = importlib.import_module(COMMANDS["generate"][0])
-    with pytest.raises(NeatDataError, match="--backend must be one of"):
+    with pytest.raises(NeatError, match="--backend must be one of"):
         HfArgumentParser(module.Config).parse_args_into_dataclasses(args[1:])
 
 
 # --- prefect.yaml ---------------------------------------------------------------------------------------------
+
 
 def prefect_yaml() -> dict:
     return yaml.safe_load(PREFECT_YAML.read_text())
@@ -169,10 +175,13 @@ def test_prefect_yaml_matches_prefects_deploy_schema():
     assert all(d.work_pool.name == "neat-local" for d in model.deployments)
 
 
-@pytest.mark.parametrize("name, flow, flow_name", [
-    ("demo-cpu-generate", rounds.generate_data, "neat-generate-data"),
-    ("demo-cpu-rounds", rounds.neat_rounds, "neat-rounds"),
-])
+@pytest.mark.parametrize(
+    "name, flow, flow_name",
+    [
+        ("demo-cpu-generate", rounds.generate_data, "neat-generate-data"),
+        ("demo-cpu-rounds", rounds.neat_rounds, "neat-rounds"),
+    ],
+)
 def test_entrypoints_resolve_to_the_flows_and_accept_their_parameters(name, flow, flow_name, monkeypatch):
     from prefect.flows import load_flow_from_entrypoint
 
@@ -222,6 +231,7 @@ def test_the_pull_step_puts_flow_runs_in_the_checkout_prefect_deploy_ran_from(mo
 
 # --- neat serve -----------------------------------------------------------------------------------------------
 
+
 def test_serve_generate_deployment_args(monkeypatch):
     monkeypatch.chdir(ROOT)
     flow, kwargs = deployment_args(ServeConfig(config="configs/demo-cpu.yaml"))
@@ -236,8 +246,9 @@ def test_serve_generate_deployment_args(monkeypatch):
 
 def test_serve_rounds_deployment_args_with_a_name_and_cron(monkeypatch):
     monkeypatch.chdir(ROOT)
-    flow, kwargs = deployment_args(ServeConfig(config="configs/paper-llama3-8b.yaml", flow="rounds",
-                                               name="nightly", cron="30 1 * * 1-5"))
+    flow, kwargs = deployment_args(
+        ServeConfig(config="configs/paper-llama3-8b.yaml", flow="rounds", name="nightly", cron="30 1 * * 1-5")
+    )
     assert flow is rounds.neat_rounds
     assert kwargs["name"] == "nightly" and kwargs["parameters"] == {"config_path": str(PAPER)}
     ((schedule,),) = [flow.to_deployment(**kwargs).schedules]
@@ -246,16 +257,19 @@ def test_serve_rounds_deployment_args_with_a_name_and_cron(monkeypatch):
     assert kwargs["name"] == "paper-llama3-8b-rounds"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"cron": "0 3 * *"}, "--cron '0 3 \\* \\*' is not a valid cron expression"),
-    ({"cron": "61 * * * *"}, "is not a valid cron expression"),
-    ({"flow": "train"}, "--flow must be 'generate' or 'rounds', got 'train'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"cron": "0 3 * *"}, "--cron '0 3 \\* \\*' is not a valid cron expression"),
+        ({"cron": "61 * * * *"}, "is not a valid cron expression"),
+        ({"flow": "train"}, "--flow must be 'generate' or 'rounds', got 'train'"),
+    ],
+)
 def test_serve_refuses_a_bad_cron_or_flow(kwargs, message):
-    with pytest.raises(NeatDataError, match=message):
+    with pytest.raises(NeatError, match=message):
         ServeConfig(config="configs/demo-cpu.yaml", **kwargs)
 
 
 def test_serve_refuses_a_missing_config(tmp_path):
-    with pytest.raises(NeatDataError, match="config file not found"):
+    with pytest.raises(NeatError, match="config file not found"):
         deployment_args(ServeConfig(config=str(tmp_path / "nope.yaml")))

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from flows.cli import main as neat
-from neat_data.shards import MANIFEST, load_manifest, read_round, round_dir
+from neat_data.shards import load_manifest, read_round, round_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo" / "hh-demo.jsonl"
@@ -31,7 +31,11 @@ QUERIES = 12
 
 def config_file(tmp_path: Path, policy: Path, rm: Path, parallel: dict) -> Path:
     config = {
-        "name": "parts", "dataset": str(DEMO), "out": str(tmp_path / "run"), "policy": str(policy), "rm": str(rm),
+        "name": "parts",
+        "dataset": str(DEMO),
+        "out": str(tmp_path / "run"),
+        "policy": str(policy),
+        "rm": str(rm),
         "data": {"limit": QUERIES},
         "score": {"rows_per_shard": 3, "batch_size": 4},
         "generate": {"max_new_tokens": 12, "n": 1, "batch_size": 2, "rows_per_shard": 1, "fluency_queries": 1},
@@ -43,11 +47,23 @@ def config_file(tmp_path: Path, policy: Path, rm: Path, parallel: dict) -> Path:
 
 
 def start_flow(config: Path, home: Path) -> subprocess.Popen:
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_LOGGING_LEVEL": "WARNING", "NEAT_HOME": str(home / "neat")}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "NEAT_HOME": str(home / "neat"),
+    }
     code = f"from flows.rounds import generate_data; generate_data({str(config)!r})"
-    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def holder(directory: Path, part: str) -> int | None:
@@ -100,15 +116,58 @@ def test_two_ray_parts_with_a_killed_worker_give_the_one_part_rounds(tmp_path, t
         assert path.stat().st_mtime_ns == mtime
 
     # the same stages in one process each
-    assert neat(["score", "--dataset", str(DEMO), "--rm", str(tiny_rm_dir), "--out", str(tmp_path / "one"),
-                 "--limit", str(QUERIES), "--rows-per-shard", "3", "--batch-size", "4",
-                 "--cache-dir", str(tmp_path / "cache-one")]) == 0
+    assert (
+        neat(
+            [
+                "score",
+                "--dataset",
+                str(DEMO),
+                "--rm",
+                str(tiny_rm_dir),
+                "--out",
+                str(tmp_path / "one"),
+                "--limit",
+                str(QUERIES),
+                "--rows-per-shard",
+                "3",
+                "--batch-size",
+                "4",
+                "--cache-dir",
+                str(tmp_path / "cache-one"),
+            ]
+        )
+        == 0
+    )
     os.environ["NEAT_HOME"] = str(tmp_path / "home-one")  # its own RM score cache
     try:
-        assert neat(["generate", "--round", "1", "--policy", str(tiny_policy_dir), "--rm", str(tiny_rm_dir),
-                     "--from", str(round_dir(tmp_path / "one", 0)), "--out", str(tmp_path / "one"),
-                     "--max-new-tokens", "12", "--n", "1", "--batch-size", "2", "--rows-per-shard", "1",
-                     "--fluency-queries", "1"]) == 0
+        assert (
+            neat(
+                [
+                    "generate",
+                    "--round",
+                    "1",
+                    "--policy",
+                    str(tiny_policy_dir),
+                    "--rm",
+                    str(tiny_rm_dir),
+                    "--from",
+                    str(round_dir(tmp_path / "one", 0)),
+                    "--out",
+                    str(tmp_path / "one"),
+                    "--max-new-tokens",
+                    "12",
+                    "--n",
+                    "1",
+                    "--batch-size",
+                    "2",
+                    "--rows-per-shard",
+                    "1",
+                    "--fluency-queries",
+                    "1",
+                ]
+            )
+            == 0
+        )
     finally:
         del os.environ["NEAT_HOME"]
     for index in (0, 1):
@@ -137,16 +196,18 @@ def test_local_parts_get_their_own_gpus(monkeypatch):
 
     from flows.rounds import _local_gpus
     from flows.run_config import ParallelConfig
-    from neat_data.errors import NeatDataError
+    from neat_data.errors import NeatError
 
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     assert _local_gpus(ParallelConfig(parts=2)) == [{"CUDA_VISIBLE_DEVICES": "0"}, {"CUDA_VISIBLE_DEVICES": "1"}]
-    assert _local_gpus(ParallelConfig(parts=2, gpus_per_part=2)) == [{"CUDA_VISIBLE_DEVICES": "0,1"},
-                                                                     {"CUDA_VISIBLE_DEVICES": "2,3"}]
+    assert _local_gpus(ParallelConfig(parts=2, gpus_per_part=2)) == [
+        {"CUDA_VISIBLE_DEVICES": "0,1"},
+        {"CUDA_VISIBLE_DEVICES": "2,3"},
+    ]
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
     assert _local_gpus(ParallelConfig(parts=2)) == [{"CUDA_VISIBLE_DEVICES": "5"}, {"CUDA_VISIBLE_DEVICES": "7"}]
-    with pytest.raises(NeatDataError, match="need 3 GPUs; this machine has 2"):
+    with pytest.raises(NeatError, match="need 3 GPUs; this machine has 2"):
         _local_gpus(ParallelConfig(parts=3))
     assert _local_gpus(ParallelConfig(parts=3, gpus_per_part=0)) == [{}, {}, {}]
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
@@ -166,17 +227,21 @@ def test_ray_parts_reserve_a_gpu_each_where_the_cluster_has_gpus():
     assert _ray_resources(shared, cluster_gpus=2) == {"num_cpus": 4, "num_gpus": 0.5}
 
 
-@pytest.mark.parametrize("parallel, message", [
-    ({"backend": "spark"}, "parallel.backend must be one of local, ray"),
-    ({"parts": 0}, "parallel.parts must be >= 1"),
-    ({"parts": 2, "address": "auto"}, "only with backend: ray"),
-    ({"backend": "ray", "address": "10.0.0.1:6379"}, "'auto' or 'ray://HOST:PORT'"),
-    ({"parts": "two"}, "parallel.parts: expected int"),
-    ({"workers": 2}, "parallel.workers: unknown key"),
-])
+@pytest.mark.parametrize(
+    "parallel, message",
+    [
+        ({"backend": "spark"}, "parallel.backend must be one of local, ray"),
+        ({"parts": 0}, "parallel.parts must be >= 1"),
+        ({"parts": 2, "address": "auto"}, "only with backend: ray"),
+        ({"backend": "ray", "address": "10.0.0.1:6379"}, "'auto' or 'ray://HOST:PORT'"),
+        ({"parts": "two"}, "parallel.parts: expected int"),
+        ({"workers": 2}, "parallel.workers: unknown key"),
+    ],
+)
 def test_a_bad_parallel_section_is_refused(tmp_path, parallel, message, capsys):
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({"name": "t", "dataset": str(DEMO), "out": str(tmp_path / "o"),
-                                    "parallel": parallel}))
+    path.write_text(
+        yaml.safe_dump({"name": "t", "dataset": str(DEMO), "out": str(tmp_path / "o"), "parallel": parallel})
+    )
     assert neat(["run", "--config", str(path), "--check"]) == 2
     assert message in capsys.readouterr().err

@@ -16,7 +16,7 @@ from prefect import flow, task
 
 import flows.rounds as rounds
 from flows.run_config import KNOBS, load_run_config
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.hh import query_id
 from neat_data.ranking import make_response
 from neat_data.shards import RoundWriter, round_dir
@@ -52,10 +52,13 @@ def read_back(flow_run_id) -> tuple[list, list, list]:
 
     async def read():
         async with get_client() as client:
-            task_runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+            task_runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
             logs = await client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
             artifacts = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+            )
             return task_runs, logs, artifacts
 
     return asyncio.run(read())
@@ -64,8 +67,10 @@ def read_back(flow_run_id) -> tuple[list, list, list]:
 def test_stage_output_is_streamed_into_the_task_log_while_the_stage_runs(prefect_api):
     """A child that prints, waits and prints again: its lines arrive one by one, each logged when printed (a
     progress bar's carriage-return updates become lines too), and stdout is still returned with ``capture``."""
-    child = ("import sys, time; log = sys.stderr; log.write('first line\\n'); log.flush(); time.sleep(1.5); "
-             "log.write('progress 1/2\\rprogress 2/2\\n'); log.flush(); print('{\"n\": 3}')")
+    child = (
+        "import sys, time; log = sys.stderr; log.write('first line\\n'); log.flush(); time.sleep(1.5); "
+        "log.write('progress 1/2\\rprogress 2/2\\n'); log.flush(); print('{\"n\": 3}')"
+    )
 
     @task(task_run_name="stage")
     def stage():
@@ -86,8 +91,9 @@ def test_stage_output_is_streamed_into_the_task_log_while_the_stage_runs(prefect
 
     @task(task_run_name="merged")
     def merged():
-        return rounds.run_stage(["ignored"], launcher=[sys.executable, "-c", child.replace("log = sys.stderr",
-                                                                                            "log = sys.stdout")])
+        return rounds.run_stage(
+            ["ignored"], launcher=[sys.executable, "-c", child.replace("log = sys.stderr", "log = sys.stdout")]
+        )
 
     @flow
     def merged_stage():
@@ -101,10 +107,15 @@ def test_stage_output_is_streamed_into_the_task_log_while_the_stage_runs(prefect
 
 # --- the story of a run --------------------------------------------------------------------------------------------
 
+
 def scored(i: int, rewards: dict[str, float]) -> dict:
     messages = [{"role": "user", "content": f"How do I bake loaf number {i}?"}]
-    return {"query_id": query_id(messages), "messages": messages, "origin": [f"demo:{i}"],
-            "responses": [make_response(f"{source} reply {i}", source, reward=r) for source, r in rewards.items()]}
+    return {
+        "query_id": query_id(messages),
+        "messages": messages,
+        "origin": [f"demo:{i}"],
+        "responses": [make_response(f"{source} reply {i}", source, reward=r) for source, r in rewards.items()],
+    }
 
 
 @pytest.fixture
@@ -115,32 +126,93 @@ def finished_run(tmp_path, tiny_policy_dir):
 
     out = tmp_path / "run"
     config_path = tmp_path / "ui.yaml"
-    config_path.write_text(yaml.safe_dump({"name": "UI demo", "dataset": "data/demo/hh-demo.jsonl", "out": str(out),
-                                           "rounds": 1, "policy": str(tiny_policy_dir), "rm": "some/rm",
-                                           "train": {"alpha": 1.0, "beta": 0.1}}))
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "UI demo",
+                "dataset": "data/demo/hh-demo.jsonl",
+                "out": str(out),
+                "rounds": 1,
+                "policy": str(tiny_policy_dir),
+                "rm": "some/rm",
+                "train": {"alpha": 1.0, "beta": 0.1},
+            }
+        )
+    )
     config = load_run_config(config_path)
     rounds.claim_run_dir(config)
     writer = RoundWriter(round_dir(out, 0), 0, config={})
     writer.write_shard(0, [scored(i, {"dataset_chosen": 1.0 + i, "dataset_rejected": -1.0}) for i in range(12)])
     writer.commit()
-    rows = [scored(i, {"dataset_chosen": 1.0 + i, "dataset_rejected": -1.0, "positive_prompt": -0.5 + 0.1 * i,
-                       "negative_prompt": 0.3}) for i in range(12)]
+    rows = [
+        scored(
+            i,
+            {
+                "dataset_chosen": 1.0 + i,
+                "dataset_rejected": -1.0,
+                "positive_prompt": -0.5 + 0.1 * i,
+                "negative_prompt": 0.3,
+            },
+        )
+        for i in range(12)
+    ]
     # the separation report `neat generate` stores, from its samples with their fluency and judge rewards
-    fluency, judge = {"negative_prompt": -1.6, "positive_prompt": -1.1}, {"negative_prompt": 0.0, "positive_prompt": 1.0}
-    view = [{**row, "responses": [{**r, "fluency": fluency.get(r["source"]), "judge": judge.get(r["source"])}
-                                  for r in row["responses"]]} for row in rows]
+    fluency, judge = (
+        {"negative_prompt": -1.6, "positive_prompt": -1.1},
+        {"negative_prompt": 0.0, "positive_prompt": 1.0},
+    )
+    view = [
+        {
+            **row,
+            "responses": [
+                {**r, "fluency": fluency.get(r["source"]), "judge": judge.get(r["source"])} for r in row["responses"]
+            ],
+        }
+        for row in rows
+    ]
     writer = RoundWriter(round_dir(out, 1), 1, config={})
     writer.write_shard(0, rows)
     writer.commit({"efficacy": separation_report(view, judged=True)})
     adapter = rounds.adapter_dir(config, 1)
-    assert neat(["train", "--shards", str(round_dir(out, 1)), "--policy", str(tiny_policy_dir), "--out", str(adapter),
-                 "--device", "cpu", "--max-steps", "2", "--batch-size", "2", "--train-split", "all"]) == 0
+    assert (
+        neat(
+            [
+                "train",
+                "--shards",
+                str(round_dir(out, 1)),
+                "--policy",
+                str(tiny_policy_dir),
+                "--out",
+                str(adapter),
+                "--device",
+                "cpu",
+                "--max-steps",
+                "2",
+                "--batch-size",
+                "2",
+                "--train-split",
+                "all",
+            ]
+        )
+        == 0
+    )
     for index in (0, 1):
         rounds.eval_path(config, index).parent.mkdir(exist_ok=True)
-        rounds.eval_path(config, index).write_text(json.dumps({
-            "round": index, "adapter": str(adapter) if index else None, "n": 8, "mean_reward": 0.5 + index,
-            "reward_std": 0.3, "chosen_mean_reward": 1.0, "mean_tokens": 31.5 - index,
-            "length_controlled_reward": 0.2 + index, "judge": {"rm": "some/judge", "mean_reward": -0.7 + index}}))
+        rounds.eval_path(config, index).write_text(
+            json.dumps(
+                {
+                    "round": index,
+                    "adapter": str(adapter) if index else None,
+                    "n": 8,
+                    "mean_reward": 0.5 + index,
+                    "reward_std": 0.3,
+                    "chosen_mean_reward": 1.0,
+                    "mean_tokens": 31.5 - index,
+                    "length_controlled_reward": 0.2 + index,
+                    "judge": {"rm": "some/judge", "mean_reward": -0.7 + index},
+                }
+            )
+        )
     return config_path, config
 
 
@@ -151,18 +223,34 @@ def test_a_runs_story_task_names_reuse_artifacts_and_the_overview(prefect_api, f
     task_runs, logs, artifacts = read_back(state.state_details.flow_run_id)
 
     names = {t.name for t in task_runs}
-    assert {"score round 0", "evaluate round 0", "generate round 1", "train round 1", "evaluate round 1",
-            "report"} <= names
+    assert {
+        "score round 0",
+        "evaluate round 0",
+        "generate round 1",
+        "train round 1",
+        "evaluate round 1",
+        "report",
+    } <= names
     messages = [log.message for log in logs]
-    for what in ("round 0 is finished", "round 1 is finished", "the round 1 adapter is finished",
-                 "the round 1 evaluation is finished"):
+    for what in (
+        "round 0 is finished",
+        "round 1 is finished",
+        "the round 1 adapter is finished",
+        "the round 1 evaluation is finished",
+    ):
         assert any(m.startswith(what) and "reusing it" in m for m in messages), what
     warning = next(log for log in logs if "gives NEAT little signal" in log.message)
     assert warning.level == 30  # WARNING
 
     by_key = {a.key: a for a in artifacts}
-    assert set(by_key) == {"ui-demo-round-0-data", "ui-demo-round-1-data", "ui-demo-round-1-training",
-                           "ui-demo-round-0-eval", "ui-demo-round-1-eval", "ui-demo-rounds"}
+    assert set(by_key) == {
+        "ui-demo-round-0-data",
+        "ui-demo-round-1-data",
+        "ui-demo-round-1-training",
+        "ui-demo-round-0-eval",
+        "ui-demo-round-1-eval",
+        "ui-demo-rounds",
+    }
     data = by_key["ui-demo-round-1-data"].data
     assert "WARNING — the negative prompt gives NEAT little signal:** mean reward of negative-prompt" in data
     assert "| negative_prompt | 12 | 0.3 |" in data  # reward by source
@@ -184,8 +272,7 @@ def test_a_runs_story_task_names_reuse_artifacts_and_the_overview(prefect_api, f
     assert "## Evaluation" in card and "| mean_reward | 1.5 |" in card and "`round-001`" in card
 
 
-def test_flow_parameters_override_the_config_and_only_rounds_may_change_a_run(prefect_api, finished_run,
-                                                                               monkeypatch):
+def test_flow_parameters_override_the_config_and_only_rounds_may_change_a_run(prefect_api, finished_run, monkeypatch):
     config_path, config = finished_run
     assert set(rounds.neat_rounds.parameters.properties) == {"config_path", *KNOBS}
     assert set(rounds.generate_data.parameters.properties) == {"config_path", *KNOBS} - {"rounds"}
@@ -194,7 +281,7 @@ def test_flow_parameters_override_the_config_and_only_rounds_may_change_a_run(pr
 
     changed = rounds.neat_rounds(str(config_path), alpha=0.5, return_state=True)  # train.alpha of an existing run
     assert changed.is_failed()
-    with pytest.raises(NeatDataError, match=r"differs in: train\.alpha \(1\.0 -> 0\.5\); only `rounds` may change"):
+    with pytest.raises(NeatError, match=r"differs in: train\.alpha \(1\.0 -> 0\.5\); only `rounds` may change"):
         changed.result()
 
     calls = []

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from flows.run_config import load_run_config
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.locks import LOCK_FILE
 from neat_data.shards import MANIFEST, load_manifest, read_round, verify_round
 
@@ -38,8 +38,14 @@ def write_config(tmp_path: Path, policy: Path, rm: Path, out: Path, **overrides)
         "rm": str(rm),
         "data": {"limit": 24},
         "generate": {"max_new_tokens": 12, "batch_size": 4, "rows_per_shard": 3},
-        "train": {"max_steps": TRAIN_STEPS, "batch_size": 2, "save_steps": 1, "max_length": 128,
-                  "max_response_length": 48, "learning_rate": 0.001},
+        "train": {
+            "max_steps": TRAIN_STEPS,
+            "batch_size": 2,
+            "save_steps": 1,
+            "max_length": 128,
+            "max_response_length": 48,
+            "learning_rate": 0.001,
+        },
         "eval": {"limit": 3, "max_new_tokens": 8},
         **overrides,
     }
@@ -49,10 +55,21 @@ def write_config(tmp_path: Path, policy: Path, rm: Path, out: Path, **overrides)
 
 
 def start_run(config: Path, home: Path) -> subprocess.Popen:
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_LOGGING_LEVEL": "WARNING"}
-    return subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "--config", str(config)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run", "--config", str(config)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
@@ -87,7 +104,8 @@ def responses(row: dict) -> list[tuple]:
 
 
 def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_nothing(
-        tmp_path, tiny_policy_dir, tiny_rm_dir, tiny_judge_dir):
+    tmp_path, tiny_policy_dir, tiny_rm_dir, tiny_judge_dir
+):
     out = tmp_path / "killed"
     judged = {"eval": {"limit": 3, "max_new_tokens": 8, "judge": str(tiny_judge_dir)}}
     config = write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out, **judged)
@@ -96,8 +114,11 @@ def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_
     # 1. killed while round 1 is being generated: some shards written, no manifest yet
     round1 = out / "round-001"
     proc = start_run(config, home)
-    kill_when(proc, lambda: any(round1.glob("data/shard-*.parquet")) and not (round1 / MANIFEST).exists(),
-              "round 1 to be half-written")
+    kill_when(
+        proc,
+        lambda: any(round1.glob("data/shard-*.parquet")) and not (round1 / MANIFEST).exists(),
+        "round 1 to be half-written",
+    )
     assert not (round1 / MANIFEST).exists()
 
     # 2. resumed, then killed while round 1 is being trained: a checkpoint exists, the adapter is not final
@@ -112,7 +133,9 @@ def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_
 
     # the same config run without interruption
     reference = tmp_path / "reference"
-    finish(start_run(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, reference, **judged), tmp_path / "prefect-ref"))
+    finish(
+        start_run(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, reference, **judged), tmp_path / "prefect-ref")
+    )
 
     for index in (0, 1, 2):
         verify_round(out / f"round-{index:03d}")
@@ -136,7 +159,8 @@ def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_
     generated = load_manifest(out / "round-002")["extra"]["generate"]
     assert generated["samples"] == 2 * len(killed2)
     assert sum(len(r["responses"]) for r in killed2.values()) == (
-        sum(len(r["responses"]) for r in killed1.values()) + generated["samples"] - generated["duplicates_dropped"])
+        sum(len(r["responses"]) for r in killed1.values()) + generated["samples"] - generated["duplicates_dropped"]
+    )
 
     # the training resumed from its checkpoint: every step logged once, losses as in the uninterrupted run
     for index in (1, 2):
@@ -161,8 +185,11 @@ def test_kill_9_during_generation_and_training_then_resume_loses_and_duplicates_
     assert (out / "reward_curve.png").stat().st_size > 0
 
     # re-running a finished run redoes nothing (the run's lock file records its new holder: not data)
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file() and p.name != "report.json"
-              and p.suffix != ".png" and p.name != LOCK_FILE}
+    before = {
+        p: p.stat().st_mtime_ns
+        for p in out.rglob("*")
+        if p.is_file() and p.name != "report.json" and p.suffix != ".png" and p.name != LOCK_FILE
+    }
     finish(start_run(config, home))
     assert {p: p.stat().st_mtime_ns for p in before} == before
 
@@ -176,25 +203,28 @@ def test_a_run_directory_from_another_config_is_refused(tmp_path, tiny_policy_di
     claim_run_dir(config).release()  # the same config resumes
     extended = load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out, rounds=5))
     claim_run_dir(extended).release()  # more rounds extend the run
-    changed = load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out,
-                                           train={"max_steps": 7}))
-    with pytest.raises(NeatDataError, match="different config.*start fresh"):
+    changed = load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out, train={"max_steps": 7}))
+    with pytest.raises(NeatError, match="different config.*start fresh"):
         claim_run_dir(changed)
     stranger = tmp_path / "not-a-run"
     stranger.mkdir()
     (stranger / "notes.txt").write_text("mine")
-    with pytest.raises(NeatDataError, match="not empty and not a neat run"):
+    with pytest.raises(NeatError, match="not empty and not a neat run"):
         claim_run_dir(load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, stranger)))
 
 
 @pytest.mark.parametrize("train_on, expected", [("round", ["round-002"]), ("all", ["round-001", "round-002"])])
-def test_train_on_selects_the_rounds_trained_on(tmp_path, monkeypatch, tiny_policy_dir, tiny_rm_dir, train_on,
-                                                expected):
+def test_train_on_selects_the_rounds_trained_on(
+    tmp_path, monkeypatch, tiny_policy_dir, tiny_rm_dir, train_on, expected
+):
     import flows.rounds as rounds
 
     out = tmp_path / "run"
-    config = load_run_config(write_config(tmp_path, tiny_policy_dir, tiny_rm_dir, out, train_on=train_on,
-                                          train_launcher=["accelerate", "launch"]))
+    config = load_run_config(
+        write_config(
+            tmp_path, tiny_policy_dir, tiny_rm_dir, out, train_on=train_on, train_launcher=["accelerate", "launch"]
+        )
+    )
     calls = []
 
     def fake_stage(args, launcher=None, capture=False):
@@ -205,8 +235,8 @@ def test_train_on_selects_the_rounds_trained_on(tmp_path, monkeypatch, tiny_poli
     monkeypatch.setattr(rounds, "run_stage", fake_stage)
     adapter = rounds.train_round.fn(config, 2, str(out / "adapters" / "round-001"))
     assert adapter == str(out / "adapters" / "round-002") and Path(adapter).is_dir()
-    (args, launcher), = calls
-    shards = args[args.index("--shards") + 1: args.index("--policy")]
+    ((args, launcher),) = calls
+    shards = args[args.index("--shards") + 1 : args.index("--policy")]
     assert [Path(s).name for s in shards] == expected
     assert args[args.index("--adapter") + 1].endswith("round-001")
     assert args[args.index("--output_dir") + 1].endswith("round-002.partial")

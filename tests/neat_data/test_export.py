@@ -15,8 +15,11 @@ from neat_data.shards import RoundWriter, read_round, round_dir
 
 def query(i: int) -> list[dict]:
     if i % 3 == 0:  # a multi-turn query
-        return [{"role": "user", "content": f"Hi {i}"}, {"role": "assistant", "content": "Hello!"},
-                {"role": "user", "content": f"How do I bake loaf {i}?"}]
+        return [
+            {"role": "user", "content": f"Hi {i}"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": f"How do I bake loaf {i}?"},
+        ]
     return [{"role": "user", "content": f"What is {i} + {i}?"}]
 
 
@@ -30,8 +33,9 @@ def scored_round(tmp_path):
         if i == 2:
             rewards = {"dataset_chosen": 0.5, "positive_prompt": 0.5}  # tied: no pair
         responses = [make_response(f"reply {i} from {s}", s, reward=r) for s, r in rewards.items()]
-        rows.append({"query_id": query_id(query(i)), "messages": query(i), "responses": responses,
-                     "origin": [f"f:{i}"]})
+        rows.append(
+            {"query_id": query_id(query(i)), "messages": query(i), "responses": responses, "origin": [f"f:{i}"]}
+        )
     assert {split_of(r["query_id"]) for r in rows} == {"train", "test"}
     writer = RoundWriter(round_dir(tmp_path / "run", 3), 3, config={})
     writer.write_shard(0, rows)
@@ -61,7 +65,10 @@ def test_conversational_best_worst_pairs_load_into_trl(scored_round, tmp_path, t
             assert example["prompt"] == row["messages"]
             assert example["chosen"] == [{"role": "assistant", "content": row["responses"][0]["text"]}]
             assert example["rejected"] == [{"role": "assistant", "content": row["responses"][-1]["text"]}]
-            assert example["chosen_reward"] > example["rejected_reward"] and example["rejected_source"] == "negative_prompt"
+            assert (
+                example["chosen_reward"] > example["rejected_reward"]
+                and example["rejected_source"] == "negative_prompt"
+            )
     example = dd["train"][0]
     assert is_conversational(example)
     text = apply_chat_template(example, tiny_tokenizer)  # what DPOTrainer does before tokenizing
@@ -84,8 +91,9 @@ def test_all_pairs_standard_format_parquet_round_trips_through_the_hh_reader(sco
     assert dd["train"].num_rows + dd["test"].num_rows == 3 * (len(rows) - 2)  # 3 distinct rewards: 3 pairs each
     for example in dd["train"]:
         assert not is_conversational(example)
-        messages, chosen, rejected = parse_row({"chosen": example["prompt"] + example["chosen"],
-                                                "rejected": example["prompt"] + example["rejected"]})
+        messages, chosen, rejected = parse_row(
+            {"chosen": example["prompt"] + example["chosen"], "rejected": example["prompt"] + example["rejected"]}
+        )
         assert messages == rows[example["query_id"]]["messages"]  # the HH-RLHF transcript parses back exactly
         assert example["chosen_reward"] > example["rejected_reward"]
 
@@ -113,9 +121,21 @@ def test_trl_dpo_trainer_trains_on_the_export(scored_round, tmp_path, tiny_polic
     out = tmp_path / "export"
     assert export(scored_round, out) == 0
     train = datasets.load_from_disk(str(out))["train"]
-    args = DPOConfig(output_dir=str(tmp_path / "dpo"), max_steps=2, per_device_train_batch_size=2, report_to=[],
-                     use_cpu=True, logging_steps=1, save_strategy="no", max_length=128)
-    trainer = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_policy_dir), args=args, train_dataset=train,
-                         processing_class=AutoTokenizer.from_pretrained(tiny_policy_dir))
+    args = DPOConfig(
+        output_dir=str(tmp_path / "dpo"),
+        max_steps=2,
+        per_device_train_batch_size=2,
+        report_to=[],
+        use_cpu=True,
+        logging_steps=1,
+        save_strategy="no",
+        max_length=128,
+    )
+    trainer = DPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_policy_dir),
+        args=args,
+        train_dataset=train,
+        processing_class=AutoTokenizer.from_pretrained(tiny_policy_dir),
+    )
     result = trainer.train()
     assert result.global_step == 2 and result.training_loss > 0

@@ -4,7 +4,7 @@ import pytest
 
 from flows.cli import main as neat
 from neat_data import generate_cmd
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.generate_cmd import Config, run
 from neat_data.generation import Generation
 from neat_data.generation.base import sample_seed
@@ -25,13 +25,21 @@ def round0(tmp_path, hh_file):
 
 
 def make_config(round0, tmp_path, **kw):
-    defaults = dict(from_round=str(round0), out=str(tmp_path / "data"), max_new_tokens=6, n=2, rows_per_shard=2,
-                    device="cpu", batch_size=4)
+    defaults = dict(
+        from_round=str(round0),
+        out=str(tmp_path / "data"),
+        max_new_tokens=6,
+        n=2,
+        rows_per_shard=2,
+        device="cpu",
+        batch_size=4,
+    )
     return Config(**{**defaults, **kw})
 
 
-def test_generate_writes_a_ranked_round_with_the_plain_query(round0, tmp_path, tiny_policy_dir, tiny_rm_dir,
-                                                             monkeypatch):
+def test_generate_writes_a_ranked_round_with_the_plain_query(
+    round0, tmp_path, tiny_policy_dir, tiny_rm_dir, monkeypatch
+):
     monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "neat-data"))  # the RM score cache goes there
     config = make_config(round0, tmp_path, policy=str(tiny_policy_dir), rm=str(tiny_rm_dir))
     assert run(config) == 0
@@ -49,9 +57,16 @@ def test_generate_writes_a_ranked_round_with_the_plain_query(round0, tmp_path, t
         for source, prompt_id in (("positive_prompt", "paper-positive"), ("negative_prompt", "paper-negative")):
             for r in by_source.get(source, []):
                 assert r["prompt_id"] == prompt_id and r["generator"] == f"{tiny_policy_dir.name}@base"
-                assert r["sampling"] == {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 6, "seed": 0,
-                                         "placement": config.placement, "prefill": None, "guidance_reference": None,
-                                         "guidance": 0.0 if source == "negative_prompt" else None}
+                assert r["sampling"] == {
+                    "temperature": 1.0,
+                    "top_p": 1.0,
+                    "max_new_tokens": 6,
+                    "seed": 0,
+                    "placement": config.placement,
+                    "prefill": None,
+                    "guidance_reference": None,
+                    "guidance": 0.0 if source == "negative_prompt" else None,
+                }
                 assert r["finish_reason"] in ("eos", "length")
         assert [r["rank"] for r in row["responses"]] == sorted(r["rank"] for r in row["responses"])
     extra = manifest["extra"]
@@ -69,25 +84,38 @@ def test_generate_writes_a_ranked_round_with_the_plain_query(round0, tmp_path, t
     assert not list(directory.glob(".generate-shard-*"))  # per-shard accounting is removed on commit
 
 
-def test_guided_negatives_with_a_prefill_and_a_judge_on_tiny_models(round0, tmp_path, tiny_policy_dir, tiny_rm_dir,
-                                                                    monkeypatch, capsys):
+def test_guided_negatives_with_a_prefill_and_a_judge_on_tiny_models(
+    round0, tmp_path, tiny_policy_dir, tiny_rm_dir, monkeypatch, capsys
+):
     monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "neat-data"))
-    config = make_config(round0, tmp_path, policy=str(tiny_policy_dir), rm=str(tiny_rm_dir), judge=str(tiny_rm_dir),
-                         negative_guidance=1.5, guidance_reference="plain", negative_prefill="Sure, here")
+    config = make_config(
+        round0,
+        tmp_path,
+        policy=str(tiny_policy_dir),
+        rm=str(tiny_rm_dir),
+        judge=str(tiny_rm_dir),
+        negative_guidance=1.5,
+        guidance_reference="plain",
+        negative_prefill="Sure, here",
+    )
     assert run(config) == 0
     directory = round_dir(tmp_path / "data", 1)
     manifest = verify_round(directory)
     negatives = [r for row in read_round(directory) for r in row["responses"] if r["source"] == "negative_prompt"]
     assert negatives and all(r["text"].startswith("Sure, here") for r in negatives)  # the prefill is stored
-    assert {(r["sampling"]["guidance"], r["sampling"]["guidance_reference"], r["sampling"]["prefill"])
-            for r in negatives} == {(1.5, "plain", "Sure, here")}
+    assert {
+        (r["sampling"]["guidance"], r["sampling"]["guidance_reference"], r["sampling"]["prefill"]) for r in negatives
+    } == {(1.5, "plain", "Sure, here")}
     efficacy = manifest["extra"]["efficacy"]
     assert manifest["extra"]["judge"]["fingerprint"] == manifest["extra"]["rm"]["fingerprint"]  # same tiny RM
     assert efficacy["pos_gt_neg_share_judge"] == efficacy["pos_gt_neg_share"]
     assert efficacy["mean_reward_judge"] == pytest.approx(efficacy["mean_reward"])
     sampling = manifest["extra"]["generate"]["sampling"]
     assert (sampling["negative_guidance"], sampling["guidance_reference"], sampling["negative_prefill"]) == (
-        1.5, "plain", "Sure, here")
+        1.5,
+        "plain",
+        "Sure, here",
+    )
     assert "best positive outscores best negative (judge)" in capsys.readouterr().out
 
 
@@ -99,8 +127,9 @@ def test_round_two_does_not_redraw_round_one(round0, tmp_path, tiny_policy_dir, 
     manifest = load_manifest(round_dir(tmp_path / "data", 2))
     assert manifest["extra"]["generate"]["duplicates_dropped"] == 0
     first = {r["text"] for row in read_round(r1) for r in row["responses"] if r["prompt_id"]}
-    second = {r["text"] for row in read_round(round_dir(tmp_path / "data", 2)) for r in row["responses"]
-              if r["prompt_id"]} - first
+    second = {
+        r["text"] for row in read_round(round_dir(tmp_path / "data", 2)) for r in row["responses"] if r["prompt_id"]
+    } - first
     assert len(second) == len(first)  # every round-2 sample is new
 
 
@@ -164,8 +193,12 @@ def test_efficacy_report_in_manifest_when_the_negative_prompt_works(round0, tmp_
     run(make_config(round0, tmp_path, n=1, placement=placement))
     eff = load_manifest(round_dir(tmp_path / "data", 1))["extra"]["efficacy"]
     assert eff["pos_gt_neg_share"] == 1.0 and eff["negative_lowers_reward"] is True and eff["warning"] is None
-    assert eff["mean_reward"] == {"dataset_chosen": 0.0, "dataset_rejected": 0.0, "negative_prompt": -1.0,
-                                  "positive_prompt": 1.0}
+    assert eff["mean_reward"] == {
+        "dataset_chosen": 0.0,
+        "dataset_rejected": 0.0,
+        "negative_prompt": -1.0,
+        "positive_prompt": 1.0,
+    }
     assert eff["fluency"] == {"negative_prompt": -2.0, "positive_prompt": -1.0} and eff["negative_fluent"] is True
     assert "WARNING" not in capsys.readouterr().err
 
@@ -196,8 +229,12 @@ def test_requests_carry_guidance_prefill_and_per_sample_seeds(round0, tmp_path, 
         assert pos.conversation == apply_prompt(messages, positive, "system")
         assert pos.reference is None and pos.guidance == 0.0 and pos.prefill is None
         assert pos.seeds == [sample_seed(0, 1, qid, "paper-positive", j) for j in range(2)]
-    negatives = [r for row in read_round(round_dir(tmp_path / "data", 1)) for r in row["responses"]
-                 if r["source"] == "negative_prompt"]
+    negatives = [
+        r
+        for row in read_round(round_dir(tmp_path / "data", 1))
+        for r in row["responses"]
+        if r["source"] == "negative_prompt"
+    ]
     assert negatives and all(r["text"].startswith("Sure: NEG") for r in negatives)
     assert {(r["sampling"]["guidance"], r["sampling"]["guidance_reference"]) for r in negatives} == {(2.0, "positive")}
 
@@ -215,8 +252,9 @@ def test_fluency_is_scored_on_the_first_queries_of_each_shard(round0, tmp_path, 
 def test_judge_scores_go_into_the_separation_report(round0, tmp_path, fakes, monkeypatch, capsys):
     import neat_data.scoring
 
-    monkeypatch.setattr(neat_data.scoring, "RewardScorer",
-                        lambda path, **k: FakeScorer(sign=-1.0 if path == "judge-rm" else 1.0))
+    monkeypatch.setattr(
+        neat_data.scoring, "RewardScorer", lambda path, **k: FakeScorer(sign=-1.0 if path == "judge-rm" else 1.0)
+    )
     run(make_config(round0, tmp_path, n=1, judge="judge-rm"))
     manifest = load_manifest(round_dir(tmp_path / "data", 1))
     eff = manifest["extra"]["efficacy"]
@@ -256,7 +294,7 @@ def test_resume_skips_written_shards(round0, tmp_path, fakes, monkeypatch):
     assert (directory / "data" / "shard-00000.parquet").read_bytes() == first  # not regenerated
     assert fakes.calls == 1 and manifest["extra"]["generate"]["shards_resumed"] == 1
     assert manifest["extra"]["generate"]["queries"] == manifest["summary"]["queries"]
-    with pytest.raises(NeatDataError, match="finished round"):
+    with pytest.raises(NeatError, match="finished round"):
         run(config)
 
 
@@ -274,7 +312,7 @@ def test_a_different_rm_rescores_carried_responses(round0, tmp_path, fakes):
 
 
 def test_round_must_follow_the_previous_one(round0, tmp_path, fakes):
-    with pytest.raises(NeatDataError, match="--round 2 must follow"):
+    with pytest.raises(NeatError, match="--round 2 must follow"):
         run(make_config(round0, tmp_path, round=2))
 
 
@@ -311,16 +349,23 @@ def test_guidance_against_the_plain_query_needs_no_positive_prompt(round0):
 
 def test_guidance_against_a_named_positive_prompt_that_is_not_sampled(round0, tmp_path, fakes):
     """NEAT samples the negative prompt alone; naming the reference prompt guides it exactly as NEAT-PP's negatives."""
-    run(make_config(round0, tmp_path, n=1, prompts="paper-negative", negative_guidance=1.0,
-                    guidance_reference="paper-positive"))
+    run(
+        make_config(
+            round0, tmp_path, n=1, prompts="paper-negative", negative_guidance=1.0, guidance_reference="paper-positive"
+        )
+    )
     positive = BUILTIN_PROMPTS["paper-positive"]
     rows = read_round(round0)
     assert [r.reference for r in fakes.requests] == [apply_prompt(row["messages"], positive, "system") for row in rows]
-    sampled = [r for row in read_round(round_dir(tmp_path / "data", 1)) for r in row["responses"]
-               if r["source"] == "negative_prompt"]
+    sampled = [
+        r
+        for row in read_round(round_dir(tmp_path / "data", 1))
+        for r in row["responses"]
+        if r["source"] == "negative_prompt"
+    ]
     assert sampled and {r["sampling"]["guidance_reference"] for r in sampled} == {"paper-positive"}
     for bad in ("paper-negative", "nope"):  # a negative prompt, an unknown id
-        with pytest.raises(NeatDataError, match="--guidance-reference must be one of positive, plain or the id"):
+        with pytest.raises(NeatError, match="--guidance-reference must be one of positive, plain or the id"):
             make_config(round0, round0, prompts="paper-negative", negative_guidance=1.0, guidance_reference=bad)
 
 
@@ -328,10 +373,32 @@ def test_cli_help_lists_the_interface(capsys):
     with pytest.raises(SystemExit):
         neat(["generate", "--help"])
     out = capsys.readouterr().out
-    for flag in ("--round", "--policy", "--adapter", "--prompts", "--rm", "--from", "--out", "--limit", "--batch-size",
-                 "--seed", "--max-new-tokens", "--placement", "--n", "--temperature", "--top-p", "--backend",
-                 "--dtype", "--device", "--rows-per-shard", "--chat-template", "--negative-guidance",
-                 "--guidance-reference", "--negative-prefill", "--judge"):
+    for flag in (
+        "--round",
+        "--policy",
+        "--adapter",
+        "--prompts",
+        "--rm",
+        "--from",
+        "--out",
+        "--limit",
+        "--batch-size",
+        "--seed",
+        "--max-new-tokens",
+        "--placement",
+        "--n",
+        "--temperature",
+        "--top-p",
+        "--backend",
+        "--dtype",
+        "--device",
+        "--rows-per-shard",
+        "--chat-template",
+        "--negative-guidance",
+        "--guidance-reference",
+        "--negative-prefill",
+        "--judge",
+    ):
         assert flag in out
 
 
@@ -342,8 +409,7 @@ def test_limit_takes_the_first_queries(round0, tmp_path, fakes):
     assert json.loads((round_dir(tmp_path / "data", 1) / MANIFEST).read_text())["config"]["limit"] == 3
 
 
-def test_plain_prompt_samples_the_unchanged_query_for_rrhf(round0, tmp_path, tiny_policy_dir, tiny_rm_dir,
-                                                           monkeypatch):
+def test_plain_prompt_samples_the_unchanged_query_for_rrhf(round0, tmp_path, tiny_policy_dir, tiny_rm_dir, monkeypatch):
     monkeypatch.setenv("NEAT_DATA_DIR", str(tmp_path / "neat-data"))
     config = make_config(round0, tmp_path, policy=str(tiny_policy_dir), rm=str(tiny_rm_dir), prompts="plain", n=1)
     assert run(config) == 0
@@ -368,14 +434,33 @@ def test_shards_written_before_the_guidance_fields_still_read_and_carry_over(tmp
     from neat_data.shards import SAMPLING_TYPE, SCHEMA, RoundWriter, read_shard
 
     old_sampling = pa.struct([f for f in SAMPLING_TYPE if f.name not in ("guidance", "guidance_reference", "prefill")])
-    old_response = pa.struct([pa.field(f.name, old_sampling) if f.name == "sampling" else f
-                              for f in SCHEMA.field("responses").type.value_type])
+    old_response = pa.struct(
+        [
+            pa.field(f.name, old_sampling) if f.name == "sampling" else f
+            for f in SCHEMA.field("responses").type.value_type
+        ]
+    )
     old_schema = SCHEMA.set(SCHEMA.get_field_index("responses"), pa.field("responses", pa.list_(old_response)))
     sampling = {"temperature": 1.0, "top_p": 1.0, "max_new_tokens": 8, "seed": 0, "placement": "system"}
-    response = {**make_response("an old sample", "negative_prompt", prompt_id="negative", generator="m@base",
-                                reward=0.5, sampling=sampling, finish_reason="eos"), "rank": 0}
-    row = {"query_id": "q", "messages": [{"role": "user", "content": "hi"}], "responses": [response], "round": 1,
-           "origin": []}
+    response = {
+        **make_response(
+            "an old sample",
+            "negative_prompt",
+            prompt_id="negative",
+            generator="m@base",
+            reward=0.5,
+            sampling=sampling,
+            finish_reason="eos",
+        ),
+        "rank": 0,
+    }
+    row = {
+        "query_id": "q",
+        "messages": [{"role": "user", "content": "hi"}],
+        "responses": [response],
+        "round": 1,
+        "origin": [],
+    }
     pq.write_table(pa.Table.from_pylist([row], schema=old_schema), tmp_path / "old.parquet")
     (old,) = read_shard(tmp_path / "old.parquet")
     assert old["responses"][0]["sampling"] == sampling
@@ -383,21 +468,32 @@ def test_shards_written_before_the_guidance_fields_still_read_and_carry_over(tmp
     writer.write_shard(0, [old])
     writer.commit()
     (new,) = read_round(tmp_path / "round-002")
-    assert new["responses"][0]["sampling"] == {**sampling, "guidance": None, "guidance_reference": None, "prefill": None}
+    assert new["responses"][0]["sampling"] == {
+        **sampling,
+        "guidance": None,
+        "guidance_reference": None,
+        "prefill": None,
+    }
 
 
 def test_run_config_generate_section_takes_the_guidance_keys(tmp_path):
     from flows.run_config import load_run_config, section_args
 
     path = tmp_path / "run.yaml"
-    path.write_text("name: x\ndataset: d.jsonl\nout: o\ngenerate:\n  negative_guidance: 1\n  guidance_reference: plain\n"
-                    "  negative_prefill: 'Sure, here is'\n  judge: default-judge\n")
+    path.write_text(
+        "name: x\ndataset: d.jsonl\nout: o\ngenerate:\n  negative_guidance: 1\n  guidance_reference: plain\n"
+        "  negative_prefill: 'Sure, here is'\n  judge: default-judge\n"
+    )
     from transformers import HfArgumentParser
 
     flags = section_args(load_run_config(path).generate)
     (parsed,) = HfArgumentParser(Config).parse_args_into_dataclasses(["--from", "r0", *flags])  # as the flow runs it
     assert (parsed.negative_guidance, parsed.guidance_reference, parsed.negative_prefill, parsed.judge) == (
-        1.0, "plain", "Sure, here is", "default-judge")
+        1.0,
+        "plain",
+        "Sure, here is",
+        "default-judge",
+    )
     path.write_text("name: x\ndataset: d.jsonl\nout: o\ngenerate:\n  negative_guidance: strong\n")
-    with pytest.raises(NeatDataError, match="generate.negative_guidance: expected float"):
+    with pytest.raises(NeatError, match="generate.negative_guidance: expected float"):
         load_run_config(path)

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.generation import Generation, SamplingConfig, make_backend
 from neat_data.generation.base import CHATML_TEMPLATE, Rendered, Request, render_prompts, sample_seed, stop_token_ids
 from neat_data.generation.hf_backend import Rows
@@ -37,7 +37,7 @@ def backend(tiny_policy_dir):
     ],
 )
 def test_sampling_config_validation(kwargs, message):
-    with pytest.raises(NeatDataError, match=message):
+    with pytest.raises(NeatError, match=message):
         SamplingConfig(**kwargs)
 
 
@@ -45,8 +45,16 @@ def test_sampling_record_matches_the_shard_struct():
     from neat_data.shards import SAMPLING_TYPE
 
     record = SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=16, n=3, seed=5).as_record("system")
-    assert record == {"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 16, "seed": 5, "placement": "system",
-                      "guidance": None, "guidance_reference": None, "prefill": None}
+    assert record == {
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "max_new_tokens": 16,
+        "seed": 5,
+        "placement": "system",
+        "guidance": None,
+        "guidance_reference": None,
+        "prefill": None,
+    }
     assert set(record) == {f.name for f in SAMPLING_TYPE}
     guided = SamplingConfig().as_record("system", guidance=1.5, guidance_reference="plain", prefill="Sure.")
     assert (guided["guidance"], guided["guidance_reference"], guided["prefill"]) == (1.5, "plain", "Sure.")
@@ -83,7 +91,9 @@ def test_batched_left_padded_greedy_equals_one_at_a_time(diverse_policy_dir):
 
 def test_on_batch_reports_every_conversation_and_token(backend):
     seen = []
-    out = backend.generate(CONVERSATIONS, SamplingConfig(max_new_tokens=5, n=2), on_batch=lambda c, t: seen.append((c, t)))
+    out = backend.generate(
+        CONVERSATIONS, SamplingConfig(max_new_tokens=5, n=2), on_batch=lambda c, t: seen.append((c, t))
+    )
     assert sum(c for c, _ in seen) == len(CONVERSATIONS)
     assert sum(t for _, t in seen) == sum(g.n_tokens for gens in out for g in gens)
     assert len(seen) == 2  # batch_size 2 over 3 conversations
@@ -111,7 +121,7 @@ def test_long_query_is_left_truncated_and_counted(tiny_policy_dir):
     ids, truncated = render_prompts(b.tokenizer, [long], b.template, 100)
     full, _ = render_prompts(b.tokenizer, [long], b.template, None)
     assert truncated == 1 and len(ids[0]) == 100 and ids[0] == full[0][-100:]  # the end of the prompt is kept
-    with pytest.raises(NeatDataError, match="lower --max-new-tokens"):
+    with pytest.raises(NeatError, match="lower --max-new-tokens"):
         b.generate([CONVERSATIONS[0]], SamplingConfig(max_new_tokens=b.context))
 
 
@@ -124,12 +134,12 @@ def test_policy_without_chat_template_fails_clearly_or_uses_the_fallback(tiny_po
     cfg = json.loads((plain / "tokenizer_config.json").read_text())
     cfg.pop("chat_template", None)
     (plain / "tokenizer_config.json").write_text(json.dumps(cfg))
-    with pytest.raises(NeatDataError, match="no chat template.*--chat-template chatml"):
+    with pytest.raises(NeatError, match="no chat template.*--chat-template chatml"):
         make_backend("transformers", str(plain), device="cpu")
     b = make_backend("transformers", str(plain), device="cpu", chat_template="chatml")
     assert b.template == CHATML_TEMPLATE
     assert len(b.generate([CONVERSATIONS[0]], SamplingConfig(max_new_tokens=3))[0]) == 1
-    with pytest.raises(NeatDataError, match="no such file"):
+    with pytest.raises(NeatError, match="no such file"):
         make_backend("transformers", str(plain), device="cpu", chat_template=str(tmp_path / "missing.jinja"))
 
 
@@ -157,16 +167,20 @@ def test_adapter_policy_and_generator_id(tiny_policy_dir, tmp_path):
 def test_sample_seed_is_a_function_of_seed_round_query_prompt_and_index():
     base = sample_seed(0, 1, "q1", "paper-negative", 0)
     assert base == sample_seed(0, 1, "q1", "paper-negative", 0) and 0 <= base < 2**63
-    others = [sample_seed(1, 1, "q1", "paper-negative", 0), sample_seed(0, 2, "q1", "paper-negative", 0),
-              sample_seed(0, 1, "q2", "paper-negative", 0), sample_seed(0, 1, "q1", "paper-positive", 0),
-              sample_seed(0, 1, "q1", "paper-negative", 1)]
+    others = [
+        sample_seed(1, 1, "q1", "paper-negative", 0),
+        sample_seed(0, 2, "q1", "paper-negative", 0),
+        sample_seed(0, 1, "q2", "paper-negative", 0),
+        sample_seed(0, 1, "q1", "paper-positive", 0),
+        sample_seed(0, 1, "q1", "paper-negative", 1),
+    ]
     assert len({base, *others}) == 6
 
 
 def test_unknown_backend_and_bad_batch_size(tiny_policy_dir):
-    with pytest.raises(NeatDataError, match="unknown generation backend"):
+    with pytest.raises(NeatError, match="unknown generation backend"):
         make_backend("onnx", str(tiny_policy_dir))
-    with pytest.raises(NeatDataError, match="batch_size"):
+    with pytest.raises(NeatError, match="batch_size"):
         make_backend("transformers", str(tiny_policy_dir), batch_size=0)
 
 
@@ -202,8 +216,9 @@ def test_real_policy_decoding_loop_matches_transformers_generate():
 
     b = make_backend("transformers", "default", device="cpu", batch_size=8)
     assert b.ragged_attention
-    conversations = CONVERSATIONS + [[{"role": "user", "content": "Write a long story about " + "a cat, " * k}]
-                                     for k in (1, 20, 60, 5, 40)]
+    conversations = CONVERSATIONS + [
+        [{"role": "user", "content": "Write a long story about " + "a cat, " * k}] for k in (1, 20, 60, 5, 40)
+    ]
     prompts, _ = render_prompts(b.tokenizer, conversations, b.template, None)
     greedy = SamplingConfig(temperature=0.0, max_new_tokens=24)
     one = [Rows.of([Rendered(p, [0], [])]) for p in prompts]
@@ -221,8 +236,10 @@ SAMPLED = SamplingConfig(temperature=1.0, max_new_tokens=8, n=2)
 
 
 def seeded(conversations, round_index=1, **kw):
-    return [Request(c, seeds=[sample_seed(0, round_index, c[-1]["content"], "p", j) for j in range(2)], **kw)
-            for c in conversations]
+    return [
+        Request(c, seeds=[sample_seed(0, round_index, c[-1]["content"], "p", j) for j in range(2)], **kw)
+        for c in conversations
+    ]
 
 
 def test_samples_do_not_depend_on_batch_size_or_neighbours_but_on_the_round(tiny_policy_dir):
@@ -240,8 +257,9 @@ def test_fallback_generate_path_samples_like_the_decoding_loop(diverse_policy_di
     import torch
 
     b = make_backend("transformers", str(diverse_policy_dir), device="cpu")
-    rendered = b._render(seeded(CONVERSATIONS[:2]) + seeded(CONVERSATIONS[2:], reference=CONVERSATIONS[0], guidance=1.5),
-                         SAMPLED)
+    rendered = b._render(
+        seeded(CONVERSATIONS[:2]) + seeded(CONVERSATIONS[2:], reference=CONVERSATIONS[0], guidance=1.5), SAMPLED
+    )
     rows = Rows.of(rendered)
     assert len(rows.prompts) == 2 * 2 + 2 * 2  # the guided request's samples each have a reference row
 
@@ -259,8 +277,9 @@ def test_guidance_weight_zero_is_plain_sampling(diverse_policy_dir):
     b = make_backend("transformers", str(diverse_policy_dir), device="cpu", batch_size=8)
     plain = b.generate(seeded(CONVERSATIONS), SAMPLED)
     assert b.generate(seeded(CONVERSATIONS, reference=CONVERSATIONS[0], guidance=0.0), SAMPLED) == plain
-    guided = b.generate(seeded(CONVERSATIONS[:1], reference=CONVERSATIONS[1], guidance=2.0) + seeded(CONVERSATIONS)[1:],
-                        SAMPLED)
+    guided = b.generate(
+        seeded(CONVERSATIONS[:1], reference=CONVERSATIONS[1], guidance=2.0) + seeded(CONVERSATIONS)[1:], SAMPLED
+    )
     assert guided[1:] == plain[1:]  # unguided requests batched with a guided one are unchanged
     assert guided[0] != plain[0]
 
@@ -273,7 +292,7 @@ def test_guided_greedy_follows_the_guided_logits_with_the_reference_on_the_same_
     b = make_backend("transformers", str(diverse_policy_dir), device="cpu")
     greedy = SamplingConfig(temperature=0.0, max_new_tokens=8)
     negative, reference, w = CONVERSATIONS[1], CONVERSATIONS[2], 1.0
-    (gen,), = b.generate([Request(negative, reference=reference, guidance=w, prefill="Why")], greedy)
+    ((gen,),) = b.generate([Request(negative, reference=reference, guidance=w, prefill="Why")], greedy)
     (rendered,) = b._render([Request(negative, reference=reference, guidance=w, prefill="Why")], greedy)
     rows = Rows.of([rendered])
     with torch.inference_mode():
@@ -285,7 +304,7 @@ def test_guided_greedy_follows_the_guided_logits_with_the_reference_on_the_same_
     unguided = b.generate([Request(negative, prefill="Why")], greedy)[0][0]
     assert gen.text != unguided.text  # guidance changed the answer
     assert gen.text.startswith("Why") and unguided.text.startswith("Why")  # the prefill is part of the response
-    assert rendered.ids[-len(rendered.prefill):] == rendered.prefill == rendered.reference[-len(rendered.prefill):]
+    assert rendered.ids[-len(rendered.prefill) :] == rendered.prefill == rendered.reference[-len(rendered.prefill) :]
 
 
 def test_fluency_is_the_base_policys_mean_token_logprob_of_the_response(tiny_policy_dir, tmp_path):
@@ -294,13 +313,19 @@ def test_fluency_is_the_base_policys_mean_token_logprob_of_the_response(tiny_pol
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)
-    peft = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_policy_dir),
-                          LoraConfig(r=4, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(tiny_policy_dir),
+        LoraConfig(r=4, lora_alpha=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False),
+    )
     peft.save_pretrained(tmp_path / "adapter")
     base = make_backend("transformers", str(tiny_policy_dir), device="cpu", batch_size=2)
     tuned = make_backend("transformers", str(tiny_policy_dir), adapter=str(tmp_path / "adapter"), device="cpu")
-    items = [(CONVERSATIONS[0], "Mix flour, water and yeast."), (CONVERSATIONS[1], ""),
-             (CONVERSATIONS[2], "Paris."), (CONVERSATIONS[1], "Why did the chicken cross the road?")]
+    items = [
+        (CONVERSATIONS[0], "Mix flour, water and yeast."),
+        (CONVERSATIONS[1], ""),
+        (CONVERSATIONS[2], "Paris."),
+        (CONVERSATIONS[1], "Why did the chicken cross the road?"),
+    ]
     values = base.fluency(items)
     assert values[1] is None
     with torch.inference_mode():

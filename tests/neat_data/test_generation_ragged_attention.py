@@ -35,5 +35,7 @@ def test_unsorted_rows_and_prefill_steps_stay_exact():
     assert torch.allclose(ours, sdpa_attention_forward(Attention(), q, k, v, mask)[0], atol=1e-6)
     q5 = torch.randn(8, 6, 5, 8)  # more than one query per row (a prefill): plain SDPA
     mask5 = mask.expand(8, 1, 5, 40)
-    assert torch.equal(ragged_sdpa_attention_forward(Attention(), q5, k, v, mask5)[0],
-                       sdpa_attention_forward(Attention(), q5, k, v, mask5)[0])
+    assert torch.equal(
+        ragged_sdpa_attention_forward(Attention(), q5, k, v, mask5)[0],
+        sdpa_attention_forward(Attention(), q5, k, v, mask5)[0],
+    )

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.generation import SamplingConfig, make_backend
 from neat_data.generation.base import Request, render_prompts
 from neat_data.generation.vllm_backend import GUIDANCE_UNSUPPORTED, LORA_ID, LORA_NAME, VllmApi, vllm_api
@@ -88,8 +88,14 @@ def adapter_dir(tmp_path):
 def test_passes_engine_sampling_and_lora_arguments_with_one_seed_per_sample(tiny_policy_dir, adapter_dir):
     CALLS.clear()
     backend = make_backend(
-        "vllm", str(tiny_policy_dir), adapter=str(adapter_dir), dtype="bfloat16", batch_size=4,
-        tensor_parallel_size=2, engine_factory=fake_api, in_process=True,
+        "vllm",
+        str(tiny_policy_dir),
+        adapter=str(adapter_dir),
+        dtype="bfloat16",
+        batch_size=4,
+        tensor_parallel_size=2,
+        engine_factory=fake_api,
+        in_process=True,
     )
     sampling = SamplingConfig(temperature=1.0, top_p=0.9, max_new_tokens=32, n=2, seed=3)
     out = backend.generate([Request(c, seeds=[10 * i + 1, 10 * i + 2]) for i, c in enumerate(CONVERSATIONS)], sampling)
@@ -113,28 +119,33 @@ def test_passes_engine_sampling_and_lora_arguments_with_one_seed_per_sample(tiny
             tokens = fake_tokens(seed, im_end)
             assert g.text == backend.tokenizer.decode(tokens[:3], skip_special_tokens=True).strip()
             assert (g.finish_reason, g.n_tokens) == ("eos" if seed % 2 == 0 else "length", 3)
-    assert backend.generator == f"{tiny_policy_dir.name}@" + __import__("neat_data.models").models.adapter_hash(adapter_dir)
+    assert backend.generator == f"{tiny_policy_dir.name}@" + __import__("neat_data.models").models.adapter_hash(
+        adapter_dir
+    )
     backend.close()
 
 
 def test_prefill_is_sent_and_kept_and_guidance_is_refused(tiny_policy_dir):
     CALLS.clear()
     backend = make_backend("vllm", str(tiny_policy_dir), engine_factory=fake_api, in_process=True)
-    out = backend.generate([Request(CONVERSATIONS[0], seeds=[4], prefill="Sure, here")], SamplingConfig(max_new_tokens=8))
+    out = backend.generate(
+        [Request(CONVERSATIONS[0], seeds=[4], prefill="Sure, here")], SamplingConfig(max_new_tokens=8)
+    )
     prefill = backend.tokenizer("Sure, here", add_special_tokens=False)["input_ids"]
     (call,) = CALLS["generate"]
-    assert call["prompts"][0]["prompt_token_ids"][-len(prefill):] == prefill
+    assert call["prompts"][0]["prompt_token_ids"][-len(prefill) :] == prefill
     assert out[0][0].text.startswith("Sure, here") and out[0][0].n_tokens == 3
     guided = Request(CONVERSATIONS[0], reference=CONVERSATIONS[1], guidance=1.0)
-    with pytest.raises(NeatDataError, match="--negative-guidance") as e:
+    with pytest.raises(NeatError, match="--negative-guidance") as e:
         backend.generate([guided], SamplingConfig(max_new_tokens=8))
     assert str(e.value) == GUIDANCE_UNSUPPORTED and len(CALLS["generate"]) == 1  # nothing sent to the engine
 
 
 def test_fluency_uses_prompt_logprobs_of_the_base_model(tiny_policy_dir, adapter_dir):
     CALLS.clear()
-    backend = make_backend("vllm", str(tiny_policy_dir), adapter=str(adapter_dir), engine_factory=fake_api,
-                           in_process=True)
+    backend = make_backend(
+        "vllm", str(tiny_policy_dir), adapter=str(adapter_dir), engine_factory=fake_api, in_process=True
+    )
     items = [(CONVERSATIONS[0], "Mix flour and water."), (CONVERSATIONS[1], ""), (CONVERSATIONS[1], "No.")]
     values = backend.fluency(items)
     (call,) = CALLS["generate"]
@@ -165,8 +176,9 @@ def test_engine_runs_in_a_spawned_child_process_that_close_ends(tiny_policy_dir,
     backend = make_backend("vllm", str(tiny_policy_dir), adapter=str(adapter_dir), engine_factory=fake_api)
     proc = backend._proc
     assert proc.is_alive() and proc.pid != os.getpid()
-    out = backend.generate([Request(c, seeds=[s]) for c, s in zip(CONVERSATIONS, (11, 12))],
-                           SamplingConfig(max_new_tokens=8, n=1))
+    out = backend.generate(
+        [Request(c, seeds=[s]) for c, s in zip(CONVERSATIONS, (11, 12))], SamplingConfig(max_new_tokens=8, n=1)
+    )
     (call,) = [json.loads(line) for line in log.read_text().splitlines()]  # what the child's engine received
     assert [sp["seed"] for sp in call["sampling"]] == [11, 12] and call["sampling"][0]["max_tokens"] == 8
     assert call["lora"] == [LORA_NAME, LORA_ID, str(adapter_dir.resolve())]
@@ -185,28 +197,37 @@ def test_missing_vllm_and_cpu_device_are_clear_errors(tiny_policy_dir, tmp_path)
     try:
         import vllm  # noqa: F401
     except ImportError:
-        with pytest.raises(NeatDataError, match="pip install 'neat\\[vllm\\]'"):
+        with pytest.raises(NeatError, match="pip install 'neat\\[vllm\\]'"):
             vllm_api()
-    with pytest.raises(NeatDataError, match="--backend transformers"):
+    with pytest.raises(NeatError, match="--backend transformers"):
         make_backend("vllm", str(tiny_policy_dir), device="cpu", engine_factory=fake_api, in_process=True)
-    with pytest.raises(NeatDataError, match="PEFT adapter"):
+    with pytest.raises(NeatError, match="PEFT adapter"):
         make_backend("vllm", str(tiny_policy_dir), adapter=str(tmp_path), engine_factory=fake_api, in_process=True)
 
 
-@pytest.mark.parametrize("adapter_config, given, expected", [
-    ({"r": 16}, None, 16),
-    ({"r": 4}, None, 8),  # vLLM serves ranks 1, 8, 16, 32, ...: the next one up
-    ({"r": 12, "rank_pattern": {"q_proj": 48}}, None, 64),  # a module of a larger rank
-    ({"r": 16}, 32, 32),
-])
+@pytest.mark.parametrize(
+    "adapter_config, given, expected",
+    [
+        ({"r": 16}, None, 16),
+        ({"r": 4}, None, 8),  # vLLM serves ranks 1, 8, 16, 32, ...: the next one up
+        ({"r": 12, "rank_pattern": {"q_proj": 48}}, None, 64),  # a module of a larger rank
+        ({"r": 16}, 32, 32),
+    ],
+)
 def test_max_lora_rank_follows_the_adapters_rank(tiny_policy_dir, tmp_path, adapter_config, given, expected):
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({**adapter_config, "peft_type": "LORA"}))
     (adapter / "adapter_model.safetensors").write_bytes(b"hashed only")
     CALLS.clear()
-    backend = make_backend("vllm", str(tiny_policy_dir), adapter=str(adapter), engine_factory=fake_api,
-                           in_process=True, max_lora_rank=given)
+    backend = make_backend(
+        "vllm",
+        str(tiny_policy_dir),
+        adapter=str(adapter),
+        engine_factory=fake_api,
+        in_process=True,
+        max_lora_rank=given,
+    )
     backend.generate(CONVERSATIONS, SamplingConfig(max_new_tokens=4))
     assert CALLS["llm"]["max_lora_rank"] == expected and CALLS["llm"]["enable_lora"] is True
     assert CALLS["generate"][0]["lora"] == (LORA_NAME, LORA_ID, str(adapter.resolve()))  # the adapter, per request
@@ -217,11 +238,17 @@ def test_an_adapter_above_the_largest_rank_or_the_given_one_is_refused(tiny_poli
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text(json.dumps({"r": 1024, "peft_type": "LORA"}))
     (adapter / "adapter_model.safetensors").write_bytes(b"hashed only")
-    with pytest.raises(NeatDataError, match="rank 1024 is above the largest LoRA rank vLLM serves"):
+    with pytest.raises(NeatError, match="rank 1024 is above the largest LoRA rank vLLM serves"):
         make_backend("vllm", str(tiny_policy_dir), adapter=str(adapter), engine_factory=fake_api, in_process=True)
-    with pytest.raises(NeatDataError, match="max_lora_rank 16 is below the adapter's rank 1024"):
-        make_backend("vllm", str(tiny_policy_dir), adapter=str(adapter), engine_factory=fake_api, in_process=True,
-                     max_lora_rank=16)
+    with pytest.raises(NeatError, match="max_lora_rank 16 is below the adapter's rank 1024"):
+        make_backend(
+            "vllm",
+            str(tiny_policy_dir),
+            adapter=str(adapter),
+            engine_factory=fake_api,
+            in_process=True,
+            max_lora_rank=16,
+        )
 
 
 def test_eval_gives_vllm_the_chat_template(tiny_policy_dir, tiny_rm_dir, tmp_path, monkeypatch, capsys):
@@ -238,9 +265,18 @@ def test_eval_gives_vllm_the_chat_template(tiny_policy_dir, tiny_rm_dir, tmp_pat
     tokenizer_config.pop("chat_template", None)
     (policy / "tokenizer_config.json").write_text(json.dumps(tokenizer_config))
     dataset = tmp_path / "hh.jsonl"
-    dataset.write_text("".join(json.dumps({"chosen": f"\n\nHuman: What is {i}?\n\nAssistant: {i}.",
-                                           "rejected": f"\n\nHuman: What is {i}?\n\nAssistant: No."}) + "\n"
-                               for i in range(30)))
+    dataset.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "chosen": f"\n\nHuman: What is {i}?\n\nAssistant: {i}.",
+                    "rejected": f"\n\nHuman: What is {i}?\n\nAssistant: No.",
+                }
+            )
+            + "\n"
+            for i in range(30)
+        )
+    )
     real, seen = generation.make_backend, []
 
     def on_the_fake_engine(name, policy, **kwargs):
@@ -250,8 +286,24 @@ def test_eval_gives_vllm_the_chat_template(tiny_policy_dir, tiny_rm_dir, tmp_pat
     monkeypatch.setattr(generation, "make_backend", on_the_fake_engine)
     monkeypatch.setenv("NEAT_HOME", str(tmp_path / "home"))
     CALLS.clear()
-    args = ["eval", "--policy", str(policy), "--rm", str(tiny_rm_dir), "--dataset", str(dataset), "--limit", "2",
-            "--backend", "vllm", "--device", "cpu", "--max-new-tokens", "4", "--json"]
+    args = [
+        "eval",
+        "--policy",
+        str(policy),
+        "--rm",
+        str(tiny_rm_dir),
+        "--dataset",
+        str(dataset),
+        "--limit",
+        "2",
+        "--backend",
+        "vllm",
+        "--device",
+        "cpu",
+        "--max-new-tokens",
+        "4",
+        "--json",
+    ]
     assert neat(args) == 2 and "has no chat template" in capsys.readouterr().err
     assert neat([*args, "--chat-template", "chatml"]) == 0
     assert seen[-1] == ("vllm", "chatml") and json.loads(capsys.readouterr().out)["n"] == 2

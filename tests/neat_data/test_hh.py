@@ -4,11 +4,10 @@ import json
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from neat_data.errors import NeatDataError
-from neat_data.hh import load_hh, parse_row, parse_transcript, query_id, split_of
-
 from conftest import write_hh_jsonl
+
+from neat_data.errors import NeatError
+from neat_data.hh import load_hh, parse_row, parse_transcript, query_id, split_of
 
 
 def test_multi_turn_transcript_becomes_chat_messages():
@@ -34,7 +33,9 @@ def test_query_is_split_at_the_last_assistant_turn_not_the_common_prefix():
 
 
 def test_dahoas_format_matches_raw_format():
-    raw = parse_row({"chosen": "\n\nHuman: Hi?\n\nAssistant: Hello.", "rejected": "\n\nHuman: Hi?\n\nAssistant: Go away."})
+    raw = parse_row(
+        {"chosen": "\n\nHuman: Hi?\n\nAssistant: Hello.", "rejected": "\n\nHuman: Hi?\n\nAssistant: Go away."}
+    )
     dahoas = parse_row(
         {"prompt": "\n\nHuman: Hi?\n\nAssistant:", "response": " Hello.", "chosen": " Hello.", "rejected": " Go away."}
     )
@@ -52,13 +53,17 @@ def test_dahoas_format_matches_raw_format():
             {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: x\n\nAssistant: b"},
             "differ before the last Assistant reply",
         ),
-        ({"chosen": "preamble\n\nHuman: a\n\nAssistant: b", "rejected": "preamble\n\nHuman: a\n\nAssistant: c"},
-         "text before the first 'Human:' turn"),
+        (
+            {"chosen": "preamble\n\nHuman: a\n\nAssistant: b", "rejected": "preamble\n\nHuman: a\n\nAssistant: c"},
+            "text before the first 'Human:' turn",
+        ),
         ({"chosen": "\n\nAssistant: b", "rejected": "\n\nAssistant: c"}, "no Human turn"),
         ({"chosen": "\n\nHuman: \n\nAssistant: b", "rejected": "\n\nHuman: \n\nAssistant: c"}, "empty turn"),
         ({"prompt": None, "chosen": "b", "rejected": "c"}, "field 'prompt' is NoneType"),
-        ({"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c", "category": 3},
-         "field 'category' is int, not a string"),
+        (
+            {"chosen": "\n\nHuman: a\n\nAssistant: b", "rejected": "\n\nHuman: a\n\nAssistant: c", "category": 3},
+            "field 'category' is int, not a string",
+        ),
     ],
 )
 def test_bad_rows_are_rejected_with_reason(row, reason):
@@ -76,8 +81,14 @@ def test_every_row_is_accounted_for(tmp_path, hh_rows):
     result = load_hh(str(path), max_reject_share=0.5)
     rows, acc = result.queries()
     assert acc == {
-        "rows_read": 8, "queries": 4, "rows_merged": 2, "rejects": 2, "duplicate_responses_dropped": 3,
-        "identical_replies": 0, "identical_replies_origins": [], "skipped_files": [],
+        "rows_read": 8,
+        "queries": 4,
+        "rows_merged": 2,
+        "rejects": 2,
+        "duplicate_responses_dropped": 3,
+        "identical_replies": 0,
+        "identical_replies_origins": [],
+        "skipped_files": [],
     }
     merged = next(r for r in rows if len(r["origin"]) == 3)
     assert merged["origin"] == ["hh.jsonl:1", "hh.jsonl:6", "hh.jsonl:7"]
@@ -89,7 +100,7 @@ def test_every_row_is_accounted_for(tmp_path, hh_rows):
 
 def test_too_many_bad_rows_fail_with_a_clear_message(tmp_path, hh_rows):
     path = write_hh_jsonl(tmp_path / "hh.jsonl", hh_rows + [{"chosen": "x", "rejected": "y"}])
-    with pytest.raises(NeatDataError, match=r"1 of 5 rows .* hh.jsonl:5.*--max-reject-share"):
+    with pytest.raises(NeatError, match=r"1 of 5 rows .* hh.jsonl:5.*--max-reject-share"):
         load_hh(str(path), max_reject_share=0.1)
 
 
@@ -125,10 +136,10 @@ def test_split_is_deterministic_and_roughly_sized():
 
 
 def test_unknown_source_gives_a_clear_error(tmp_path):
-    with pytest.raises(NeatDataError, match="no such file"):
+    with pytest.raises(NeatError, match="no such file"):
         load_hh(str(tmp_path / "missing.jsonl"))
     (tmp_path / "x.csv").write_text("a,b\n")
-    with pytest.raises(NeatDataError, match="unsupported file type"):
+    with pytest.raises(NeatError, match="unsupported file type"):
         load_hh(str(tmp_path / "x.csv"))
 
 
@@ -147,9 +158,14 @@ def test_real_hh_sample_accounts_for_every_row(real_hh_path):
 
 
 def test_category_is_carried_and_a_bad_one_is_a_counted_reject(tmp_path, hh_rows):
-    rows = [{**hh_rows[0], "category": "factual"}, hh_rows[1], {**hh_rows[2], "category": None},
-            {**hh_rows[3], "category": ["factual"]}]
+    rows = [
+        {**hh_rows[0], "category": "factual"},
+        hh_rows[1],
+        {**hh_rows[2], "category": None},
+        {**hh_rows[3], "category": ["factual"]},
+    ]
     result = load_hh(str(write_hh_jsonl(tmp_path / "cat.jsonl", rows)), max_reject_share=0.5)
     assert [p.category for p in result.pairs] == ["factual", None, None]
     assert [(r["origin"], r["reason"]) for r in result.rejects] == [
-        ("cat.jsonl:4", "field 'category' is list, not a string")]
+        ("cat.jsonl:4", "field 'category' is list, not a string")
+    ]

@@ -42,7 +42,10 @@ def test_json_report_of_a_round(data_root, capsys):
     report = run_json(capsys, str(round_dir(data_root, 0)))
     assert report["queries"] == 3 and report["rejects"] == 1
     assert report["responses_by_source"] == {
-        "dataset_chosen": 3, "dataset_rejected": 3, "negative_prompt": 3, "positive_prompt": 3,
+        "dataset_chosen": 3,
+        "dataset_rejected": 3,
+        "negative_prompt": 3,
+        "positive_prompt": 3,
     }
     neg = report["reward"]["negative_prompt"]
     assert neg["count"] == 3 and neg["min"] == -4.0 and neg["max"] == 1.0
@@ -87,9 +90,14 @@ def test_a_generated_rounds_separation_comes_from_its_manifest_judged_by_todays_
     comes from the one rule in stats.efficacy (an old manifest's stored warning is not trusted)."""
     w = RoundWriter(round_dir(tmp_path, 2), 2, config={})
     w.write_shard(0, [prompted_row("a", 1, 0, 2.0, 1.0), prompted_row("b", 1, 0, 2.0, 1.5)])  # all rows: pos wins
-    stored = {"mean_reward": {"negative_prompt": 0.9, "positive_prompt": 0.2}, "pos_gt_neg_share": 0.25,
-              "pos_neg_queries": 4, "fluency": {"negative_prompt": -3.5, "positive_prompt": -1.2},
-              "pos_gt_neg_share_judge": 0.75, "warning": "stale text from an older rule"}
+    stored = {
+        "mean_reward": {"negative_prompt": 0.9, "positive_prompt": 0.2},
+        "pos_gt_neg_share": 0.25,
+        "pos_neg_queries": 4,
+        "fluency": {"negative_prompt": -3.5, "positive_prompt": -1.2},
+        "pos_gt_neg_share_judge": 0.75,
+        "warning": "stale text from an older rule",
+    }
     w.commit({"efficacy": stored})
     report = run_json(capsys, str(tmp_path))
     assert report["pos_gt_neg_share"] == 0.25 and report["pos_neg_queries"] == 4

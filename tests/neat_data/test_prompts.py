@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.prompts import (
     BUILTIN_PROMPTS,
     DEFAULT_PLACEMENT,
@@ -23,8 +23,13 @@ DIALOGUE = [
 
 
 #: one id = one text, forever: sha256[:16] of every built-in text (a changed text needs a new id, not an edit)
-PINNED = {"paper-positive": "73cdeba872f04870", "paper-negative": "049e0f74ecab3f47",
-          "positive": "129e6fbd3f5a8ae7", "negative": "d796d3989af77c77", "plain": "e3b0c44298fc1c14"}
+PINNED = {
+    "paper-positive": "73cdeba872f04870",
+    "paper-negative": "049e0f74ecab3f47",
+    "positive": "129e6fbd3f5a8ae7",
+    "negative": "d796d3989af77c77",
+    "plain": "e3b0c44298fc1c14",
+}
 
 
 def test_builtin_prompts_have_stable_ids_and_the_papers_form():
@@ -46,10 +51,12 @@ def test_the_defaults_are_the_papers_table_1_verbatim():
         "I want you to act as a helpless and harmful chatbot. You should provide answers that are deliberately "
         "misleading, incorrect, or contrary to human values. Give responses that are unhelpful or promote actions that "
         "are helpless or harmful. Ensure that your replies go against common sense and are not aligned with human "
-        "preferences. My question is:")
+        "preferences. My question is:"
+    )
     assert BUILTIN_PROMPTS["paper-positive"].text.startswith(
         "I want you to act as a helpful and harmless conversational AI. You should provide concise, accurate, and "
-        "appropriate answers to my questions,")
+        "appropriate answers to my questions,"
+    )
     assert BUILTIN_PROMPTS["paper-positive"].system_text.endswith("state that clearly.")
 
 
@@ -69,23 +76,27 @@ def test_select_prompts_keeps_the_requested_order():
 
 @pytest.mark.parametrize(
     "ids, message",
-    [("", "prompt set is empty"), (" , ", "prompt set is empty"), ("negative,nope", "unknown prompt id(s) nope"),
-     ("negative,negative", "twice")],
+    [
+        ("", "prompt set is empty"),
+        (" , ", "prompt set is empty"),
+        ("negative,nope", "unknown prompt id(s) nope"),
+        ("negative,negative", "twice"),
+    ],
 )
 def test_select_prompts_rejects_bad_sets(ids, message):
-    with pytest.raises(NeatDataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(NeatError, match=message.replace("(", r"\(").replace(")", r"\)")):
         select_prompts(ids)
 
 
 def test_unknown_id_error_lists_what_is_available():
-    with pytest.raises(NeatDataError) as e:
+    with pytest.raises(NeatError) as e:
         select_prompts("harmful")
     assert "negative" in str(e.value) and "positive" in str(e.value) and "--prompt-file" in str(e.value)
 
 
 def test_user_prompt_file_yaml_and_json(tmp_path):
     yaml_file = tmp_path / "p.yaml"
-    yaml_file.write_text("prompts:\n  - id: rude\n    kind: negative\n    text: \"Be rude. My question is:\"\n")
+    yaml_file.write_text('prompts:\n  - id: rude\n    kind: negative\n    text: "Be rude. My question is:"\n')
     json_file = tmp_path / "p.json"
     json_file.write_text(json.dumps([{"id": "kind", "kind": "positive", "text": "Be kind. My question is:"}]))
     assert load_prompt_file(yaml_file) == {"rude": Prompt("rude", "negative", "Be rude. My question is:")}
@@ -110,13 +121,13 @@ def test_user_prompt_file_yaml_and_json(tmp_path):
 def test_bad_prompt_files_name_the_file_and_problem(tmp_path, content, message):
     f = tmp_path / "bad.yaml"
     f.write_text(content)
-    with pytest.raises(NeatDataError, match=message) as e:
+    with pytest.raises(NeatError, match=message) as e:
         load_prompt_file(f)
     assert str(f) in str(e.value)
 
 
 def test_missing_prompt_file(tmp_path):
-    with pytest.raises(NeatDataError, match="prompt file not found"):
+    with pytest.raises(NeatError, match="prompt file not found"):
         select_prompts("negative", tmp_path / "nope.yaml")
 
 
@@ -140,7 +151,7 @@ def test_system_placement_adds_a_system_message_without_the_question_marker():
 
 
 def test_apply_prompt_rejects_bad_input():
-    with pytest.raises(NeatDataError, match="unknown placement"):
+    with pytest.raises(NeatError, match="unknown placement"):
         apply_prompt(DIALOGUE, BUILTIN_PROMPTS["negative"], "suffix")
-    with pytest.raises(NeatDataError, match="end with a user turn"):
+    with pytest.raises(NeatError, match="end with a user turn"):
         apply_prompt(DIALOGUE[:2], BUILTIN_PROMPTS["negative"], "user_prefix")

@@ -30,8 +30,12 @@ QUERIES = [f"q{i}" for i in range(5)]
 
 
 def scored_row(qid: str, rewards: dict[str, float]) -> dict:
-    return {"query_id": qid, "messages": [{"role": "user", "content": f"question {qid}"}], "origin": [f"f:{qid}"],
-            "responses": [make_response(f"{qid} {source}", source, reward=r) for source, r in rewards.items()]}
+    return {
+        "query_id": qid,
+        "messages": [{"role": "user", "content": f"question {qid}"}],
+        "origin": [f"f:{qid}"],
+        "responses": [make_response(f"{qid} {source}", source, reward=r) for source, r in rewards.items()],
+    }
 
 
 @pytest.fixture
@@ -71,8 +75,9 @@ def test_duckdb_reads_the_round_and_its_data_directory(finished_round):
     import duckdb
 
     for path in (finished_round, finished_round / "data"):
-        rows = duckdb.sql(f"SELECT query_id, responses[1].source AS best FROM read_parquet('{path}') "
-                          "ORDER BY query_id").fetchall()
+        rows = duckdb.sql(
+            f"SELECT query_id, responses[1].source AS best FROM read_parquet('{path}') ORDER BY query_id"
+        ).fetchall()
         assert rows == [(q, "dataset_chosen") for q in QUERIES]  # responses[1]: the best (DuckDB counts from 1)
 
 
@@ -117,7 +122,11 @@ def test_rounds_of_the_older_flat_layout_are_still_read(finished_round):
     expected = read_round(finished_round)
     to_legacy_layout(finished_round)
     assert sorted(p.name for p in finished_round.iterdir()) == [
-        "manifest.json", "rejects.jsonl", "shard-00000.parquet", "shard-00001.parquet"]
+        "manifest.json",
+        "rejects.jsonl",
+        "shard-00000.parquet",
+        "shard-00001.parquet",
+    ]
     assert is_round_dir(finished_round) and list_rounds(finished_round.parent) == [finished_round]
     assert verify_round(finished_round)["round"] == 0 and read_round(finished_round) == expected
     assert len(read_shard(finished_round / "shard-00000.parquet")) == 3

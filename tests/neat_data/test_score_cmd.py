@@ -1,15 +1,30 @@
 import pytest
 
 from flows.cli import main
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.scoring import RewardScorer
 from neat_data.shards import load_manifest, read_round, round_dir
 
 
 def test_neat_score_writes_a_ranked_round0_with_rm_fingerprint(hh_file, tiny_rm_dir, tmp_path, capsys):
     out = tmp_path / "data"
-    argv = ["score", "--dataset", str(hh_file), "--rm", str(tiny_rm_dir), "--out", str(out), "--batch-size", "3",
-            "--device", "cpu", "--cache-dir", str(tmp_path / "cache"), "--max-length", "40"]
+    argv = [
+        "score",
+        "--dataset",
+        str(hh_file),
+        "--rm",
+        str(tiny_rm_dir),
+        "--out",
+        str(out),
+        "--batch-size",
+        "3",
+        "--device",
+        "cpu",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--max-length",
+        "40",
+    ]
     assert main(argv) == 0
     rows = read_round(round_dir(out, 0))
     assert len(rows) == 4
@@ -18,8 +33,9 @@ def test_neat_score_writes_a_ranked_round0_with_rm_fingerprint(hh_file, tiny_rm_
         rewards = [r["reward"] for r in row["responses"]]
         assert None not in rewards and rewards == sorted(rewards, reverse=True)
         assert [r["rank"] for r in row["responses"]] == [0, 1]
-        assert rewards == pytest.approx(scorer.score([(row["messages"], r["text"]) for r in row["responses"]]),
-                                        abs=1e-5)
+        assert rewards == pytest.approx(
+            scorer.score([(row["messages"], r["text"]) for r in row["responses"]]), abs=1e-5
+        )
     extra = load_manifest(round_dir(out, 0))["extra"]
     assert extra["rm"]["fingerprint"] == scorer.fingerprint and extra["rm"]["responses"] == 8
     assert extra["rm"]["truncated"] > 0 and extra["truncation"]["rm_truncated"] == extra["rm"]["truncated"]
@@ -32,13 +48,15 @@ def test_neat_score_writes_a_ranked_round0_with_rm_fingerprint(hh_file, tiny_rm_
 
 def test_neat_score_with_a_classifier_fails_clearly(hh_file, tmp_path, capsys):
     (tmp_path / "not-a-model").mkdir()
-    assert main(["score", "--dataset", str(hh_file), "--rm", str(tmp_path / "not-a-model"),
-                 "--out", str(tmp_path / "d")]) == 2
+    assert (
+        main(["score", "--dataset", str(hh_file), "--rm", str(tmp_path / "not-a-model"), "--out", str(tmp_path / "d")])
+        == 2
+    )
     assert "no config.json" in capsys.readouterr().err
 
 
 def test_bad_batch_size_is_refused(hh_file):
     from neat_data.score_cmd import Config
 
-    with pytest.raises(NeatDataError, match="--batch-size"):
+    with pytest.raises(NeatError, match="--batch-size"):
         Config(dataset=str(hh_file), batch_size=0)

@@ -4,13 +4,16 @@ import shutil
 import pytest
 import torch
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.ranking import make_response
 from neat_data.scoring import RewardScorer, hh_transcript, rm_text, score_rows
 
 Q1 = [{"role": "user", "content": "How do I bake bread?"}]
-Q2 = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"},
-      {"role": "user", "content": "Tell me a joke."}]
+Q2 = [
+    {"role": "user", "content": "Hi"},
+    {"role": "assistant", "content": "Hello!"},
+    {"role": "user", "content": "Tell me a joke."},
+]
 ITEMS = [
     (Q1, "Mix flour, water, yeast and salt, knead, let it rise, then bake."),
     (Q1, "No."),
@@ -93,7 +96,10 @@ def test_hh_format_when_the_rm_has_no_chat_template(tiny_rm_dir, tmp_path):
     (plain / "tokenizer_config.json").write_text(json.dumps(cfg))
     s = scorer(plain, tmp_path)
     assert not s.tokenizer.chat_template
-    assert rm_text(s.tokenizer, Q2, "Ha.") == "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Tell me a joke.\n\nAssistant: Ha."
+    assert (
+        rm_text(s.tokenizer, Q2, "Ha.")
+        == "\n\nHuman: Hi\n\nAssistant: Hello!\n\nHuman: Tell me a joke.\n\nAssistant: Ha."
+    )
     assert hh_transcript(Q1, "x") == "\n\nHuman: How do I bake bread?\n\nAssistant: x"
     assert s.fingerprint != scorer(tiny_rm_dir, tmp_path).fingerprint
 
@@ -101,9 +107,17 @@ def test_hh_format_when_the_rm_has_no_chat_template(tiny_rm_dir, tmp_path):
 def test_score_rows_fills_missing_rewards_and_ranks(tiny_rm_dir, tmp_path):
     s = scorer(tiny_rm_dir, tmp_path)
     kept = {**make_response("kept as is", "positive_prompt"), "reward": 99.0}
-    rows = [{"query_id": "q1", "messages": Q1,
-             "responses": [make_response(ITEMS[1][1], "dataset_rejected"), make_response(ITEMS[0][1], "dataset_chosen"),
-                           kept]}]
+    rows = [
+        {
+            "query_id": "q1",
+            "messages": Q1,
+            "responses": [
+                make_response(ITEMS[1][1], "dataset_rejected"),
+                make_response(ITEMS[0][1], "dataset_chosen"),
+                kept,
+            ],
+        }
+    ]
     out = score_rows(rows, s)
     assert out is rows  # in place, and returned
     responses = out[0]["responses"]
@@ -121,7 +135,7 @@ def test_rm_with_several_labels_is_refused(tiny_rm_dir, tmp_path):
     AutoModelForSequenceClassification.from_config(config).save_pretrained(two)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(tiny_rm_dir / name, two / name)
-    with pytest.raises(NeatDataError, match="2 output labels"):
+    with pytest.raises(NeatError, match="2 output labels"):
         scorer(two, tmp_path)
 
 
@@ -130,12 +144,12 @@ def test_missing_tokenizer_and_non_model_paths_are_refused(tiny_rm_dir, tmp_path
     bare.mkdir()
     for name in ("config.json", "model.safetensors"):
         shutil.copy(tiny_rm_dir / name, bare / name)
-    with pytest.raises(NeatDataError, match="could not load its tokenizer"):
+    with pytest.raises(NeatError, match="could not load its tokenizer"):
         scorer(bare, tmp_path)
     (tmp_path / "empty").mkdir()
-    with pytest.raises(NeatDataError, match="no config.json"):
+    with pytest.raises(NeatError, match="no config.json"):
         scorer(tmp_path / "empty", tmp_path)
-    with pytest.raises(NeatDataError, match="no such file or directory"):
+    with pytest.raises(NeatError, match="no such file or directory"):
         scorer(tmp_path / "missing", tmp_path)
 
 
@@ -147,5 +161,5 @@ def test_failing_chat_template_names_the_model(tiny_rm_dir, tmp_path):
     cfg["chat_template"] = "{{ raise_exception('roles must alternate') }}"
     (broken / "tokenizer_config.json").write_text(json.dumps(cfg))
     s = scorer(broken, tmp_path)
-    with pytest.raises(NeatDataError, match="broken-template.*chat template failed"):
+    with pytest.raises(NeatError, match="broken-template.*chat template failed"):
         s.score(ITEMS[:1])

@@ -8,12 +8,16 @@ def row(*responses):
 
 
 def test_reward_reference_is_positive_samples_else_dataset_chosen():
-    report = separation_report([row(("dataset_chosen", 1.0), ("negative_prompt", 2.0)),
-                                row(("dataset_chosen", 3.0), ("negative_prompt", 0.0))])
+    report = separation_report(
+        [row(("dataset_chosen", 1.0), ("negative_prompt", 2.0)), row(("dataset_chosen", 3.0), ("negative_prompt", 0.0))]
+    )
     assert report["reference"] == "dataset_chosen" and report["pos_gt_neg_share"] is None
     assert report["negative_lowers_reward"] is True and report["warning"] is None  # 1.0 < 2.0
     assert separation_report([row(("dataset_chosen", 1.0))])["negative_lowers_reward"] is None
-    mixed = [row(("positive_prompt", 1.0), ("negative_prompt", 0.0)), row(("positive_prompt", 0.0), ("negative_prompt", 0.5))]
+    mixed = [
+        row(("positive_prompt", 1.0), ("negative_prompt", 0.0)),
+        row(("positive_prompt", 0.0), ("negative_prompt", 0.5)),
+    ]
     report = separation_report(mixed)
     assert report["reference"] == "positive_prompt"
     assert report["pos_gt_neg_share"] == summarize(mixed)["pos_gt_neg_share"] == 0.5
@@ -21,9 +25,11 @@ def test_reward_reference_is_positive_samples_else_dataset_chosen():
 
 
 def test_fluency_is_averaged_per_source_and_a_large_gap_is_flagged():
-    rows = [row(("positive_prompt", 1.0, -1.0), ("negative_prompt", 0.0, -2.0)),
-            row(("positive_prompt", 1.0, -1.5), ("negative_prompt", 0.0, None)),  # an empty response: no fluency
-            row(("dataset_chosen", 0.5))]
+    rows = [
+        row(("positive_prompt", 1.0, -1.0), ("negative_prompt", 0.0, -2.0)),
+        row(("positive_prompt", 1.0, -1.5), ("negative_prompt", 0.0, None)),  # an empty response: no fluency
+        row(("dataset_chosen", 0.5)),
+    ]
     report = separation_report(rows)
     assert report["fluency"] == {"negative_prompt": -2.0, "positive_prompt": -1.25}
     assert report["negative_fluent"] is True and report["warning"] is None  # 0.75 nats/token below
@@ -47,4 +53,6 @@ def test_the_rule_applies_to_a_stored_report_as_to_fresh_rows():
     rows = [row(("positive_prompt", 0.0, -1.0), ("negative_prompt", 1.0, -1.2))]
     fresh = separation_report(rows)
     stored = {k: fresh[k] for k in ("mean_reward", "pos_gt_neg_share", "pos_neg_queries", "fluency")}  # a manifest
-    assert efficacy(stored) == {k: fresh[k] for k in ("reference", "negative_lowers_reward", "negative_fluent", "warning")}
+    assert efficacy(stored) == {
+        k: fresh[k] for k in ("reference", "negative_lowers_reward", "negative_fluent", "warning")
+    }

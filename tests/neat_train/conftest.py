@@ -21,15 +21,22 @@ def make_rows(n_queries: int, round_index: int, seed: int = 0) -> list[dict]:
         n = 1 if i == 0 else 4  # query 0 cannot be ranked: SFT only
         texts = {" ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 12))) for _ in range(n)}
         responses = [make_response(t, "positive_prompt", reward=rng.uniform(-2, 2)) for t in sorted(texts)]
-        rows.append({"query_id": query_id(messages), "messages": messages, "responses": responses,
-                     "round": round_index, "origin": [f"synthetic:{i}"]})
+        rows.append(
+            {
+                "query_id": query_id(messages),
+                "messages": messages,
+                "responses": responses,
+                "round": round_index,
+                "origin": [f"synthetic:{i}"],
+            }
+        )
     return rows
 
 
 def write_round(root, round_index: int, rows: list[dict], rows_per_shard: int = 8):
     writer = RoundWriter(round_dir(root, round_index), round_index, config={"synthetic": True})
     for start in range(0, len(rows), rows_per_shard):
-        writer.write_shard(start // rows_per_shard, rows[start:start + rows_per_shard])
+        writer.write_shard(start // rows_per_shard, rows[start : start + rows_per_shard])
     writer.commit()
     return round_dir(root, round_index)
 

@@ -9,17 +9,37 @@ import shutil
 import pytest
 
 from flows.cli import main as neat
+from neat_data.atomic import sha256_file
 from neat_data.models import load_policy, resolve_policy
 from neat_data.shards import MANIFEST
 from neat_train.summaries import write_model_card
-from neat_data.atomic import sha256_file
 
 STEPS = 3
 
 
 def train(scored, out, *extra, policy="default"):
-    return neat(["train", "--shards", str(scored), "--policy", str(policy), "--out", str(out), "--device", "cpu",
-                 "--max-steps", str(STEPS), "--batch-size", "2", "--alpha", "0.5", "--beta", "0.2", *map(str, extra)])
+    return neat(
+        [
+            "train",
+            "--shards",
+            str(scored),
+            "--policy",
+            str(policy),
+            "--out",
+            str(out),
+            "--device",
+            "cpu",
+            "--max-steps",
+            str(STEPS),
+            "--batch-size",
+            "2",
+            "--alpha",
+            "0.5",
+            "--beta",
+            "0.2",
+            *map(str, extra),
+        ]
+    )
 
 
 @pytest.fixture
@@ -89,18 +109,32 @@ def test_tensorboard_events_are_written_to_the_logging_dir_and_kept(scored_round
         assert [s.value for s in scalars] == pytest.approx([entry[term] for entry in log], rel=1e-5)
 
     elsewhere = tmp_path / "elsewhere"
-    assert train(scored_round, tmp_path / "adapter2", "--report_to", "tensorboard", "--logging_dir", elsewhere,
-                 policy=tiny_policy_dir) == 0
+    assert (
+        train(
+            scored_round,
+            tmp_path / "adapter2",
+            "--report_to",
+            "tensorboard",
+            "--logging_dir",
+            elsewhere,
+            policy=tiny_policy_dir,
+        )
+        == 0
+    )
     assert list(elsewhere.rglob("events.out.tfevents.*")) and not (tmp_path / "adapter2" / "logs").exists()
 
 
-@pytest.mark.parametrize("integration, env, written", [
-    ("wandb", {"WANDB_MODE": "offline", "WANDB_SILENT": "true"}, "wandb/offline-run-*/*.wandb"),
-    ("mlflow", {}, "mlflow.db"),
-    ("trackio", {}, "trackio/*.db"),
-])
-def test_other_integrations_write_offline_under_the_logging_dir(scored_round, tmp_path, tiny_policy_dir, monkeypatch,
-                                                                integration, env, written):
+@pytest.mark.parametrize(
+    "integration, env, written",
+    [
+        ("wandb", {"WANDB_MODE": "offline", "WANDB_SILENT": "true"}, "wandb/offline-run-*/*.wandb"),
+        ("mlflow", {}, "mlflow.db"),
+        ("trackio", {}, "trackio/*.db"),
+    ],
+)
+def test_other_integrations_write_offline_under_the_logging_dir(
+    scored_round, tmp_path, tiny_policy_dir, monkeypatch, integration, env, written
+):
     """Run by hand in a venv with them installed (they are not in the dev extra); skipped otherwise."""
     import importlib.util
 
@@ -131,8 +165,12 @@ def test_each_integration_is_pointed_under_the_logging_dir_unless_the_user_set_i
         monkeypatch.delenv(key, raising=False)
     out, logs = tmp_path / "adapter", (tmp_path / "adapter" / "logs").resolve()
     env = tracking_env(SimpleNamespace(report_to=["tensorboard", "wandb", "mlflow", "trackio"], logging_dir=None), out)
-    assert env == {"TENSORBOARD_LOGGING_DIR": str(logs / "tensorboard"), "WANDB_DIR": str(logs),
-                   "MLFLOW_TRACKING_URI": f"sqlite:///{logs / 'mlflow.db'}", "TRACKIO_DIR": str(logs / "trackio")}
+    assert env == {
+        "TENSORBOARD_LOGGING_DIR": str(logs / "tensorboard"),
+        "WANDB_DIR": str(logs),
+        "MLFLOW_TRACKING_URI": f"sqlite:///{logs / 'mlflow.db'}",
+        "TRACKIO_DIR": str(logs / "trackio"),
+    }
     assert logs.is_dir()
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")  # a tracking server: kept
     env = tracking_env(SimpleNamespace(report_to=["mlflow"], logging_dir=str(tmp_path / "mine")), out)

@@ -31,11 +31,24 @@ def run_eval(capsys, *args, stderr: list | None = None):
     return code, (json.loads(captured.out) if code == 0 else captured.err)
 
 
-def test_eval_reports_reward_perplexity_length_and_distinct2_on_held_out_queries(hh_many, tiny_policy_dir,
-                                                                               tiny_rm_dir, tmp_path, capsys):
+def test_eval_reports_reward_perplexity_length_and_distinct2_on_held_out_queries(
+    hh_many, tiny_policy_dir, tiny_rm_dir, tmp_path, capsys
+):
     answers, stderr = tmp_path / "answers.jsonl", []
-    code, report = run_eval(capsys, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir, "--dataset", hh_many,
-                            "--limit", 5, "--responses-out", answers, stderr=stderr)
+    code, report = run_eval(
+        capsys,
+        "--policy",
+        tiny_policy_dir,
+        "--rm",
+        tiny_rm_dir,
+        "--dataset",
+        hh_many,
+        "--limit",
+        5,
+        "--responses-out",
+        answers,
+        stderr=stderr,
+    )
     assert code == 0
     assert f"answering ({tiny_policy_dir.name}@base): 100%" in stderr[0] and "5/5" in stderr[0]  # tqdm progress
     assert {"mean_reward", "reward_std", "perplexity", "n", "distinct_2", "length", "chosen_mean_reward"} <= set(report)
@@ -54,8 +67,9 @@ def test_perplexity_matches_the_models_own_loss_on_the_chosen_reply(hh_many, tin
 
     from neat_data.hh import load_hh
 
-    code, report = run_eval(capsys, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir, "--dataset", hh_many,
-                            "--limit", 1)
+    code, report = run_eval(
+        capsys, "--policy", tiny_policy_dir, "--rm", tiny_rm_dir, "--dataset", hh_many, "--limit", 1
+    )
     assert code == 0
     pair = next(p for p in load_hh(str(hh_many)).pairs if split_of(p.query_id) == "test")
     tok = AutoTokenizer.from_pretrained(tiny_policy_dir)
@@ -89,7 +103,8 @@ def test_win_rate_against_a_baseline(hh_many, tiny_policy_dir, tiny_rm_dir, tmp_
     code, report = run_eval(capsys, *common, "--baseline-responses", empty)
     messages = {p.query_id: p.messages for p in load_hh(str(hh_many)).pairs}
     empty_rewards = RewardScorer(str(tiny_rm_dir), device="cpu", use_cache=False, progress=False).score(
-        [(messages[r["query_id"]], "") for r in rows])
+        [(messages[r["query_id"]], "") for r in rows]
+    )
     expected = sum(r["reward"] > e for r, e in zip(rows, empty_rewards))
     assert code == 0 and report["n"] == 4 and report["wins"] == expected
     assert report["baseline_mean_reward"] == pytest.approx(sum(empty_rewards) / 4, rel=1e-5)
@@ -122,8 +137,9 @@ def test_eval_bad_input(tmp_path, capsys):
     assert "no mean_reward" in capsys.readouterr().err
 
 
-def test_judge_scores_the_same_answers_with_length_control(hh_many, diverse_policy_dir, tiny_rm_dir,
-                                                           tiny_judge_dir, tmp_path, capsys):
+def test_judge_scores_the_same_answers_with_length_control(
+    hh_many, diverse_policy_dir, tiny_rm_dir, tiny_judge_dir, tmp_path, capsys
+):
     from transformers import AutoTokenizer
 
     from neat_data.hh import load_hh
@@ -137,8 +153,15 @@ def test_judge_scores_the_same_answers_with_length_control(hh_many, diverse_poli
     rows = [json.loads(ln) for ln in answers.read_text().splitlines()]
     assert {"mean_tokens", "length_controlled_reward", "length_control", "judge", "mean_reward"} <= set(report)
     judge = report["judge"]
-    assert {"mean_reward", "reward_std", "chosen_mean_reward", "length_controlled_reward", "rm", "rm_fingerprint",
-            "same_as_rm"} <= set(judge)
+    assert {
+        "mean_reward",
+        "reward_std",
+        "chosen_mean_reward",
+        "length_controlled_reward",
+        "rm",
+        "rm_fingerprint",
+        "same_as_rm",
+    } <= set(judge)
     assert judge["same_as_rm"] is False and judge["rm_fingerprint"] != report["rm_fingerprint"]
     # every answer kept with its length in policy tokens and both rewards
     tok = AutoTokenizer.from_pretrained(diverse_policy_dir)
@@ -150,11 +173,15 @@ def test_judge_scores_the_same_answers_with_length_control(hh_many, diverse_poli
     pairs = {p.query_id: p for p in load_hh(str(hh_many)).pairs}
     chosen = [pairs[r["query_id"]] for r in rows]
     judge_chosen = RewardScorer(str(tiny_judge_dir), device="cpu", use_cache=False, progress=False).score(
-        [(p.messages, p.chosen) for p in chosen])
-    fit = metrics.length_controlled({
-        "policy": ([r["judge_reward"] for r in rows], [r["tokens"] for r in rows]),
-        "reference": (judge_chosen, [len(tok(p.chosen, add_special_tokens=False)["input_ids"]) for p in chosen]),
-    }, "reference")
+        [(p.messages, p.chosen) for p in chosen]
+    )
+    fit = metrics.length_controlled(
+        {
+            "policy": ([r["judge_reward"] for r in rows], [r["tokens"] for r in rows]),
+            "reference": (judge_chosen, [len(tok(p.chosen, add_special_tokens=False)["input_ids"]) for p in chosen]),
+        },
+        "reference",
+    )
     assert judge["length_control"]["reference"] == "dataset chosen replies"
     assert judge["length_controlled_reward"] == pytest.approx(fit["reward"]["policy"], rel=1e-5)
     assert judge["chosen_mean_reward"] == pytest.approx(sum(judge_chosen) / 4, rel=1e-5)
@@ -168,13 +195,27 @@ def test_judge_scores_the_same_answers_with_length_control(hh_many, diverse_poli
         assert fields["length_controlled_reward"] == pytest.approx(fields["baseline_mean_reward"])
 
 
-def test_a_judge_equal_to_the_training_rm_is_allowed_with_a_warning(hh_many, tiny_policy_dir, tiny_rm_dir, tmp_path,
-                                                                    capsys):
+def test_a_judge_equal_to_the_training_rm_is_allowed_with_a_warning(
+    hh_many, tiny_policy_dir, tiny_rm_dir, tmp_path, capsys
+):
     import shutil
 
     copy = shutil.copytree(tiny_rm_dir, tmp_path / "same-rm")  # another name, the same weights
-    common = ["eval", "--device", "cpu", "--max-new-tokens", "6", "--policy", str(tiny_policy_dir), "--rm",
-              str(tiny_rm_dir), "--dataset", str(hh_many), "--limit", "2"]
+    common = [
+        "eval",
+        "--device",
+        "cpu",
+        "--max-new-tokens",
+        "6",
+        "--policy",
+        str(tiny_policy_dir),
+        "--rm",
+        str(tiny_rm_dir),
+        "--dataset",
+        str(hh_many),
+        "--limit",
+        "2",
+    ]
     for judge in (tiny_rm_dir, copy):
         code = neat([*common, "--json", "--judge", str(judge)])
         captured = capsys.readouterr()

@@ -97,8 +97,9 @@ def test_batch_loss_tied_rewards_have_no_penalty_and_no_dpo_pair():
 def test_batch_loss_dpo_uses_summed_logps_and_the_reference():
     stats = _stats([-1.0, -1.2], [0.0, 0.0], sums=[-10.0, -12.0])
     ref = torch.tensor([-11.0, -11.0])
-    terms = batch_loss(stats, torch.tensor([3.0, -3.0]), torch.tensor([0, 0]), 1, LossConfig("dpo", beta=0.1),
-                       ref_sum=ref)
+    terms = batch_loss(
+        stats, torch.tensor([3.0, -3.0]), torch.tensor([0, 0]), 1, LossConfig("dpo", beta=0.1), ref_sum=ref
+    )
     assert terms.total.item() == pytest.approx(math.log(1 + math.exp(-0.2)))
 
 
@@ -123,9 +124,12 @@ def test_one_neat_step_raises_the_best_and_lowers_the_worst(tiny_policy_dir, tin
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_pretrained(tiny_policy_dir)
     cfg = LossConfig("neat", alpha=1.0, beta=1.0, penalty=penalty, floor=-50.0)
-    example = {"query_id": "q", "messages": [{"role": "user", "content": "How do I bake bread?"}],
-               "texts": ["Mix flour, water and yeast.", "I don't know any jokes.", "Use a bat."],
-               "rewards": [2.0, 0.0, -3.0]}
+    example = {
+        "query_id": "q",
+        "messages": [{"role": "user", "content": "How do I bake bread?"}],
+        "texts": ["Mix flour, water and yeast.", "I don't know any jokes.", "Use a bat."],
+        "rewards": [2.0, 0.0, -3.0],
+    }
     feature = tokenize_example(example, tiny_tokenizer, tiny_tokenizer.chat_template, "all", 128, 64)
     batch = ResponseCollator(tiny_tokenizer.pad_token_id)([feature])
     best = int(batch["rewards"].argmax())

@@ -45,16 +45,24 @@ def test_length_controlled_win_rate_compares_the_length_adjusted_rewards_per_que
 
 
 def eval_report(round_, rm, judge=None, tokens=40.0, n=8):
-    report = {"round": round_, "n": n, "mean_reward": rm, "reward_std": 0.1, "chosen_mean_reward": 0.5,
-              "mean_tokens": tokens}
+    report = {
+        "round": round_,
+        "n": n,
+        "mean_reward": rm,
+        "reward_std": 0.1,
+        "chosen_mean_reward": 0.5,
+        "mean_tokens": tokens,
+    }
     if judge is not None:
         report["judge"] = {"mean_reward": judge, "reward_std": 0.2, "chosen_mean_reward": 0.7}
     return report
 
 
 def answers(rewards, tokens, key="judge_reward"):
-    return [{"query_id": f"q{i}", "response": "x", "tokens": n, "reward": 0.0, key: r}
-            for i, (r, n) in enumerate(zip(rewards, tokens))]
+    return [
+        {"query_id": f"q{i}", "response": "x", "tokens": n, "reward": 0.0, key: r}
+        for i, (r, n) in enumerate(zip(rewards, tokens))
+    ]
 
 
 def test_curves_across_rounds_fit_once_over_all_rounds_with_the_base_as_reference():
@@ -73,8 +81,9 @@ def test_curves_across_rounds_fit_once_over_all_rounds_with_the_base_as_referenc
 
 def test_curves_without_a_judge_control_the_rm_and_without_answers_report_none():
     evals = [eval_report(0, 1.0), eval_report(1, 3.0)]
-    curves = metrics.curves_across_rounds(evals, {0: answers([1.0, 3.0], [4, 8], "reward"),
-                                                  1: answers([3.0, 3.0], [6, 6], "reward")})
+    curves = metrics.curves_across_rounds(
+        evals, {0: answers([1.0, 3.0], [4, 8], "reward"), 1: answers([3.0, 3.0], [6, 6], "reward")}
+    )
     assert curves["length_control"]["by"] == "rm"
     assert curves["rounds"][1]["judge_reward"] is None
     # pooled lengths 4, 8, 6, 6 (mean 6), rewards 1, 3, 3, 3: slope (−2·−1.5 + 2·0.5) / 8 = 0.5
@@ -87,22 +96,28 @@ def test_curves_without_a_judge_control_the_rm_and_without_answers_report_none()
 
 def test_warns_when_answers_collapse_or_the_judge_falls_while_the_rm_rises():
     # the demo's shape: length 43 → 22 → 8 tokens, RM 0.80 → 1.46 → 1.12, judge 0.50 → 0.40 → 0.45
-    rounds = metrics.curves_across_rounds([eval_report(0, 0.80, 0.50, 43), eval_report(1, 1.46, 0.40, 22),
-                                           eval_report(2, 1.12, 0.45, 8)], {})["rounds"]
+    rounds = metrics.curves_across_rounds(
+        [eval_report(0, 0.80, 0.50, 43), eval_report(1, 1.46, 0.40, 22), eval_report(2, 1.12, 0.45, 8)], {}
+    )["rounds"]
     warnings = metrics.hacking_warnings(rounds)
     assert len(warnings) == 4
     assert warnings[0].startswith("round 1: mean answer length 22.0 tokens is 51% of the base policy's 43.0")
-    assert "round 1: vs the base policy (round 0), the training RM's reward rose (0.800 → 1.460) while the " \
-           "judge's fell (0.500 → 0.400)" in warnings[1]
+    assert (
+        "round 1: vs the base policy (round 0), the training RM's reward rose (0.800 → 1.460) while the "
+        "judge's fell (0.500 → 0.400)" in warnings[1]
+    )
     assert warnings[2].startswith("round 2: mean answer length 8.0 tokens is 19%")
     # round 2 vs round 1: the RM fell and the judge rose, no warning; vs the base: RM up, judge down
-    assert "round 2: vs the base policy (round 0), the training RM's reward rose (0.800 → 1.120) while the " \
-           "judge's fell (0.500 → 0.450)" in warnings[3]
+    assert (
+        "round 2: vs the base policy (round 0), the training RM's reward rose (0.800 → 1.120) while the "
+        "judge's fell (0.500 → 0.450)" in warnings[3]
+    )
 
 
 def test_no_warning_for_a_healthy_run_or_a_single_round():
-    rounds = metrics.curves_across_rounds([eval_report(0, 0.8, 0.5, 43), eval_report(1, 1.0, 0.6, 40),
-                                           eval_report(2, 0.9, 0.55, 26)], {})["rounds"]  # 26 ≥ 0.6·43 = 25.8
+    rounds = metrics.curves_across_rounds(
+        [eval_report(0, 0.8, 0.5, 43), eval_report(1, 1.0, 0.6, 40), eval_report(2, 0.9, 0.55, 26)], {}
+    )["rounds"]  # 26 ≥ 0.6·43 = 25.8
     assert metrics.hacking_warnings(rounds) == []
     assert metrics.hacking_warnings(rounds[:1]) == []
     # the RM rises while the judge falls vs the previous round only: said so

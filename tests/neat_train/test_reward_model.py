@@ -3,12 +3,11 @@ import math
 
 import pytest
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.hh import Pair, load_hh
 from neat_data.scoring import RewardScorer
 from neat_train import reward_model, rm_eval_cmd, rm_train_cmd
 from neat_train.reward_model import evaluate_pairs, pair_diagnostics
-
 
 
 def write_hh_jsonl(path, rows):
@@ -16,12 +15,13 @@ def write_hh_jsonl(path, rows):
     return path
 
 
-
 @pytest.fixture
 def sanity_file(tmp_path, hh_rows):
     """The four fixture pairs labelled with sanity-suite categories (two share one category)."""
-    rows = [{**row, "category": cat} for row, cat in zip(hh_rows, ["helpful_vs_dismissive", "factual",
-                                                                    "brief_refusal_vs_harmful", "factual"])]
+    rows = [
+        {**row, "category": cat}
+        for row, cat in zip(hh_rows, ["helpful_vs_dismissive", "factual", "brief_refusal_vs_harmful", "factual"])
+    ]
     return write_hh_jsonl(tmp_path / "sanity.jsonl", rows)
 
 
@@ -36,8 +36,9 @@ def accuracy(rm_dir, hh_file, tmp_path):
     return evaluate_pairs(scorer, load_hh(str(hh_file)).pairs)
 
 
-def test_rm_train_fits_the_pairs_and_its_delta_rebuilds_the_same_model(hh_file, sanity_file, tiny_rm_dir, tmp_path,
-                                                                        capsys):
+def test_rm_train_fits_the_pairs_and_its_delta_rebuilds_the_same_model(
+    hh_file, sanity_file, tiny_rm_dir, tmp_path, capsys
+):
     from neat_data.models import materialise_rm
 
     before = accuracy(tiny_rm_dir, hh_file, tmp_path)
@@ -63,7 +64,7 @@ def test_rm_train_fits_the_pairs_and_its_delta_rebuilds_the_same_model(hh_file, 
     a = RewardScorer(str(out), device="cpu", use_cache=False, progress=False).score(items)
     b = RewardScorer(str(rebuilt), device="cpu", use_cache=False, progress=False).score(items)
     assert a == pytest.approx(b, abs=1e-5)
-    with pytest.raises(NeatDataError, match="--overwrite"):
+    with pytest.raises(NeatError, match="--overwrite"):
         rm_train_cmd.run(train_config(hh_file, tiny_rm_dir, out))
 
 
@@ -82,16 +83,19 @@ def test_rm_train_holds_out_the_test_split(hh_file, tiny_rm_dir, tmp_path, capsy
     assert "held-out test split of" in capsys.readouterr().out
 
 
-def test_rm_train_reads_several_sources_and_skips_a_missing_sanity_suite(hh_file, tiny_rm_dir, tmp_path, capsys,
-                                                                          monkeypatch):
+def test_rm_train_reads_several_sources_and_skips_a_missing_sanity_suite(
+    hh_file, tiny_rm_dir, tmp_path, capsys, monkeypatch
+):
     monkeypatch.setattr(reward_model, "SANITY_SUITE", tmp_path / "absent.jsonl")
-    other = write_hh_jsonl(tmp_path / "other.jsonl", [json.loads(line) for line in hh_file.read_text().splitlines()[:2]])
+    other = write_hh_jsonl(
+        tmp_path / "other.jsonl", [json.loads(line) for line in hh_file.read_text().splitlines()[:2]]
+    )
     out = tmp_path / "rm"
     rm_train_cmd.run(train_config([str(hh_file), str(other)], tiny_rm_dir, out, epochs=1))
     report = json.loads((out / "neat_rm_train.json").read_text())
     assert report["train"]["pairs"] == 6 and report["sanity"] == {}
     assert "no sanity suite found" in capsys.readouterr().out
-    with pytest.raises(NeatDataError, match="--sanity .*nope.jsonl: no such file"):
+    with pytest.raises(NeatError, match="--sanity .*nope.jsonl: no such file"):
         train_config(hh_file, tiny_rm_dir, out, sanity=[str(tmp_path / "nope.jsonl")])
 
 
@@ -106,17 +110,29 @@ def test_rm_eval_json(hh_file, tiny_rm_dir, capsys):
     rejected = scorer.score([(p.messages, p.rejected) for p in pairs])
     assert result["accuracy"] == sum(c > r for c, r in zip(chosen, rejected)) / 4
     assert result["mean_margin"] == pytest.approx(sum(c - r for c, r in zip(chosen, rejected)) / 4, abs=1e-6)
-    with pytest.raises(NeatDataError, match="--subset"):
+    with pytest.raises(NeatError, match="--subset"):
         rm_eval_cmd.Config(pairs=str(hh_file), subset="dev")
 
 
 def test_rm_eval_json_has_the_diagnostics_others_rely_on(sanity_file, tiny_rm_dir, capsys):
     rm_eval_cmd.run(rm_eval_cmd.Config(pairs=str(sanity_file), rm=str(tiny_rm_dir), json=True, device="cpu"))
     result = json.loads(capsys.readouterr().out)
-    assert {"accuracy", "pairs", "mean_margin", "by_category", "accuracy_chosen_longer", "accuracy_chosen_shorter",
-            "shorter_wins_accuracy", "length_spearman", "warnings"} <= set(result)
+    assert {
+        "accuracy",
+        "pairs",
+        "mean_margin",
+        "by_category",
+        "accuracy_chosen_longer",
+        "accuracy_chosen_shorter",
+        "shorter_wins_accuracy",
+        "length_spearman",
+        "warnings",
+    } <= set(result)
     assert {cat: v["pairs"] for cat, v in result["by_category"].items()} == {
-        "brief_refusal_vs_harmful": 1, "factual": 2, "helpful_vs_dismissive": 1}
+        "brief_refusal_vs_harmful": 1,
+        "factual": 2,
+        "helpful_vs_dismissive": 1,
+    }
     # recomputed from the RM's scores and its tokenizer's response lengths
     scorer = RewardScorer(str(tiny_rm_dir), device="cpu", use_cache=False, progress=False)
     pairs = load_hh(str(sanity_file)).pairs
@@ -181,16 +197,17 @@ def stub_pairs(*replies):
 
 def test_evaluate_pairs_uses_response_lengths_and_refuses_constant_scores():
     pairs = stub_pairs(("a b c", "d", "x"), ("e", "f g h i", "x"), ("j k", "l m n o p", "y"), ("q r s", "t", "y"))
-    scorer = StubScorer({"a b c": 1.0, "d": 0.0, "e": 0.0, "f g h i": 1.0, "j k": 2.0, "l m n o p": 1.0,
-                         "q r s": 1.5, "t": 2.0})
+    scorer = StubScorer(
+        {"a b c": 1.0, "d": 0.0, "e": 0.0, "f g h i": 1.0, "j k": 2.0, "l m n o p": 1.0, "q r s": 1.5, "t": 2.0}
+    )
     result = evaluate_pairs(scorer, pairs)
     assert result["accuracy"] == 0.5 and result["mean_margin"] == pytest.approx((1 - 1 + 1 - 0.5) / 4)
     assert (result["accuracy_chosen_longer"], result["accuracy_chosen_shorter"]) == (0.5, 0.5)
     assert result["by_category"] == {"x": {"accuracy": 0.5, "pairs": 2}, "y": {"accuracy": 0.5, "pairs": 2}}
     assert result["shorter_wins_accuracy"] == 0.5 and result["warnings"] == []
-    with pytest.raises(NeatDataError, match="stub: its scores on these 4 pairs are all 0.25 .*broken or untrained"):
+    with pytest.raises(NeatError, match="stub: its scores on these 4 pairs are all 0.25 .*broken or untrained"):
         evaluate_pairs(StubScorer(dict.fromkeys(scorer.rewards, 0.25)), pairs)
-    with pytest.raises(NeatDataError, match="not all finite"):
+    with pytest.raises(NeatError, match="not all finite"):
         evaluate_pairs(StubScorer({**scorer.rewards, "d": float("nan")}), pairs)
 
 
@@ -211,9 +228,9 @@ def test_rm_eval_refuses_an_rm_with_a_constant_head(sanity_file, tiny_rm_dir, tm
 
 
 def test_rm_train_rejects_bad_flags(hh_file):
-    with pytest.raises(NeatDataError, match="--delta-out needs --method lora"):
+    with pytest.raises(NeatError, match="--delta-out needs --method lora"):
         rm_train_cmd.Config(pairs=str(hh_file), method="full", delta_out="x")
-    with pytest.raises(NeatDataError, match="--train-on"):
+    with pytest.raises(NeatError, match="--train-on"):
         rm_train_cmd.Config(pairs=str(hh_file), train_on="test")
 
 
@@ -225,8 +242,11 @@ def test_help_lists_the_flags_others_rely_on(command, capsys):
         main([*command, "--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    flags = {"rm train": ["--pairs", "--out", "--limit", "--seed"], "rm eval": ["--pairs", "--rm", "--json", "--limit"],
-             "score": ["--dataset", "--rm", "--out", "--limit", "--batch-size"]}[" ".join(command)]
+    flags = {
+        "rm train": ["--pairs", "--out", "--limit", "--seed"],
+        "rm eval": ["--pairs", "--rm", "--json", "--limit"],
+        "score": ["--dataset", "--rm", "--out", "--limit", "--batch-size"],
+    }[" ".join(command)]
     assert all(flag in out for flag in flags)
 
 
@@ -240,8 +260,10 @@ def test_judge_head_init_scores_like_the_lm_asked_the_judge_question(tiny_policy
     tok = AutoTokenizer.from_pretrained(tiny_policy_dir)
     tok.chat_template = reward_model.judge_template(tok.chat_template)
     text = rm_text(tok, [{"role": "user", "content": "How do I bake bread?"}], "Mix flour and water.")
-    assert text.endswith(f"Mix flour and water.<|im_end|>\n<|im_start|>user\n{reward_model.JUDGE_QUESTION}<|im_end|>\n"
-                         "<|im_start|>assistant\n")
+    assert text.endswith(
+        f"Mix flour and water.<|im_end|>\n<|im_start|>user\n{reward_model.JUDGE_QUESTION}<|im_end|>\n"
+        "<|im_start|>assistant\n"
+    )
     rm = reward_model.build_model(tiny_policy_dir, "full", 4, tokenizer=tok, head_init="judge")
     lm = AutoModelForCausalLM.from_pretrained(tiny_policy_dir)
     ids = tok(text, return_tensors="pt", add_special_tokens=False)
@@ -256,8 +278,16 @@ def test_rm_train_on_an_lm_base_with_judge_head_and_top_layer_lora(hh_file, tiny
 
     monkeypatch.setattr(reward_model, "JUDGE_WORDS", ("Y", "N"))
     out, delta = tmp_path / "rm", tmp_path / "rm-delta"
-    config = train_config(hh_file, tiny_policy_dir, out, delta_out=str(delta), head_init="judge", lora_layers=1,
-                          max_length=256, sanity=[str(hh_file)])
+    config = train_config(
+        hh_file,
+        tiny_policy_dir,
+        out,
+        delta_out=str(delta),
+        head_init="judge",
+        lora_layers=1,
+        max_length=256,
+        sanity=[str(hh_file)],
+    )
     assert rm_train_cmd.run(config) == 0
     adapter = json.loads((delta / "adapter_config.json").read_text())
     assert adapter["layers_to_transform"] == [1] and adapter["modules_to_save"] == ["score"]
@@ -269,14 +299,15 @@ def test_rm_train_on_an_lm_base_with_judge_head_and_top_layer_lora(hh_file, tiny
     a = RewardScorer(str(out), device="cpu", use_cache=False, progress=False).score(items)
     b = RewardScorer(str(rebuilt), device="cpu", use_cache=False, progress=False).score(items)
     assert a == pytest.approx(b, abs=1e-5)
-    with pytest.raises(NeatDataError, match="--head-init"):
+    with pytest.raises(NeatError, match="--head-init"):
         train_config(hh_file, tiny_policy_dir, out, head_init="zero")
 
 
-def test_rm_train_keeps_the_model_when_an_evaluation_says_nothing(hh_file, sanity_file, tiny_rm_dir, tmp_path, capsys,
-                                                                   monkeypatch):
+def test_rm_train_keeps_the_model_when_an_evaluation_says_nothing(
+    hh_file, sanity_file, tiny_rm_dir, tmp_path, capsys, monkeypatch
+):
     def constant(scorer, pairs):
-        raise NeatDataError("its scores on these 4 pairs are all 0.5")
+        raise NeatError("its scores on these 4 pairs are all 0.5")
 
     monkeypatch.setattr(reward_model, "evaluate_pairs", constant)
     out = tmp_path / "rm"

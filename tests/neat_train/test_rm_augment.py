@@ -4,7 +4,7 @@ import re
 import pytest
 import torch
 
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_data.hh import Pair
 from neat_train import rm_augment, rm_train_cmd
 from neat_train.reward_model import BradleyTerryTrainer, PairCollator, length_balance_weights
@@ -18,8 +18,10 @@ REPLIES = [
 
 
 def pairs(n=4):
-    return [Pair(f"q{i}", [{"role": "user", "content": f"Question {i}?"}], REPLIES[i % 4], "No.", f"f:{i}")
-            for i in range(n)]
+    return [
+        Pair(f"q{i}", [{"role": "user", "content": f"Question {i}?"}], REPLIES[i % 4], "No.", f"f:{i}")
+        for i in range(n)
+    ]
 
 
 def test_each_kind_makes_the_negative_it_promises():
@@ -48,7 +50,7 @@ def test_augment_pairs_is_seeded_and_keeps_the_chosen_reply():
     assert len(a) == 20  # 10 per kind, every one applicable
     assert all(p.chosen in REPLIES and p.rejected != p.chosen and p.origin.startswith("augment:") for p in a)
     assert {p.origin.split(":")[1] for p in a} == {"off_topic", "truncated"}
-    with pytest.raises(NeatDataError, match="unknown kind.*bogus"):
+    with pytest.raises(NeatError, match="unknown kind.*bogus"):
         rm_augment.parse_kinds("truncated,bogus")
     assert rm_augment.parse_kinds("") == []
 
@@ -59,8 +61,10 @@ def test_length_balance_weights_make_length_uninformative():
 
     q = [{"role": "user", "content": "?"}]
     # chosen shorter in 3 pairs, longer in 1, equal in 1
-    ps = [Pair(str(i), q, c, r, "o") for i, (c, r) in enumerate(
-        [("a", "b c"), ("a", "b c d"), ("a b", "c d e"), ("a b c", "d"), ("a b", "c d")])]
+    ps = [
+        Pair(str(i), q, c, r, "o")
+        for i, (c, r) in enumerate([("a", "b c"), ("a", "b c d"), ("a b", "c d e"), ("a b c", "d"), ("a b", "c d")])
+    ]
     w = length_balance_weights(ps, tok)
     assert w == [4 / 6, 4 / 6, 4 / 6, 2.0, 1.0]
     assert sum(w[:3]) == pytest.approx(w[3] * 1)  # shorter-chosen weight == longer-chosen weight
@@ -72,23 +76,36 @@ def test_pair_weights_weight_the_bradley_terry_loss(tiny_tokenizer):
             return type("Out", (), {"logits": input_ids[:, :1].float() / 100})()
 
     collate = PairCollator(tiny_tokenizer)
-    features = [{"chosen": {"input_ids": [200, 1], "attention_mask": [1, 1]}, "rejected": {"input_ids": [100],
-                 "attention_mask": [1]}, "weight": 3.0},
-                {"chosen": {"input_ids": [100], "attention_mask": [1]}, "rejected": {"input_ids": [300],
-                 "attention_mask": [1]}, "weight": 0.5}]
+    features = [
+        {
+            "chosen": {"input_ids": [200, 1], "attention_mask": [1, 1]},
+            "rejected": {"input_ids": [100], "attention_mask": [1]},
+            "weight": 3.0,
+        },
+        {
+            "chosen": {"input_ids": [100], "attention_mask": [1]},
+            "rejected": {"input_ids": [300], "attention_mask": [1]},
+            "weight": 0.5,
+        },
+    ]
     batch = collate(features)
     assert batch["pair_weight"].tolist() == [3.0, 0.5]
     loss = BradleyTerryTrainer.compute_loss(None, Fixed(), batch)
-    expected = (3.0 * -torch.nn.functional.logsigmoid(torch.tensor(1.0))
-                + 0.5 * -torch.nn.functional.logsigmoid(torch.tensor(-2.0))) / 2
+    expected = (
+        3.0 * -torch.nn.functional.logsigmoid(torch.tensor(1.0))
+        + 0.5 * -torch.nn.functional.logsigmoid(torch.tensor(-2.0))
+    ) / 2
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
 
 
 def test_parts_are_disjoint_and_validation_is_held_out(monkeypatch):
     import neat_data.hh
 
-    monkeypatch.setattr(neat_data.hh, "split_of", lambda qid, share=0.2, seed=0: (
-        "test" if int(qid[1:]) % 100 / 100 < share else "train") if seed else "train")
+    monkeypatch.setattr(
+        neat_data.hh,
+        "split_of",
+        lambda qid, share=0.2, seed=0: ("test" if int(qid[1:]) % 100 / 100 < share else "train") if seed else "train",
+    )
     ps = [Pair(f"q{i}", [], "a", "b", "o") for i in range(100)]
     config = lambda **kw: rm_train_cmd.Config(pairs="x.jsonl", **kw)  # noqa: E731
     first, _ = rm_train_cmd.training_pool(ps, config(part="0:0.3"))
@@ -97,7 +114,7 @@ def test_parts_are_disjoint_and_validation_is_held_out(monkeypatch):
     train, valid = rm_train_cmd.training_pool(ps, config(valid_share=0.1))
     assert len(valid) == 10 and len(train) == 90 and not set(map(id, train)) & set(map(id, valid))
     for bad in ("0.5", "0.6:0.4", "a:b", "0:1.5"):
-        with pytest.raises(NeatDataError, match="--part must be LO:HI"):
+        with pytest.raises(NeatError, match="--part must be LO:HI"):
             config(part=bad)
-    with pytest.raises(NeatDataError, match="--valid-share"):
+    with pytest.raises(NeatError, match="--valid-share"):
         config(valid_share=1.0)

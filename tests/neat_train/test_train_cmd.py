@@ -4,6 +4,7 @@ import json
 import shutil
 
 import pytest
+from conftest import make_rows, write_round
 from safetensors.torch import load_file
 
 from flows.cli import main as neat
@@ -13,14 +14,28 @@ from neat_data.load_cmd import Config as LoadConfig
 from neat_data.load_cmd import write_round0
 from neat_data.shards import MANIFEST, read_round
 
-from conftest import make_rows, write_round
-
 LOG_KEYS = {"step", "loss", "loss_sft", "loss_rank", "loss_pen"}
 
 
 def train(scored, policy, out, *extra):
-    return neat(["train", "--shards", str(scored), "--policy", str(policy), "--output_dir", str(out), "--use_cpu",
-                 "true", "--max_steps", "3", "--per_device_train_batch_size", "2", *map(str, extra)])
+    return neat(
+        [
+            "train",
+            "--shards",
+            str(scored),
+            "--policy",
+            str(policy),
+            "--output_dir",
+            str(out),
+            "--use_cpu",
+            "true",
+            "--max_steps",
+            "3",
+            "--per_device_train_batch_size",
+            "2",
+            *map(str, extra),
+        ]
+    )
 
 
 def read_log(out):
@@ -43,7 +58,9 @@ def test_train_writes_adapter_config_fingerprints_and_per_step_log(scored_round,
     held_out = sum(split_of(r["query_id"]) == "test" for r in rows)
     assert data["held_out"] == held_out > 0 and data["queries"] == len(rows) - held_out
     assert data["single_response"] == (split_of(rows[0]["query_id"]) == "train")
-    seen = {q for ln in (out / "seen_queries.rank-0.jsonl").read_text().splitlines() for q in json.loads(ln)["query_ids"]}
+    seen = {
+        q for ln in (out / "seen_queries.rank-0.jsonl").read_text().splitlines() for q in json.loads(ln)["query_ids"]
+    }
     assert seen and all(split_of(q) == "train" for q in seen)  # held-out queries are never trained on
     identity = json.loads((out / "train_config.json").read_text())["identity"]
     assert identity["config"]["loss"] == "neat" and identity["policy_path"] == str(tiny_policy_dir)
@@ -106,8 +123,22 @@ def test_baselines_train(scored_round, tiny_policy_dir, tmp_path, loss):
 
 def test_full_fine_tuning_with_gradient_checkpointing_and_bf16(scored_round, tiny_policy_dir, tmp_path):
     out = tmp_path / "full"
-    assert train(scored_round, tiny_policy_dir, out, "--method", "full", "--gradient-checkpointing", "true",
-                 "--bf16", "true", "--learning-rate", "1e-3") == 0
+    assert (
+        train(
+            scored_round,
+            tiny_policy_dir,
+            out,
+            "--method",
+            "full",
+            "--gradient-checkpointing",
+            "true",
+            "--bf16",
+            "true",
+            "--learning-rate",
+            "1e-3",
+        )
+        == 0
+    )
     assert (out / "model.safetensors").is_file() and (out / "tokenizer_config.json").is_file()
     assert json.loads((out / "result.json").read_text())["saved"] == "model"
 
@@ -160,21 +191,24 @@ def test_bad_inputs_are_refused_naming_the_file(scored_round, tiny_policy_dir, t
     assert "argument --penalty: invalid choice: 'huge' (choose from 'nll', 'unlikelihood')" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("old, new", [
-    (["--out", "o"], ["--output_dir", "o"]),
-    (["--out=o"], ["--output_dir", "o"]),
-    (["--batch-size", "3"], ["--per_device_train_batch_size", "3"]),
-    (["--batch_size", "3"], ["--per_device_train_batch_size", "3"]),
-    (["--grad-accum", "4"], ["--gradient_accumulation_steps", "4"]),
-    (["--grad_accum", "4"], ["--gradient_accumulation_steps", "4"]),
-    (["--epochs", "2.5"], ["--num_train_epochs", "2.5"]),
-    (["--lr-scheduler", "cosine"], ["--lr_scheduler_type", "cosine"]),
-    (["--lr_scheduler=cosine"], ["--lr_scheduler_type", "cosine"]),
-    (["--gradient-checkpointing", "true"], ["--activation_checkpointing", "true"]),
-    (["--device", "cpu"], ["--use_cpu", "true"]),
-    (["--device", "auto"], ["--use_cpu", "false"]),
-    (["--device=cuda"], ["--use_cpu", "false"]),
-])
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        (["--out", "o"], ["--output_dir", "o"]),
+        (["--out=o"], ["--output_dir", "o"]),
+        (["--batch-size", "3"], ["--per_device_train_batch_size", "3"]),
+        (["--batch_size", "3"], ["--per_device_train_batch_size", "3"]),
+        (["--grad-accum", "4"], ["--gradient_accumulation_steps", "4"]),
+        (["--grad_accum", "4"], ["--gradient_accumulation_steps", "4"]),
+        (["--epochs", "2.5"], ["--num_train_epochs", "2.5"]),
+        (["--lr-scheduler", "cosine"], ["--lr_scheduler_type", "cosine"]),
+        (["--lr_scheduler=cosine"], ["--lr_scheduler_type", "cosine"]),
+        (["--gradient-checkpointing", "true"], ["--activation_checkpointing", "true"]),
+        (["--device", "cpu"], ["--use_cpu", "true"]),
+        (["--device", "auto"], ["--use_cpu", "false"]),
+        (["--device=cuda"], ["--use_cpu", "false"]),
+    ],
+)
 def test_each_old_flag_name_gives_the_config_of_the_new_one_with_a_note(old, new, capsys):
     from flows.cli import parse_config
     from neat_train.train_cmd import Config

@@ -7,25 +7,37 @@ import torch
 from transformers import AutoModelForCausalLM, TrainingArguments
 
 from flows.cli import main as neat
-from neat_data.errors import NeatDataError
+from neat_data.errors import NeatError
 from neat_train.data import ResponseCollator, load_examples, tokenize_all
 from neat_train.losses import LossConfig
 from neat_train.trainer import NeatTrainer
 
 
 def _trainer(model, tokenizer, features, tmp_path, cfg, micro):
-    args = TrainingArguments(output_dir=str(tmp_path / "ckpt"), use_cpu=True, report_to=[],
-                             per_device_train_batch_size=3, remove_unused_columns=False)
-    trainer = NeatTrainer(model=model, args=args, train_dataset=features,
-                          data_collator=ResponseCollator(tokenizer.pad_token_id), loss_config=cfg,
-                          response_micro_batch=micro, out_dir=tmp_path)
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "ckpt"),
+        use_cpu=True,
+        report_to=[],
+        per_device_train_batch_size=3,
+        remove_unused_columns=False,
+    )
+    trainer = NeatTrainer(
+        model=model,
+        args=args,
+        train_dataset=features,
+        data_collator=ResponseCollator(tokenizer.pad_token_id),
+        loss_config=cfg,
+        response_micro_batch=micro,
+        out_dir=tmp_path,
+    )
     trainer.current_gradient_accumulation_steps = 1
     return trainer
 
 
 @pytest.mark.parametrize("loss,penalty", [("neat", "nll"), ("neat", "unlikelihood"), ("rrhf", "nll")])
-def test_two_pass_micro_batching_gives_the_single_pass_gradient(scored_round, tiny_policy_dir, tiny_tokenizer,
-                                                                tmp_path, loss, penalty):
+def test_two_pass_micro_batching_gives_the_single_pass_gradient(
+    scored_round, tiny_policy_dir, tiny_tokenizer, tmp_path, loss, penalty
+):
     cfg = LossConfig(loss, alpha=1.0, beta=0.5, penalty=penalty, floor=-50.0)
     examples, _ = load_examples([str(scored_round)])
     features, _ = tokenize_all(examples[:3], tiny_tokenizer, tiny_tokenizer.chat_template, "all", 256, 64)
@@ -42,20 +54,43 @@ def test_two_pass_micro_batching_gives_the_single_pass_gradient(scored_round, ti
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6)
 
 
-def test_dpo_starts_at_log2_because_the_reference_is_the_policy_without_its_adapter(scored_round, tiny_policy_dir,
-                                                                                    tmp_path):
+def test_dpo_starts_at_log2_because_the_reference_is_the_policy_without_its_adapter(
+    scored_round, tiny_policy_dir, tmp_path
+):
     out = tmp_path / "dpo"
-    assert neat(["train", "--shards", str(scored_round), "--policy", str(tiny_policy_dir), "--out", str(out),
-                 "--loss", "dpo", "--max-steps", "3", "--batch-size", "2", "--learning-rate", "0.01",
-                 "--device", "cpu"]) == 0
+    assert (
+        neat(
+            [
+                "train",
+                "--shards",
+                str(scored_round),
+                "--policy",
+                str(tiny_policy_dir),
+                "--out",
+                str(out),
+                "--loss",
+                "dpo",
+                "--max-steps",
+                "3",
+                "--batch-size",
+                "2",
+                "--learning-rate",
+                "0.01",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     log = [json.loads(ln) for ln in (out / "train_log.jsonl").read_text().splitlines()]
     # LoRA's B starts at zero: policy == reference at step 1, so every pair's loss is -log σ(0) = log 2
     assert log[0]["loss_dpo"] == pytest.approx(0.693147, abs=1e-5) and log[0]["loss"] == log[0]["loss_dpo"]
     assert log[-1]["loss_dpo"] != pytest.approx(0.693147, abs=1e-5)  # and then it moves
 
 
-def test_a_non_finite_loss_stops_training_with_a_clear_message(scored_round, tiny_policy_dir, tmp_path, monkeypatch,
-                                                               capsys):
+def test_a_non_finite_loss_stops_training_with_a_clear_message(
+    scored_round, tiny_policy_dir, tmp_path, monkeypatch, capsys
+):
     import neat_train.trainer as trainer_module
 
     real = trainer_module.batch_loss
@@ -66,8 +101,21 @@ def test_a_non_finite_loss_stops_training_with_a_clear_message(scored_round, tin
         return terms
 
     monkeypatch.setattr(trainer_module, "batch_loss", poisoned)
-    code = neat(["train", "--shards", str(scored_round), "--policy", str(tiny_policy_dir), "--out",
-                 str(tmp_path / "nan"), "--max-steps", "2", "--device", "cpu"])
+    code = neat(
+        [
+            "train",
+            "--shards",
+            str(scored_round),
+            "--policy",
+            str(tiny_policy_dir),
+            "--out",
+            str(tmp_path / "nan"),
+            "--max-steps",
+            "2",
+            "--device",
+            "cpu",
+        ]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "the loss is not finite at step 1" in err and "--penalty unlikelihood" in err
@@ -81,5 +129,5 @@ def test_two_pass_refuses_fsdp(tiny_policy_dir, tiny_tokenizer, tmp_path, scored
     model = AutoModelForCausalLM.from_pretrained(tiny_policy_dir)
     trainer = _trainer(model, tiny_tokenizer, features, tmp_path, LossConfig(), 2)
     monkeypatch.setattr(type(trainer.accelerator), "distributed_type", property(lambda self: DistributedType.FSDP))
-    with pytest.raises(NeatDataError, match="raise --response-micro-batch"):
+    with pytest.raises(NeatError, match="raise --response-micro-batch"):
         trainer.training_step(model, ResponseCollator(tiny_tokenizer.pad_token_id)(features))
