@@ -28,6 +28,8 @@ from pathlib import Path
 from .errors import NeatError
 from .ranking import make_response, merge_responses
 
+#: how a JSON value that is not an object is named in a reject's reason
+JSON_TYPES = {int: "number", float: "number", str: "string", list: "list", bool: "boolean"}
 TURN_RE = re.compile(r"\n\n(Human|Assistant):")
 ROLE = {"Human": "user", "Assistant": "assistant"}
 LOCAL_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
@@ -236,7 +238,8 @@ def _jsonl_rows(f: Path):
                     yield (
                         origin,
                         BadRow(
-                            f"the row is a JSON {type(row).__name__}, not an object with chosen/rejected",
+                            f"the row is {'JSON null' if row is None else 'a JSON ' + JSON_TYPES[type(row)]}, not an "
+                            "object with chosen/rejected",
                             text.rstrip("\n"),
                         ),
                     )

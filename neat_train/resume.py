@@ -50,12 +50,20 @@ def run_identity(config, policy_path: str, report: DataReport) -> dict:
     }
 
 
+def check_out(out: Path) -> None:
+    """``out`` can take this run: not a finished run, and not a folder of something else (read-only: it runs before
+    the write lock too, so that a refused run leaves nothing behind, not even a lock file)."""
+    if (out / RESULT).exists():
+        raise NeatError(f"{out} holds a finished training run ({RESULT} exists); choose another --output_dir")
+    if not (out / IDENTITY).exists() and out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir()):
+        raise NeatError(f"{out} is not empty and not a neat train output; choose an empty or new --output_dir")
+
+
 def prepare_out(out: Path, identity: dict) -> Path | None:
     """Claim ``out`` (fresh) or resume it; returns the checkpoint to resume from, if any. The caller holds the
     write lock of ``out``."""
     marker = out / IDENTITY
-    if (out / RESULT).exists():
-        raise NeatError(f"{out} holds a finished training run ({RESULT} exists); choose another --output_dir")
+    check_out(out)
     replace = False
     if marker.exists():
         old = json.loads(marker.read_text())
@@ -71,8 +79,6 @@ def prepare_out(out: Path, identity: dict) -> Path | None:
                 "that stopped before its first checkpoint; starting it again with these"
             )
             replace = True
-    elif out.exists() and any(not p.name.startswith(".") for p in out.iterdir()):
-        raise NeatError(f"{out} is not empty and not a neat train output; choose an empty or new --output_dir")
     last = last_complete_checkpoint(out / CHECKPOINTS)
     if rank() == 0:
         out.mkdir(parents=True, exist_ok=True)

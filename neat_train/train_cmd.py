@@ -39,7 +39,7 @@ from neat_data.shards import refuse_inside_round
 from .data import TRAIN_SPLITS, ResponseCollator, load_examples, tokenize_all
 from .losses import LOSSES, PENALTIES, LossConfig
 from .policy import build_model, check_adapter_base, record_portable_base, weights_sha256
-from .resume import CHECKPOINTS, RESULT, log, prepare_out, rank, run_identity
+from .resume import CHECKPOINTS, RESULT, check_out, log, prepare_out, rank, run_identity
 from .summaries import write_model_card
 from .trainer import TRAIN_LOG, NeatTrainer
 
@@ -167,9 +167,8 @@ def run(config: Config) -> int:
     from neat_data.models import adapter_hash, resolve_policy
 
     out = Path(config.output_dir)
-    refuse_inside_round(
-        out, "--output_dir"
-    )  # before the lock: nothing, not even the lock file, is written into a round
+    refuse_inside_round(out, "--output_dir")  # before the lock: nothing, not even the lock file, is written there
+    check_out(out)
     policy_path = resolve_policy(config.policy)
     if config.adapter:
         adapter_hash(config.adapter)  # a PEFT adapter with safetensors weights

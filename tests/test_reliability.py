@@ -261,14 +261,15 @@ def test_4_an_unreadable_file_is_exit_2_naming_it(name, content, message, neat, 
 def test_4_unreadable_rows_are_rejects_with_file_line_and_reason(neat, tmp_path, hh_rows):
     path = tmp_path / "in.jsonl"
     good = _good_lines(hh_rows)
-    path.write_bytes(b"\xef\xbb\xbf" + good + b'{"chosen": "\xff\xfe"}\n42\n["a"]\n')  # BOM, bad UTF-8, scalars
+    path.write_bytes(b"\xef\xbb\xbf" + good + b'{"chosen": "\xff\xfe"}\n42\n["a"]\nnull\n')  # BOM, bad UTF-8, scalars
     rc, out, err = neat("load", "--dataset", path, "--out", tmp_path / "o", "--max-reject-share", "0.5")
-    assert rc == 0 and "read 7 rows: 4 queries" in out  # the BOM did not cost the first row
+    assert rc == 0 and "read 8 rows: 4 queries" in out  # the BOM did not cost the first row
     rejects = [json.loads(x) for x in (round_dir(tmp_path / "o", 0) / REJECTS).read_text().splitlines()]
     assert [(r["origin"], r["reason"]) for r in rejects] == [
         ("in.jsonl:5", "invalid UTF-8 (byte 0xff at position 12)"),
-        ("in.jsonl:6", "the row is a JSON int, not an object with chosen/rejected"),
+        ("in.jsonl:6", "the row is a JSON number, not an object with chosen/rejected"),
         ("in.jsonl:7", "the row is a JSON list, not an object with chosen/rejected"),
+        ("in.jsonl:8", "the row is JSON null, not an object with chosen/rejected"),
     ]
     assert rejects[0]["row"] == '{"chosen": "\ufffd\ufffd"}'  # the bad row is kept (bytes shown replaced)
 
@@ -306,6 +307,18 @@ def test_5_train_with_a_bad_value_then_the_corrected_rerun(neat, tmp_path, hh_fi
     rc, _, err = neat(*args, "--policy", tiny_policy_dir, "--learning-rate", "0.001")
     assert rc == 0 and "stopped before its first checkpoint; starting it again" in err
     assert "-0.1" not in err
+
+
+def test_5_train_into_a_foreign_folder_is_refused_leaving_nothing(
+    neat, tmp_path, hh_file, tiny_policy_dir, tiny_rm_dir
+):
+    data = scored_round(neat, hh_file, tiny_rm_dir, tmp_path / "run")
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("someone else's folder")
+    rc, _, err = neat("train", "--shards", data, "--output_dir", out, "--policy", tiny_policy_dir)
+    assert rc == 2 and f"{out} is not empty and not a neat train output" in err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # not even a lock file
 
 
 # --- 6. a path that does not exist is not a hub id ---------------------------------------------------------------
