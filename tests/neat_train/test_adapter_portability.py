@@ -135,7 +135,8 @@ def test_tensorboard_events_are_written_to_the_logging_dir_and_kept(scored_round
 def test_other_integrations_write_offline_under_the_logging_dir(
     scored_round, tmp_path, tiny_policy_dir, monkeypatch, integration, env, written
 ):
-    """Run by hand in a venv with them installed (they are not in the dev extra); skipped otherwise."""
+    """Each integration for real, offline (wandb, mlflow-skinny and trackio are in the dev extra); skipped where one
+    is not installed."""
     import importlib.util
 
     if importlib.util.find_spec(integration) is None:  # not importorskip: trackio reads TRACKIO_DIR on import
