@@ -26,7 +26,8 @@ def copy_sources(dest: Path) -> None:
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, dest / name)
-    shutil.copytree(ROOT / "data" / "demo", dest / "data" / "demo", ignore=ignore)
+    for shipped in ("demo", "rm-sanity"):
+        shutil.copytree(ROOT / "data" / shipped, dest / "data" / shipped, ignore=ignore)
     for delta in (ROOT / "data" / "models").glob("*-delta"):
         shutil.copytree(delta, dest / "data" / "models" / delta.name)
     (dest / "data" / "models" / "smollm2-135m-instruct").mkdir()  # a converted model must not ship
