@@ -240,9 +240,10 @@ def resolve_policy(name: str, flag: str = "--policy") -> str:
     return name
 
 
-def check_policy_config(path: Path, flag: str = "--policy") -> None:
-    """A local policy directory's config.json is a causal LM transformers can build without remote code; else a
-    NeatError naming the flag and the fix (read before any weights load)."""
+def model_config(path: Path, who: str, auto_class: str, trust_remote_code: bool = False):
+    """The transformers config of the model directory ``path`` (read before any weights load), or a NeatError
+    naming ``who`` (the flag or model) and the fix: config.json that is not JSON or not a valid config, or that asks
+    for custom code for ``auto_class`` while remote code is off."""
     import json
 
     from transformers import AutoConfig
@@ -250,25 +251,33 @@ def check_policy_config(path: Path, flag: str = "--policy") -> None:
     config_file = path / "config.json"
     try:
         raw = json.loads(config_file.read_bytes())
-        auto_map = raw.get("auto_map")
-    except (OSError, ValueError, AttributeError) as e:
+    except (OSError, ValueError) as e:
         raise NeatError(
-            f"{flag} {path}: {config_file} is not a JSON object ({e}); re-save the model with save_pretrained"
+            f"{who}: {config_file} is not valid JSON ({e}); re-save the model with save_pretrained"
         ) from None
-    if auto_map:
-        raise NeatError(
-            f"{flag} {path}: {config_file} asks for custom code (auto_map: {', '.join(auto_map)}) "
-            "and neat never runs remote code (trust_remote_code is off); use a model whose "
-            "architecture ships with transformers"
-        )
+    auto_map = raw.get("auto_map") if isinstance(raw, dict) else None
+    remote = (
+        f"{who}: {config_file} asks for custom code (auto_map: {', '.join(auto_map or [])}) and neat never runs "
+        "remote code (trust_remote_code is off). Use a model whose architecture ships with transformers (saved "
+        "with save_pretrained), or convert this one to such an architecture"
+    )
+    if auto_map and not trust_remote_code and auto_class in auto_map:
+        raise NeatError(remote)
     try:
-        config = AutoConfig.from_pretrained(path)
-    except Exception as e:  # OSError, ValueError, transformers' strict-dataclass errors: all a broken config
+        return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except Exception as e:  # OSError, ValueError, strict-dataclass errors of transformers: all a broken config
+        if auto_map and not trust_remote_code:
+            raise NeatError(remote) from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise NeatError(
-            f"{flag} {path}: {config_file} is not a valid transformers config ({first}); re-save "
-            "the model with save_pretrained"
+            f"{who}: {config_file} is not a valid transformers config ({first}); re-save the model with save_pretrained"
         ) from None
+
+
+def check_policy_config(path: Path, flag: str = "--policy") -> None:
+    """A local policy directory's config.json is a causal LM transformers can build without remote code; else a
+    NeatError naming the flag and the fix."""
+    config = model_config(path, f"{flag} {path}", "AutoModelForCausalLM")
     lm = ("ForCausalLM", "LMHeadModel", "ForConditionalGeneration")
     if config.architectures and not any(a.endswith(lm) for a in config.architectures):
         raise NeatError(

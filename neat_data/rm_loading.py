@@ -5,7 +5,6 @@ command can refuse a wrong RM before hours of work; ``load_rm`` loads it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from .errors import NeatError
@@ -33,42 +32,10 @@ def _hub_snapshot(name: str) -> Path:
         ) from e
 
 
-def _rm_config(name: str, path: Path, trust_remote_code: bool):
-    """The RM's transformers config, or a NeatError saying what is wrong with its config.json."""
-    from transformers import AutoConfig
-
-    try:
-        raw = json.loads((path / "config.json").read_bytes())
-    except (OSError, ValueError) as e:
-        raise NeatError(
-            f"reward model {name!r}: {path / 'config.json'} is not valid JSON ({e}); "
-            "re-save the model with save_pretrained"
-        ) from None
-    auto_map = raw.get("auto_map") if isinstance(raw, dict) else None
-    remote = (
-        f"reward model {name!r}: {path / 'config.json'} asks for custom code (auto_map: "
-        f"{', '.join(auto_map or [])}) and neat never runs remote code (trust_remote_code is off). Use a "
-        "reward model whose architecture ships with transformers (e.g. ...ForSequenceClassification saved "
-        "with save_pretrained), or convert this one to such an architecture"
-    )
-    if auto_map and not trust_remote_code and "AutoModelForSequenceClassification" in auto_map:
-        raise NeatError(remote)
-    try:
-        return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
-    except Exception as e:  # OSError, ValueError, strict-dataclass errors of transformers: all a broken config
-        if auto_map and not trust_remote_code:
-            raise NeatError(remote) from None
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise NeatError(
-            f"reward model {name!r}: {path / 'config.json'} is not a valid transformers config "
-            f"({first}); re-save the model with save_pretrained"
-        ) from None
-
-
 def check_rm(name: str, flag: str = "--rm", trust_remote_code: bool = False) -> Path:
     """The model directory of a one-output sequence-classification RM, or a NeatError saying what is wrong
     with it; reads its config and file names only (no weights), so a command checks its RMs before hours of work."""
-    from .models import hub_id_or_path, require_safetensors
+    from .models import hub_id_or_path, model_config, require_safetensors
 
     path = hub_id_or_path(name, flag)
     if not isinstance(path, Path):
@@ -78,7 +45,7 @@ def check_rm(name: str, flag: str = "--rm", trust_remote_code: bool = False) -> 
             f"reward model {name!r}: {path} has no config.json, so it is not a Hugging Face model directory; "
             "pass a directory saved with save_pretrained (config.json + *.safetensors + tokenizer)"
         )
-    config = _rm_config(name, path, trust_remote_code)
+    config = model_config(path, f"reward model {name!r}", "AutoModelForSequenceClassification", trust_remote_code)
     heads = [a for a in (config.architectures or []) if a.endswith(("ForCausalLM", "LMHeadModel"))]
     if heads and not any(a.endswith("ForSequenceClassification") for a in config.architectures):
         raise NeatError(

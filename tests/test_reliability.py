@@ -482,7 +482,7 @@ def test_8_a_bad_reward_model_is_a_clear_error(case, message, neat, tmp_path, hh
 @pytest.mark.parametrize(
     "case, message",
     [
-        ("invalid json", "config.json is not a JSON object"),
+        ("invalid json", "config.json is not valid JSON"),
         ("invalid value", "config.json is not a valid transformers config (Validation error for field 'hidden_size'"),
         ("auto_map", "asks for custom code (auto_map: AutoModelForCausalLM) and neat never runs remote code"),
         ("reward model", "is a BertForSequenceClassification, not a causal language model"),
