@@ -46,7 +46,7 @@ from neat_data.locks import WriteLock
 from neat_data.shards import MANIFEST, fingerprint, is_round_dir, list_rounds, load_manifest, round_dir, side_file
 from neat_train import metrics, summaries
 
-from .run_config import ParallelConfig, RunConfig, load_run_config, section_args
+from .run_config import ParallelConfig, RunConfig, adapter_dir, answers_path, eval_path, load_run_config, stage_command
 
 BAD_INPUT = 2
 #: a stage's progress bars (tqdm) update its task log at most this often (seconds), unless TQDM_MININTERVAL is set
@@ -144,19 +144,6 @@ def publish_data(config: RunConfig, directory: Path) -> None:
         _logger().warning("round %d: the negative prompt gives NEAT little signal: %s", data["round"], data["warning"])
 
 
-def adapter_dir(config: RunConfig, index: int) -> Path:
-    return Path(config.out) / "adapters" / f"round-{index:03d}"
-
-
-def eval_path(config: RunConfig, index: int) -> Path:
-    return Path(config.out) / "eval" / f"round-{index:03d}.json"
-
-
-def answers_path(config: RunConfig, index: int) -> Path:
-    """The answers of the round ``index`` evaluation (``neat eval --responses-out``), written before its JSON."""
-    return Path(config.out) / "eval" / f"round-{index:03d}.responses.jsonl"
-
-
 def claim_run_dir(config: RunConfig) -> WriteLock:
     """Take the run's write lock (a second run into the same ``out:`` fails at once, naming the first) and record
     the run's identity; refuse a data root written with a different config. Returns the held lock."""
@@ -193,8 +180,9 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
     return found
 
 
-def _load(config_path: str, overrides: dict) -> RunConfig:
-    """The run config with the flow parameters that are set on top (they are part of the run's identity)."""
+def _load(config_path: str, **overrides) -> RunConfig:
+    """The run config with the flow parameters that are set on top (they are part of the run's identity; a flow
+    passes its ``locals()``: its parameters)."""
     config = load_run_config(config_path, overrides)
     given = {k: v for k, v in overrides.items() if v is not None}
     if given:
@@ -302,22 +290,7 @@ def score(config: RunConfig) -> str:
     if is_round_dir(directory):
         _reused("round 0", side_file(directory, MANIFEST))
     else:
-        run_round_stage(
-            config,
-            [
-                "score",
-                "--dataset",
-                config.dataset,
-                "--rm",
-                config.rm,
-                "--out",
-                config.out,
-                *section_args(config.data),
-                *section_args(config.score),
-            ],
-            "score round 0",
-            directory,
-        )
+        run_round_stage(config, stage_command(config, "score"), "score round 0", directory)
     publish_data(config, directory)
     return str(directory)
 
@@ -329,26 +302,7 @@ def generate_round(config: RunConfig, index: int, adapter: str | None) -> str:
     if is_round_dir(directory):
         _reused(f"round {index}", side_file(directory, MANIFEST))
     else:
-        run_round_stage(
-            config,
-            [
-                "generate",
-                "--round",
-                str(index),
-                "--policy",
-                config.policy,
-                "--rm",
-                config.rm,
-                "--from",
-                str(round_dir(config.out, index - 1)),
-                "--out",
-                config.out,
-                *(["--adapter", adapter] if adapter else []),
-                *section_args(config.generate),
-            ],
-            f"generate round {index}",
-            directory,
-        )
+        run_round_stage(config, stage_command(config, "generate", index, adapter), f"generate round {index}", directory)
     publish_data(config, directory)
     return str(directory)
 
@@ -365,22 +319,10 @@ def train_round(config: RunConfig, index: int, adapter: str | None) -> str:
     if final.is_dir():
         _reused(f"the round {index} adapter", final)
     else:
-        partial = final.with_name(final.name + ".partial")
-        first = 1 if config.train_on == "all" else index
-        shards = [str(round_dir(config.out, r)) for r in range(first, index + 1)]
+        partial = final.with_name(final.name + ".partial")  # stage_command's --output_dir
         if not (partial / "result.json").is_file():  # result.json is written last: training finished
             run_stage(
-                [
-                    "train",
-                    "--shards",
-                    *shards,
-                    "--policy",
-                    config.policy,
-                    "--output_dir",
-                    str(partial),
-                    *(["--adapter", adapter] if adapter else []),
-                    *section_args(config.train),
-                ],
+                stage_command(config, "train", index, adapter),
                 launcher=config.train_launcher and [*config.train_launcher],
             )
         os.replace(partial, final)
@@ -401,23 +343,7 @@ def evaluate_round(config: RunConfig, index: int, adapter: str | None) -> str:
     if path.is_file():
         _reused(f"the round {index} evaluation", path)
     else:
-        out = run_stage(
-            [
-                "eval",
-                "--policy",
-                config.policy,
-                "--dataset",
-                config.dataset,
-                "--rm",
-                config.rm,
-                "--json",
-                "--responses-out",
-                str(answers_path(config, index)),
-                *(["--adapter", adapter] if adapter else []),
-                *section_args(config.eval),
-            ],
-            capture=True,
-        )
+        out = run_stage(stage_command(config, "eval", index, adapter), capture=True)
         atomic_write_json(path, {"round": index, "adapter": adapter, **json.loads(out)})
     if adapter and (Path(adapter) / "train_config.json").is_file():
         # also when the evaluation is reused: a run stopped between the two writes still gets its card; a card
@@ -539,21 +465,7 @@ def neat_rounds(
         max_steps: train.max_steps, optimizer steps per round
         learning_rate: train.learning_rate
     """
-    config = _load(
-        config_path,
-        {
-            "rounds": rounds,
-            "policy": policy,
-            "rm": rm,
-            "prompts": prompts,
-            "n": n,
-            "loss": loss,
-            "alpha": alpha,
-            "beta": beta,
-            "max_steps": max_steps,
-            "learning_rate": learning_rate,
-        },
-    )
+    config = _load(**locals())  # the parameters, as given
     with claim_run_dir(config):
         score(config)
         evaluate_round(config, 0, None)
@@ -597,20 +509,7 @@ def generate_data(
         max_steps: train.max_steps (part of the run's identity)
         learning_rate: train.learning_rate (part of the run's identity)
     """
-    config = _load(
-        config_path,
-        {
-            "policy": policy,
-            "rm": rm,
-            "prompts": prompts,
-            "n": n,
-            "loss": loss,
-            "alpha": alpha,
-            "beta": beta,
-            "max_steps": max_steps,
-            "learning_rate": learning_rate,
-        },
-    )
+    config = _load(**locals())  # the parameters, as given
     with claim_run_dir(config):
         score(config)
         latest = load_manifest(list_rounds(config.out)[-1])["round"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from neat_data.errors import NeatError
+from neat_data.errors import AtLeast1, NeatError, NonNegative, Positive, check_fields
 from neat_data.shards import round_dir
 
 from .cli import renamed
@@ -45,16 +45,15 @@ SECTIONS: dict[str, tuple[str, frozenset[str]]] = {
 }
 
 
-PARALLEL_BACKENDS = ("local", "ray")
-
-
 @dataclass
 class ParallelConfig:
     """The ``parallel:`` section: how many parts each round's sampling and scoring is cut into and where they run
     (``neat generate|score --part I/N``, docs/scaling.md)."""
 
-    backend: str = field(default="local", metadata={"help": "local (processes on this machine) | ray (Ray tasks)"})
-    parts: int = field(default=1, metadata={"help": "parts per round (1 = one process, as without this section)"})
+    backend: typing.Literal["local", "ray"] = field(
+        default="local", metadata={"help": "local (processes on this machine) | ray (Ray tasks)"}
+    )
+    parts: AtLeast1 = field(default=1, metadata={"help": "parts per round (1 = one process, as without this section)"})
     address: str | None = field(
         default=None,
         metadata={
@@ -62,16 +61,13 @@ class ParallelConfig:
             "the cluster this machine joined (ray start); 'ray://HOST:10001' = a remote cluster"
         },
     )
-    gpus_per_part: float | None = field(
+    gpus_per_part: NonNegative | None = field(
         default=None, metadata={"help": "GPUs of each part's process (default: 1 where there are GPUs, else 0)"}
     )
-    cpus_per_part: float = field(default=1, metadata={"help": "CPUs Ray reserves for each part's task"})
+    cpus_per_part: Positive = field(default=1, metadata={"help": "CPUs Ray reserves for each part's task"})
 
     def __post_init__(self):
-        if self.backend not in PARALLEL_BACKENDS:
-            raise NeatError(f"parallel.backend must be one of {', '.join(PARALLEL_BACKENDS)}, got {self.backend!r}")
-        if self.parts < 1:
-            raise NeatError(f"parallel.parts must be >= 1, got {self.parts}")
+        check_fields(self, prefix="parallel.", dashes=False)
         if self.address is not None and (
             self.backend != "ray" or not (self.address == "auto" or self.address.startswith("ray://"))
         ):
@@ -79,8 +75,6 @@ class ParallelConfig:
                 f"parallel.address {self.address!r}: only with backend: ray, and 'auto' or "
                 "'ray://HOST:PORT' (leave it out to start a local Ray instance)"
             )
-        if self.gpus_per_part is not None and self.gpus_per_part < 0 or self.cpus_per_part <= 0:
-            raise NeatError("parallel.gpus_per_part must be >= 0 and parallel.cpus_per_part > 0")
         if self.backend == "local" and self.gpus_per_part is not None and self.gpus_per_part != int(self.gpus_per_part):
             raise NeatError(
                 f"parallel.gpus_per_part {self.gpus_per_part}: whole GPUs with backend: local "
@@ -95,10 +89,10 @@ class RunConfig:
     name: str = field(metadata={"help": "run name (used in logs and the deployment name)"})
     dataset: str = field(metadata={"help": "HH-RLHF hub id or local path (.jsonl/.jsonl.gz/.parquet/dir)"})
     out: str = field(metadata={"help": "data root of the run: round-NNN/, adapters/, eval/, report.json"})
-    rounds: int = field(default=2, metadata={"help": "number of sample → score → rank → train rounds"})
+    rounds: AtLeast1 = field(default=2, metadata={"help": "number of sample → score → rank → train rounds"})
     policy: str = field(default="default", metadata={"help": "base policy: 'default' (SmolLM2-135M), hub id or path"})
     rm: str = field(default="default", metadata={"help": "reward model: 'default', hub id or path"})
-    train_on: str = field(
+    train_on: typing.Literal["round", "all"] = field(
         default="round",
         metadata={
             "help": "training set of round r: 'round' (round r's shards; they carry every earlier response of "
@@ -118,6 +112,9 @@ class RunConfig:
         default_factory=dict,
         metadata={"help": "parts per round and where they run: {backend: local|ray, parts: N, address: ...}"},
     )
+
+    def __post_init__(self):
+        check_fields(self, prefix="", dashes=False)
 
     def identity(self) -> dict:
         """What must not change between a run and its resumption (``rounds`` may grow: it extends the run; the
@@ -164,6 +161,8 @@ class _BoundedLoader(yaml.SafeLoader):
 
 def _type_name(tp) -> str:
     """``int``, ``list[str]``, ``str | None``: the annotation as written."""
+    if typing.get_origin(tp) is typing.Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(tp)))
     return str(tp).replace("typing.", "") if typing.get_args(tp) else getattr(tp, "__name__", str(tp))
 
 
@@ -264,12 +263,8 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
         errors += check_keys(ParallelConfig, raw["parallel"], f"{path}:parallel")
     if errors:
         raise NeatError("invalid config:\n  " + "\n  ".join(errors))
-    config = RunConfig(**raw)
-    if config.train_on not in ("round", "all"):
-        raise NeatError(f"{path}: train_on must be 'round' or 'all', got {config.train_on!r}")
-    if config.rounds < 1:
-        raise NeatError(f"{path}: rounds must be >= 1, got {config.rounds}")
     try:
+        config = RunConfig(**raw)
         config.parallelism()
     except NeatError as e:
         raise NeatError(f"{path}: {e}") from None
@@ -279,53 +274,41 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
     return config
 
 
-def flow_flags(config: RunConfig, section: str) -> list[str]:
-    """The flags the flow gives a section's stage besides the section (``flows/rounds.py``, for round 1), so that
-    a section is parsed exactly as its stage will parse it (the paths need not exist yet)."""
-    out = Path(config.out)
-    return {
-        "data": ["--dataset", config.dataset, "--out", config.out],
-        "score": ["--dataset", config.dataset, "--rm", config.rm, "--out", config.out, *section_args(config.data)],
-        "generate": [
-            "--round",
-            "1",
-            "--policy",
-            config.policy,
-            "--rm",
-            config.rm,
-            "--from",
-            str(round_dir(out, 0)),
-            "--out",
-            config.out,
-        ],
-        "train": [
-            "--shards",
-            str(round_dir(out, 1)),
-            "--policy",
-            config.policy,
-            "--output_dir",
-            str(out / "adapters" / "round-001.partial"),
-        ],
-        "eval": [
-            "--policy",
-            config.policy,
-            "--dataset",
-            config.dataset,
-            "--rm",
-            config.rm,
-            "--json",
-            "true",
-            "--responses-out",
-            str(out / "eval" / "round-001.responses.jsonl"),
-        ],
+def adapter_dir(config: RunConfig, index: int) -> Path:
+    return Path(config.out) / "adapters" / f"round-{index:03d}"
+
+
+def eval_path(config: RunConfig, index: int) -> Path:
+    return Path(config.out) / "eval" / f"round-{index:03d}.json"
+
+
+def answers_path(config: RunConfig, index: int) -> Path:
+    """The answers of the round ``index`` evaluation (``neat eval --responses-out``), written before its JSON."""
+    return Path(config.out) / "eval" / f"round-{index:03d}.responses.jsonl"
+
+
+def stage_command(config: RunConfig, section: str, index: int = 1, adapter: str | None = None) -> list[str]:
+    """The ``neat`` command line of a section's stage in round ``index``: the flags the flow sets itself, then the
+    section's. The one place they are written: ``flows/rounds.py`` runs it, ``--check`` parses it (for round 1;
+    the paths need not exist yet). ``data`` is ``neat load``'s section; ``score`` reads it too."""
+    out, data = Path(config.out), section_args(config.data)
+    first = 1 if config.train_on == "all" else index
+    own = {
+        "data": ["load", "--dataset", config.dataset, "--out", config.out],
+        "score": ["score", "--dataset", config.dataset, "--rm", config.rm, "--out", config.out, *data],
+        "generate": ["generate", "--round", str(index), "--policy", config.policy, "--rm", config.rm]
+        + ["--from", str(round_dir(out, index - 1)), "--out", config.out],
+        "train": ["train", "--shards", *(str(round_dir(out, r)) for r in range(first, index + 1))]
+        + ["--policy", config.policy, "--output_dir", f"{adapter_dir(config, index)}.partial"],
+        "eval": ["eval", "--policy", config.policy, "--dataset", config.dataset, "--rm", config.rm, "--json", "true"]
+        + ["--responses-out", str(answers_path(config, index))],
     }[section]
+    return [*own, *(["--adapter", adapter] if adapter else []), *section_args(getattr(config, section))]
 
 
 def stage_errors(config: RunConfig, where: str) -> list[str]:
     """Each section parsed into its stage's ``Config`` by the stage's own parser and checks: the problems found.
     ``train`` is checked with ``--use_cpu``: the checks of the machine (bf16 needs a GPU) are the training process's."""
-    from neat_data.errors import NeatError
-
     from .cli import UsageError, parse_config
 
     errors: list[str] = []
@@ -333,9 +316,7 @@ def stage_errors(config: RunConfig, where: str) -> list[str]:
         machine = ["--use_cpu", "true"] if section == "train" else []
         try:
             parse_config(
-                importlib.import_module(module).Config,
-                [*flow_flags(config, section), *section_args(getattr(config, section)), *machine],
-                prog=section,
+                importlib.import_module(module).Config, [*stage_command(config, section)[1:], *machine], prog=section
             )
         except (NeatError, UsageError) as e:
             if not any(str(e) in seen for seen in errors):  # `score` parses `data` again: say it once

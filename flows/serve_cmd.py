@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from neat_data.errors import NeatError
+from neat_data.errors import NeatError, check_fields
 
 
 @dataclass
@@ -18,13 +19,14 @@ class Config:
     config: str = field(metadata={"help": "YAML run config, e.g. configs/demo-cpu.yaml"})
     cron: str = field(default="0 3 * * *", metadata={"help": "cron schedule (UTC), e.g. '0 3 * * *' = 03:00 daily"})
     name: str | None = field(default=None, metadata={"help": "deployment name (default: <config name>-<flow>)"})
-    flow: str = field(default="generate", metadata={"help": "which flow: 'generate' (one new round) or 'rounds'"})
+    flow: Literal["generate", "rounds"] = field(
+        default="generate", metadata={"help": "which flow: generate (one new round) or rounds"}
+    )
 
     def __post_init__(self):
         from prefect.client.schemas.schedules import CronSchedule
 
-        if self.flow not in ("generate", "rounds"):
-            raise NeatError(f"--flow must be 'generate' or 'rounds', got {self.flow!r}")
+        check_fields(self)
         try:
             CronSchedule(cron=self.cron)
         except ValueError as e:

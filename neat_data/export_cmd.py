@@ -23,16 +23,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from .errors import NeatError
+from .errors import NeatError, check_fields
 from .hh import format_transcript, split_of
 from .shards import is_round_dir, list_rounds, read_round, refuse_inside_round
 
 #: this command takes the round as its first positional argument (see flows/cli.py)
 POSITIONAL = "round"
-FORMATS = ("trl-conversational", "trl-preference", "jsonl")
-PAIRS = ("best-worst", "all")
-SAVES = ("dataset", "parquet")
 SPLITS = ("train", "test")
 
 
@@ -40,19 +38,17 @@ SPLITS = ("train", "test")
 class Config:
     round: str = field(metadata={"help": "a round directory (or a data root: its latest finished round)"})
     out: str = field(metadata={"help": "output directory (must not exist or be empty)"})
-    format: str = field(default="trl-conversational", metadata={"help": f"{' | '.join(FORMATS)}"})
-    pairs: str = field(default="best-worst", metadata={"help": f"{' | '.join(PAIRS)}"})
-    save: str = field(
+    format: Literal["trl-conversational", "trl-preference", "jsonl"] = field(
+        default="trl-conversational", metadata={"help": "output format"}
+    )
+    pairs: Literal["best-worst", "all"] = field(default="best-worst", metadata={"help": "pairs per ranked query"})
+    save: Literal["dataset", "parquet"] = field(
         default="dataset",
-        metadata={
-            "help": "dataset (DatasetDict.save_to_disk) | parquet (one file per split); not used by --format jsonl"
-        },
+        metadata={"help": "dataset (DatasetDict.save_to_disk), parquet (one file per split); not for --format jsonl"},
     )
 
     def __post_init__(self):
-        for name, allowed in (("format", FORMATS), ("pairs", PAIRS), ("save", SAVES)):
-            if getattr(self, name) not in allowed:
-                raise NeatError(f"--{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        check_fields(self)
 
 
 def preference_pairs(row: dict, pairs: str) -> list[tuple[dict, dict]]:

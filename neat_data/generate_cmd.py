@@ -24,8 +24,9 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal
 
-from .errors import NeatError
+from .errors import AtLeast1, Count, NeatError, NonNegative, check_fields
 from .generation.base import BACKENDS, Request, SamplingConfig, make_backend, sample_seed
 from .parts import Part, agreed, in_round_order, parts_provenance, shard_rows
 from .prompts import BUILTIN_PROMPTS, DEFAULT_PLACEMENT, DEFAULT_PROMPTS, PLACEMENTS, apply_prompt, select_prompts
@@ -39,7 +40,9 @@ GUIDANCE_REFERENCES = ("positive", "plain")
 @dataclass
 class Config:
     from_round: str = field(metadata={"aliases": ["--from"], "help": "the previous round directory (round N-1)"})
-    round: int | None = field(default=None, metadata={"help": "index of the round to write (default: previous + 1)"})
+    round: AtLeast1 | None = field(
+        default=None, metadata={"help": "index of the round to write (default: previous + 1; round 0 is the dataset)"}
+    )
     out: str | None = field(default=None, metadata={"help": "data root; writes OUT/round-NNN (default: beside --from)"})
     policy: str = field(default="default", metadata={"help": "HF causal LM id or path; 'default' = embedded SmolLM2"})
     adapter: str | None = field(
@@ -49,10 +52,10 @@ class Config:
     prompt_file: str | None = field(
         default=None, metadata={"help": "YAML/JSON file with more prompts {id, kind, text}"}
     )
-    placement: str = field(
+    placement: Literal[PLACEMENTS] = field(
         default=DEFAULT_PLACEMENT, metadata={"help": f"where the prompt goes: {' | '.join(PLACEMENTS)}"}
     )
-    negative_guidance: float = field(
+    negative_guidance: NonNegative = field(
         default=0.0,
         metadata={"help": "W: sample negatives from logits_neg + W*(logits_neg - logits_ref) (0 = off; transformers)"},
     )
@@ -67,7 +70,7 @@ class Config:
         default=None, metadata={"help": "negative responses start with this text (stored with the response)"}
     )
     rm: str = field(default="default", metadata={"help": "reward model id or path; 'default' = the embedded RM"})
-    fluency_queries: int = field(
+    fluency_queries: Count = field(
         default=64,
         metadata={
             "help": "queries per shard (the first N) whose new responses get a base-policy fluency score; 0 = none"
@@ -76,7 +79,9 @@ class Config:
     judge: str | None = field(
         default=None, metadata={"help": "a second, independent RM (e.g. default-judge) for the separation report only"}
     )
-    backend: str = field(default="transformers", metadata={"help": f"generation backend: {' | '.join(BACKENDS)}"})
+    backend: Literal[BACKENDS] = field(
+        default="transformers", metadata={"help": f"generation backend: {' | '.join(BACKENDS)}"}
+    )
     n: int = field(default=1, metadata={"help": "responses sampled per query and prompt"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (paper: 1.0)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus sampling cut (1.0 = off)"})
@@ -88,16 +93,20 @@ class Config:
             "query, the prompt and the sample index"
         },
     )
-    limit: int | None = field(default=None, metadata={"help": "use only the first N queries of the previous round"})
-    batch_size: int = field(default=16, metadata={"help": "conversations per generate batch (transformers backend)"})
-    rm_batch_size: int = field(default=16, metadata={"help": "responses per reward-model batch"})
-    rows_per_shard: int = field(default=256, metadata={"help": "queries per output shard (the unit of resume)"})
+    limit: AtLeast1 | None = field(
+        default=None, metadata={"help": "use only the first N queries of the previous round"}
+    )
+    batch_size: AtLeast1 = field(
+        default=16, metadata={"help": "conversations per generate batch (transformers backend)"}
+    )
+    rm_batch_size: AtLeast1 = field(default=16, metadata={"help": "responses per reward-model batch"})
+    rows_per_shard: AtLeast1 = field(default=256, metadata={"help": "queries per output shard (the unit of resume)"})
     dtype: str = field(default="float32", metadata={"help": "model dtype: float32 | bfloat16 | float16"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
     chat_template: str | None = field(
         default=None, metadata={"help": "for a policy without a chat template: 'chatml' or a Jinja template file"}
     )
-    tensor_parallel_size: int = field(default=1, metadata={"help": "GPUs per model (vllm backend)"})
+    tensor_parallel_size: AtLeast1 = field(default=1, metadata={"help": "GPUs per model (vllm backend)"})
     part: str | None = field(
         default=None,
         metadata={
@@ -107,20 +116,7 @@ class Config:
     )
 
     def __post_init__(self):
-        if self.round is not None and self.round < 1:
-            raise NeatError(f"--round must be >= 1 (round 0 is the dataset: neat load / neat score), got {self.round}")
-        if self.placement not in PLACEMENTS:
-            raise NeatError(f"--placement must be one of {', '.join(PLACEMENTS)}, got {self.placement!r}")
-        if self.backend not in BACKENDS:
-            raise NeatError(f"--backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
-        if self.fluency_queries < 0:
-            raise NeatError(f"--fluency-queries must be >= 0 (0 = no fluency scores), got {self.fluency_queries}")
-        for name in ("limit",):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise NeatError(f"--{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("batch_size", "rm_batch_size", "rows_per_shard", "tensor_parallel_size"):
-            if getattr(self, name) < 1:
-                raise NeatError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        check_fields(self)
         self.sampling()  # validates temperature, top_p, max_new_tokens, n
         self.reference_prompt()  # validates the prompt set and the guidance / prefill flags
         Part.parse(self.part)
@@ -132,8 +128,6 @@ class Config:
         """The prompt whose context gives the guidance reference logits (None without guidance)."""
         prompts = select_prompts(self.prompts, self.prompt_file)
         kinds = [p.kind for p in prompts]
-        if self.negative_guidance < 0:
-            raise NeatError(f"--negative-guidance must be >= 0 (0 = off), got {self.negative_guidance}")
         named = None if self.guidance_reference in GUIDANCE_REFERENCES else self.named_reference()
         if self.negative_prefill is not None and not self.negative_prefill.strip():
             raise NeatError("--negative-prefill is empty; pass a text or leave the flag out")
@@ -287,7 +281,7 @@ def _generate_shard(shard, prompts, index, config, backend, scorer, judge, on_ba
             for r in row["responses"]
             if r["source"].startswith("dataset")
         ]
-        responses += [
+        responses += [  # fluency: None past the first fluency_queries rows
             {
                 "source": r["source"],
                 "reward": reward[r["response_id"]],
@@ -295,7 +289,7 @@ def _generate_shard(shard, prompts, index, config, backend, scorer, judge, on_ba
                 "fluency": next(fluency, None),
             }
             for r in new
-        ]  # None past the first fluency_queries rows
+        ]
         view.append({"messages": row["messages"], "responses": responses})
     if judge is not None:
         items = [(v["messages"], r["text"]) for v in view for r in v["responses"]]
@@ -327,20 +321,8 @@ def _sum_stats(stats: list[dict]) -> dict:
     finish = Counter()
     for s in stats:
         finish.update(s["finish_reasons"])
-    total = {
-        k: sum(s[k] for s in stats)
-        for k in (
-            "queries",
-            "samples",
-            "empty_responses",
-            "duplicates_dropped",
-            "tokens",
-            "seconds",
-            "fluency_seconds",
-            "prompts_truncated",
-            "rm_truncated",
-        )
-    }
+    counts = "queries samples empty_responses duplicates_dropped tokens seconds fluency_seconds prompts_truncated"
+    total = {k: sum(s[k] for s in stats) for k in [*counts.split(), "rm_truncated"]}
     total["finish_reasons"] = dict(finish)
     total["tokens_per_s"] = total["tokens"] / total["seconds"] if total["seconds"] else None
     return total

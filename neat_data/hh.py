@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NeatError
+from .errors import AtLeast1, NeatError, Share, check_fields
 from .ranking import make_response, merge_responses
 
 #: how a JSON value that is not an object is named in a reject's reason
@@ -341,27 +341,17 @@ class DatasetArgs:
 
     dataset: str = field(metadata={"help": "hub id (Anthropic/hh-rlhf) or local .jsonl/.jsonl.gz/.parquet file or dir"})
     split: str = field(default="train", metadata={"help": "split of a hub dataset"})
-    limit: int | None = field(default=None, metadata={"help": "read only the first N rows"})
-    sample: int | None = field(default=None, metadata={"help": "read a seeded random sample of N rows"})
+    limit: AtLeast1 | None = field(default=None, metadata={"help": "read only the first N rows"})
+    sample: AtLeast1 | None = field(default=None, metadata={"help": "read a seeded random sample of N rows"})
     seed: int = field(default=0, metadata={"help": "seed for --sample (and sampling elsewhere)"})
-    max_reject_share: float = field(
+    max_reject_share: Share = field(
         default=0.05, metadata={"help": "fail if more than this share of rows is bad (bad rows go to _rejects.jsonl)"}
     )
 
     def __post_init__(self):
-        for name in ("limit", "sample"):
-            value = getattr(self, name)
-            if value is not None and value <= 0:
-                raise NeatError(f"--{name} must be a positive number of rows, got {value}")
-        if not 0.0 <= self.max_reject_share <= 1.0:
-            raise NeatError(f"--max-reject-share must be in [0, 1], got {self.max_reject_share}")
+        check_fields(self)  # a subclass's own fields (neat load, neat score) too
 
-    def load(self) -> LoadResult:
-        return load_hh(
-            self.dataset,
-            split=self.split,
-            limit=self.limit,
-            sample=self.sample,
-            seed=self.seed,
-            max_reject_share=self.max_reject_share,
-        )
+    def load(self, source: str | None = None) -> LoadResult:
+        """The rows of ``self.dataset`` (or of ``source``, read with the same settings)."""
+        settings = {k: getattr(self, k) for k in ("split", "limit", "sample", "seed", "max_reject_share")}
+        return load_hh(source or self.dataset, **settings)

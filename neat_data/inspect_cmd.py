@@ -17,7 +17,7 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import NeatError
+from .errors import Count, NeatError, check_fields
 from .shards import (
     REJECTS,
     ROUND_RE,
@@ -40,13 +40,12 @@ POSITIONAL = "path"
 class Config:
     path: str = field(metadata={"help": "a shard-NNNNN.parquet file, a round directory, or a data root"})
     json: bool = field(default=False, metadata={"help": "print one JSON object instead of the text report"})
-    samples: int = field(default=1, metadata={"help": "how many sample rows to show (0 for none)"})
+    samples: Count = field(default=1, metadata={"help": "how many sample rows to show (0 for none)"})
     plot: str | None = field(default=None, metadata={"help": "write a per-source reward histogram PNG here"})
     seed: int = field(default=0, metadata={"help": "which sample rows to show (seeded)"})
 
     def __post_init__(self):
-        if self.samples < 0:
-            raise NeatError(f"--samples must be >= 0, got {self.samples}")
+        check_fields(self)
 
 
 def _rejects(round_path: Path) -> int:
@@ -86,26 +85,8 @@ def describe(path: str | Path) -> tuple[dict, list[dict]]:
         per_round = []
         for r in rounds:
             rep, rows = describe(r)
-            per_round.append(
-                {
-                    k: rep[k]
-                    for k in (
-                        "path",
-                        "round",
-                        "queries",
-                        "responses",
-                        "reward",
-                        "gap_over_1",
-                        "gap_over_5",
-                        "pos_gt_neg_share",
-                        "pos_gt_neg_share_judge",
-                        "fluency",
-                        "efficacy_warning",
-                        "rejects",
-                    )
-                    if k in rep
-                }
-            )
+            keys = "path round queries responses reward gap_over_1 gap_over_5 pos_gt_neg_share pos_gt_neg_share_judge"
+            per_round.append({k: rep[k] for k in [*keys.split(), "fluency", "efficacy_warning", "rejects"] if k in rep})
         report = {**rep, "path": str(path), "kind": "root", "rounds": per_round}
         return report, rows
     report.update(summarize(rows))

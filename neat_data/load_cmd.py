@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .errors import AtLeast1
 from .hh import DatasetArgs
 from .parts import Part, in_round_order, parts_provenance, shard_rows
 from .shards import REJECTS, RoundWriter, round_dir
@@ -17,7 +18,7 @@ from .shards import REJECTS, RoundWriter, round_dir
 @dataclass
 class Config(DatasetArgs):
     out: str = field(default="data/runs/default", metadata={"help": "data root; round 0 goes to OUT/round-000"})
-    rows_per_shard: int = field(default=1000, metadata={"help": "queries per Parquet shard"})
+    rows_per_shard: AtLeast1 = field(default=1000, metadata={"help": "queries per Parquet shard"})
 
 
 def open_round0(config: Config, part: Part | None = None) -> RoundWriter:

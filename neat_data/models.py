@@ -170,9 +170,8 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 
 def hub_offline() -> bool:
-    return any(
-        os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
+    values = (os.environ.get(v, "").upper() for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(v in ("1", "ON", "YES", "TRUE") for v in values)
 
 
 def hub_id_or_path(name: str, flag: str) -> str | Path:
@@ -240,10 +239,10 @@ def resolve_policy(name: str, flag: str = "--policy") -> str:
     return name
 
 
-def model_config(path: Path, who: str, auto_class: str, trust_remote_code: bool = False):
+def model_config(path: Path, who: str, auto_class: str):
     """The transformers config of the model directory ``path`` (read before any weights load), or a NeatError
     naming ``who`` (the flag or model) and the fix: config.json that is not JSON or not a valid config, or that asks
-    for custom code for ``auto_class`` while remote code is off."""
+    for custom code for ``auto_class`` (remote code is always off)."""
     import json
 
     from transformers import AutoConfig
@@ -261,12 +260,12 @@ def model_config(path: Path, who: str, auto_class: str, trust_remote_code: bool 
         "remote code (trust_remote_code is off). Use a model whose architecture ships with transformers (saved "
         "with save_pretrained), or convert this one to such an architecture"
     )
-    if auto_map and not trust_remote_code and auto_class in auto_map:
+    if auto_map and auto_class in auto_map:
         raise NeatError(remote)
     try:
-        return AutoConfig.from_pretrained(path, trust_remote_code=trust_remote_code)
+        return AutoConfig.from_pretrained(path, trust_remote_code=False)
     except Exception as e:  # OSError, ValueError, strict-dataclass errors of transformers: all a broken config
-        if auto_map and not trust_remote_code:
+        if auto_map:
             raise NeatError(remote) from None
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise NeatError(
@@ -341,7 +340,6 @@ def load_policy(
     device: str = "auto",
     adapter: str | None = None,
     trainable: bool = False,
-    trust_remote_code: bool = False,
 ):
     """(causal LM, tokenizer). The tokenizer has a pad token (EOS if it had none) and pads on the left."""
     from safetensors import SafetensorError
@@ -349,9 +347,9 @@ def load_policy(
 
     path = resolve_policy(name_or_path)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(
-            path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code
+            path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=False
         )
     except (OSError, ValueError, SafetensorError) as e:  # missing files, a broken config, corrupt weights
         raise NeatError(f"policy {name_or_path!r}: could not load it from {path} ({e})") from None

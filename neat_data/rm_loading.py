@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .errors import NeatError
 
+# a model directory holding none of them has no tokenizer
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer.model",
@@ -16,7 +17,7 @@ TOKENIZER_FILES = (
     "vocab.json",
     "spiece.model",
     "sentencepiece.bpe.model",
-)  # a model directory holding none of them has no tokenizer
+)
 TOKENIZER_ADVICE = "an RM is scored with its own tokenizer, so save it next to the weights (tokenizer.save_pretrained)"
 
 
@@ -32,7 +33,7 @@ def _hub_snapshot(name: str) -> Path:
         ) from e
 
 
-def check_rm(name: str, flag: str = "--rm", trust_remote_code: bool = False) -> Path:
+def check_rm(name: str, flag: str = "--rm") -> Path:
     """The model directory of a one-output sequence-classification RM, or a NeatError saying what is wrong
     with it; reads its config and file names only (no weights), so a command checks its RMs before hours of work."""
     from .models import hub_id_or_path, model_config, require_safetensors
@@ -45,7 +46,7 @@ def check_rm(name: str, flag: str = "--rm", trust_remote_code: bool = False) -> 
             f"reward model {name!r}: {path} has no config.json, so it is not a Hugging Face model directory; "
             "pass a directory saved with save_pretrained (config.json + *.safetensors + tokenizer)"
         )
-    config = model_config(path, f"reward model {name!r}", "AutoModelForSequenceClassification", trust_remote_code)
+    config = model_config(path, f"reward model {name!r}", "AutoModelForSequenceClassification")
     heads = [a for a in (config.architectures or []) if a.endswith(("ForCausalLM", "LMHeadModel"))]
     if heads and not any(a.endswith("ForSequenceClassification") for a in config.architectures):
         raise NeatError(
@@ -67,16 +68,16 @@ def check_rm(name: str, flag: str = "--rm", trust_remote_code: bool = False) -> 
     return path
 
 
-def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: bool = False, flag: str = "--rm"):
+def load_rm(name: str, *, device="auto", dtype="float32", flag: str = "--rm"):
     """(model in eval mode, tokenizer, model directory) of a one-output sequence-classification RM."""
     from safetensors import SafetensorError
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from .models import resolve_device, resolve_dtype
 
-    path = check_rm(name, flag, trust_remote_code)
+    path = check_rm(name, flag)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
     except Exception as e:
         raise NeatError(
             f"reward model {name!r}: could not load its tokenizer from {path} ({type(e).__name__}: {e}); "
@@ -86,7 +87,7 @@ def load_rm(name: str, *, device="auto", dtype="float32", trust_remote_code: boo
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
-            path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=trust_remote_code
+            path, dtype=resolve_dtype(dtype), use_safetensors=True, trust_remote_code=False
         )
     except (OSError, ValueError, RuntimeError, SafetensorError) as e:  # corrupt weights, shapes that do not fit
         raise NeatError(f"reward model {name!r}: could not load its weights from {path} ({e})") from None

@@ -7,8 +7,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from .errors import NeatError
+from annotated_types import Ge
+
+from .errors import AtLeast1
 from .load_cmd import Config as LoadConfig
 from .load_cmd import open_round0, write_round0
 from .parts import Part, agreed
@@ -18,8 +21,8 @@ from .shards import REJECTS, RoundCommitted
 @dataclass
 class Config(LoadConfig):
     rm: str = field(default="default", metadata={"help": "reward model: 'default', a local directory or a hub id"})
-    batch_size: int = field(default=16, metadata={"help": "responses per RM forward pass"})
-    max_length: int | None = field(
+    batch_size: AtLeast1 = field(default=16, metadata={"help": "responses per RM forward pass"})
+    max_length: Annotated[int, Ge(8)] | None = field(
         default=None, metadata={"help": "RM input tokens (longer inputs are cut from the left); default: the RM's"}
     )
     device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu, cuda, cuda:N"})
@@ -34,12 +37,8 @@ class Config(LoadConfig):
     )
 
     def __post_init__(self):
-        super().__post_init__()
+        super().__post_init__()  # checks the annotated rules of every field
         Part.parse(self.part)
-        if self.batch_size < 1:
-            raise NeatError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.max_length is not None and self.max_length < 8:
-            raise NeatError(f"--max-length must be at least 8 tokens, got {self.max_length}")
 
 
 def run(config: Config) -> int:

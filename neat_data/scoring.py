@@ -100,15 +100,12 @@ class RewardScorer:
         cache_dir: str | os.PathLike | None = None,
         use_cache: bool = True,
         progress: bool = True,
-        trust_remote_code: bool = False,
         flag: str = "--rm",
     ):
         if batch_size < 1:
             raise NeatError(f"RM batch size must be at least 1, got {batch_size}")
         self.name = str(rm)
-        self.model, self.tokenizer, self.path = load_rm(
-            self.name, device=device, dtype=dtype, trust_remote_code=trust_remote_code, flag=flag
-        )
+        self.model, self.tokenizer, self.path = load_rm(self.name, device=device, dtype=dtype, flag=flag)
         self.batch_size = batch_size
         self.max_length = max_length or max_length_of(self.model.config, self.tokenizer)
         self.fingerprint = rm_fingerprint(self.path, self.tokenizer, self.max_length, dtype)

@@ -81,10 +81,8 @@ RESPONSE_TYPE = pa.struct(
     [
         ("text", pa.string()),
         ("response_id", pa.string()),  # sha256(text)[:16]
-        (
-            "source",
-            pa.string(),
-        ),  # dataset_chosen | dataset_rejected | positive_prompt | negative_prompt | policy_sample
+        # dataset_chosen | dataset_rejected | positive_prompt | negative_prompt | policy_sample
+        ("source", pa.string()),
         ("prompt_id", pa.string()),  # id of the prompt used to sample it; null for dataset responses
         ("reward", pa.float64()),  # null until scored
         ("rank", pa.int32()),  # 0 = best; ties share the lower rank; null until scored

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from neat_data.atomic import atomic_write_json, atomic_write_jsonl
-from neat_data.errors import NeatError
+from neat_data.errors import AtLeast1, NeatError, check_fields
 
 from . import metrics
 
@@ -50,14 +50,18 @@ class Config:
     )
     json: bool = field(default=False, metadata={"help": "print the report as one JSON object on stdout"})
     out: str | None = field(default=None, metadata={"help": "also write the JSON report to this file"})
-    limit: int = field(default=64, metadata={"help": "evaluate the first N held-out (test split) queries"})
+    limit: AtLeast1 = field(default=64, metadata={"help": "evaluate the first N held-out (test split) queries"})
     temperature: float = field(default=0.0, metadata={"help": "0 = greedy; > 0 samples"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus cut when sampling"})
-    max_new_tokens: int = field(default=128, metadata={"help": "maximum tokens per response"})
+    max_new_tokens: AtLeast1 = field(default=128, metadata={"help": "maximum tokens per response"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
-    batch_size: int = field(default=8, metadata={"help": "conversations per generate batch, sequences per NLL batch"})
-    rm_batch_size: int = field(default=16, metadata={"help": "responses per reward-model batch"})
-    max_length: int = field(default=1024, metadata={"help": "tokens per perplexity sequence (query cut from the left)"})
+    batch_size: AtLeast1 = field(
+        default=8, metadata={"help": "conversations per generate batch, sequences per NLL batch"}
+    )
+    rm_batch_size: AtLeast1 = field(default=16, metadata={"help": "responses per reward-model batch"})
+    max_length: AtLeast1 = field(
+        default=1024, metadata={"help": "tokens per perplexity sequence (query cut from the left)"}
+    )
     backend: str = field(default="transformers", metadata={"help": "generation backend: transformers | vllm"})
     dtype: str = field(default="float32", metadata={"help": "model dtype: float32 | bfloat16 | float16"})
     device: str = field(default="auto", metadata={"help": "auto | cpu | cuda | cuda:N"})
@@ -83,9 +87,7 @@ class Config:
             return
         if not self.dataset:
             raise NeatError("--dataset is required (the HH-RLHF file or hub id whose test split is evaluated)")
-        for name in ("limit", "max_new_tokens", "batch_size", "rm_batch_size", "max_length"):
-            if getattr(self, name) < 1:
-                raise NeatError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        check_fields(self)
         if self.baseline_policy and self.baseline_responses:
             raise NeatError("give either --baseline-policy or --baseline-responses, not both")
         if self.baseline_adapter and not self.baseline_policy:
@@ -222,9 +224,7 @@ def reward_fields(scorer, pairs: list, answers: tuple, chosen: tuple, baseline: 
     fields["length_controlled_reward"] = fit["reward"]["policy"]
     fields["length_control"] = {
         "reference": name,
-        "reference_mean_tokens": fit["reference_mean_tokens"],
-        "slope": fit["slope"],
-        "intercept": fit["intercept"],
+        **{k: fit[k] for k in ("reference_mean_tokens", "slope", "intercept")},
     }
     if baseline is not None:
         fields["length_controlled_win_rate"] = metrics.length_controlled_win_rate(
@@ -286,12 +286,7 @@ def evaluate(config: Config) -> dict:
         "rm": config.rm,
         "rm_fingerprint": scorer.fingerprint,
         "dataset": config.dataset,
-        "sampling": {
-            "temperature": config.temperature,
-            "top_p": config.top_p,
-            "max_new_tokens": config.max_new_tokens,
-            "seed": config.seed,
-        },
+        "sampling": {k: getattr(config, k) for k in ("temperature", "top_p", "max_new_tokens", "seed")},
     }
     if baseline is not None:
         report["baseline"] = (

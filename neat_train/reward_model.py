@@ -31,7 +31,8 @@ LORA_LAYOUT = {
 
 
 class PairCollator:
-    """Tokenized pairs -> one right-padded batch: the chosen sequences, then the rejected ones (+ pair weights)."""
+    """Tokenized pairs -> one right-padded batch: the chosen sequences, then the rejected ones (+ pair weights and
+    the reply-length difference of each pair, in tokens)."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
@@ -40,30 +41,53 @@ class PairCollator:
         rows = [f["chosen"] for f in features] + [f["rejected"] for f in features]
         batch = dict(pad_batch(self.tokenizer, rows))
         batch["pair_weight"] = torch.tensor([f.get("weight", 1.0) for f in features], dtype=torch.float32)
+        batch["length_gap"] = torch.tensor([f.get("length_gap", 0) for f in features], dtype=torch.float32)
         return batch
 
 
+def pearson(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Pearson correlation of two 1-D tensors (0 when either is constant), differentiable."""
+    x, y = x - x.mean(), y - y.mean()
+    return (x * y).sum() / (x.norm() * y.norm() + eps)
+
+
 class BradleyTerryTrainer(Trainer):
-    """Loss: the pair-weighted mean of −log σ(r_chosen − r_rejected)."""
+    """Loss: the pair-weighted mean of −log σ(r_chosen − r_rejected), plus ``length_penalty`` · |ρ| where ρ is the
+    batch's Pearson correlation between each pair's reward margin r_chosen − r_rejected and its reply-length
+    difference: the decorrelation term of ODIN (Chen et al. 2024, "ODIN: Disentangled Reward Mitigates Hacking in
+    RLHF", its quality head's |ρ(r_Q, L)|) on pair margins, without ODIN's second (length) head. The margin's sign
+    may follow length (a truncated reply is shorter and worse); how confident it is may not."""
+
+    length_penalty: float = 0.0
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        weight = inputs.pop("pair_weight")
+        weight, gap = inputs.pop("pair_weight"), inputs.pop("length_gap")
         rewards = model(**inputs).logits[:, 0]
         chosen, rejected = rewards.chunk(2)
         loss = (weight * -F.logsigmoid(chosen - rejected)).mean()
+        if self.length_penalty:
+            loss = loss + self.length_penalty * pearson(chosen - rejected, gap).abs()
         return (loss, {"rewards": rewards}) if return_outputs else loss
 
 
 def encode_pairs(
     pairs: list[Pair], tokenizer, max_length: int, weights: list[float] | None = None
 ) -> tuple[list[dict], int]:
-    """Training features (chosen/rejected encodings, length, pair weight); returns (features, inputs truncated)."""
+    """Training features (chosen/rejected encodings, length, pair weight, reply-length difference); returns
+    (features, inputs truncated)."""
     chosen, t1 = encode(tokenizer, [rm_text(tokenizer, p.messages, p.chosen) for p in pairs], max_length)
     rejected, t2 = encode(tokenizer, [rm_text(tokenizer, p.messages, p.rejected) for p in pairs], max_length)
     weights = weights or [1.0] * len(pairs)
+    lengths = response_lengths(tokenizer, [p.chosen for p in pairs] + [p.rejected for p in pairs])
     features = [
-        {"chosen": c, "rejected": r, "length": max(len(c["input_ids"]), len(r["input_ids"])), "weight": w}
-        for c, r, w in zip(chosen, rejected, weights)
+        {
+            "chosen": c,
+            "rejected": r,
+            "length": max(len(c["input_ids"]), len(r["input_ids"])),
+            "weight": w,
+            "length_gap": lc - lr,
+        }
+        for c, r, w, lc, lr in zip(chosen, rejected, weights, lengths[: len(pairs)], lengths[len(pairs) :])
     ]
     return features, t1 + t2
 
@@ -159,59 +183,51 @@ def build_model(
 def train_reward_model(
     pairs: list[Pair],
     out_dir: str | Path,
+    config,
     *,
     base: str | Path,
-    method: str = "lora",
-    lora_r: int = 16,
-    max_length: int = 128,
-    epochs: float = 2.0,
-    learning_rate: float = 1e-3,
-    batch_size: int = 16,
-    seed: int = 0,
     delta_dir: str | Path | None = None,
     work_dir: str | Path | None = None,
     augmented: list[Pair] = (),
-    augment_weight: float = 1.0,
-    length_balance: bool = False,
-    lora_layers: int | None = None,
-    head_init: str = "random",
 ) -> dict:
-    """Train on ``pairs`` and save a standard one-output RM + tokenizer (left truncation) to ``out_dir``.
+    """Train on ``pairs`` and save a standard one-output RM + tokenizer (left truncation) to ``out_dir``, with the
+    settings of ``config`` (``neat_train.rm_train_cmd.Config``: method, LoRA, lengths, schedule, seed, ...).
 
     With ``method="lora"`` and ``delta_dir``, the adapter (LoRA + head) is also saved there: combined with the
     base model it rebuilds exactly the same RM (``neat_data.models.resolve_rm``). ``augmented`` pairs
     (``rm_augment``) are trained on with weight ``augment_weight``; ``length_balance`` reweights ``pairs`` so that
-    reply length predicts nothing in them (``length_balance_weights``).
+    reply length predicts nothing in them (``length_balance_weights``); ``length_penalty`` weighs the
+    margin-length decorrelation term (``BradleyTerryTrainer``). Returns what was measured.
     """
     from transformers import AutoTokenizer, TrainingArguments, set_seed
 
     if not pairs:
         raise NeatError("no training pairs: the reward model needs preference pairs to train on")
-    set_seed(seed)
+    set_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(
-        base, model_max_length=max_length, truncation_side="left", padding_side="right"
+        base, model_max_length=config.max_length, truncation_side="left", padding_side="right"
     )  # init kwargs: saved with the RM
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    if head_init == "judge":
+    if config.head_init == "judge":
         if not tokenizer.chat_template:
             raise NeatError(f"--head-init judge needs a base with a chat template (an instruct LM); {base} has none")
         tokenizer.chat_template = judge_template(tokenizer.chat_template)
-    weights = length_balance_weights(pairs, tokenizer) if length_balance else [1.0] * len(pairs)
+    weights = length_balance_weights(pairs, tokenizer) if config.length_balance else [1.0] * len(pairs)
     features, truncated = encode_pairs(
-        [*pairs, *augmented], tokenizer, max_length, weights + [augment_weight] * len(augmented)
+        [*pairs, *augmented], tokenizer, config.max_length, weights + [config.augment_weight] * len(augmented)
     )
-    model = build_model(base, method, lora_r, lora_layers, tokenizer, head_init)
+    model = build_model(base, config.method, config.lora_r, config.lora_layers, tokenizer, config.head_init)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
-    steps_per_epoch = math.ceil(len(features) / batch_size)  # features: real + augmented pairs
+    steps_per_epoch = math.ceil(len(features) / config.batch_size)  # features: real + augmented pairs
     args = TrainingArguments(
         output_dir=str(work_dir or Path(out_dir).parent / f".{Path(out_dir).name}.trainer"),
-        per_device_train_batch_size=batch_size,
-        num_train_epochs=epochs,
-        learning_rate=learning_rate,
+        per_device_train_batch_size=config.batch_size,
+        num_train_epochs=config.epochs,
+        learning_rate=config.learning_rate,
         lr_scheduler_type="linear",
-        warmup_steps=max(1, int(0.1 * steps_per_epoch * epochs)),
+        warmup_steps=max(1, int(0.1 * steps_per_epoch * config.epochs)),
         weight_decay=0.0,
         train_sampling_strategy="group_by_length",
         length_column_name="length",
@@ -219,19 +235,20 @@ def train_reward_model(
         save_strategy="no",
         logging_steps=max(1, steps_per_epoch // 4),
         report_to="none",
-        seed=seed,
-        data_seed=seed,
+        seed=config.seed,
+        data_seed=config.seed,
         disable_tqdm=False,
     )
     from datasets import Dataset
 
     dataset = Dataset.from_list(features)
     trainer = BradleyTerryTrainer(model=model, args=args, train_dataset=dataset, data_collator=PairCollator(tokenizer))
+    trainer.length_penalty = config.length_penalty
     started = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - started
     model = trainer.model.eval()
-    if method == "lora":
+    if config.method == "lora":
         if delta_dir is not None:
             model.save_pretrained(delta_dir, safe_serialization=True)
             tokenizer.save_pretrained(delta_dir)
@@ -242,21 +259,10 @@ def train_reward_model(
     return {
         "pairs": len(pairs),
         "augmented_pairs": len(augmented),
-        "augment_weight": augment_weight,
-        "length_balance": length_balance,
         "inputs_truncated": truncated,
         "train_seconds": seconds,
         "train_loss": result.training_loss,
         "steps": result.global_step,
-        "method": method,
-        "lora_r": lora_r if method == "lora" else None,
-        "lora_layers": lora_layers,
-        "head_init": head_init,
-        "max_length": max_length,
-        "epochs": epochs,
-        "learning_rate": learning_rate,
-        "batch_size": batch_size,
-        "seed": seed,
         "base": str(base),
     }
 

@@ -7,33 +7,31 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Literal
 
-from neat_data.errors import NeatError
+from neat_data.errors import AtLeast1, NeatError
 from neat_data.hh import DatasetArgs
-
-SUBSETS = ("all", "test", "train")
 
 
 @dataclass
-class Config:
-    pairs: str = field(metadata={"help": "HH-RLHF pairs: hub id or local .jsonl/.jsonl.gz/.parquet file or dir"})
+class Config(DatasetArgs):
+    """``DatasetArgs`` (which rows to read; ``--pairs`` names the dataset) plus the RM and how to score."""
+
+    dataset: str = field(
+        metadata={
+            "aliases": ["--pairs"],
+            "help": "HH-RLHF pairs: hub id or local .jsonl/.jsonl.gz/.parquet file or dir",
+        }
+    )
     rm: str = field(default="default", metadata={"help": "reward model: 'default', a local directory or a hub id"})
-    subset: str = field(default="all", metadata={"help": "all pairs, or only the project's test / train split"})
-    split: str = field(default="train", metadata={"help": "split of a hub dataset"})
-    limit: int | None = field(default=None, metadata={"help": "read only the first N rows"})
-    max_reject_share: float = field(default=0.05, metadata={"help": "fail if more than this share of rows is bad"})
-    batch_size: int = field(default=16, metadata={"help": "responses per RM forward pass"})
-    max_length: int | None = field(default=None, metadata={"help": "RM input tokens (default: the RM's)"})
+    subset: Literal["all", "test", "train"] = field(
+        default="all", metadata={"help": "all pairs, or only the project's test / train split"}
+    )
+    batch_size: AtLeast1 = field(default=16, metadata={"help": "responses per RM forward pass"})
+    max_length: AtLeast1 | None = field(default=None, metadata={"help": "RM input tokens (default: the RM's)"})
     device: str = field(default="auto", metadata={"help": "auto (cuda if available), cpu, cuda, cuda:N"})
     dtype: str = field(default="float32", metadata={"help": "float32 | bfloat16 | float16"})
     json: bool = field(default=False, metadata={"help": "print one JSON object"})
-
-    def __post_init__(self):
-        if self.subset not in SUBSETS:
-            raise NeatError(f"--subset must be one of {', '.join(SUBSETS)}, got {self.subset!r}")
-        self.dataset = DatasetArgs(
-            self.pairs, split=self.split, limit=self.limit, max_reject_share=self.max_reject_share
-        )
 
 
 def run(config: Config) -> int:
@@ -43,10 +41,10 @@ def run(config: Config) -> int:
 
     from .reward_model import diagnostics_summary, evaluate_pairs, print_warnings
 
-    loaded = config.dataset.load()
+    loaded = config.load()
     pairs = [p for p in loaded.pairs if config.subset == "all" or split_of(p.query_id) == config.subset]
     if not pairs:
-        raise NeatError(f"{config.pairs}: no pairs in subset {config.subset!r} (of {len(loaded.pairs)} read)")
+        raise NeatError(f"{config.dataset}: no pairs in subset {config.subset!r} (of {len(loaded.pairs)} read)")
     scorer = RewardScorer(
         resolve_rm(config.rm),
         device=config.device,
@@ -58,7 +56,7 @@ def run(config: Config) -> int:
     result = {
         "rm": config.rm,
         "fingerprint": scorer.fingerprint,
-        "pairs_source": config.pairs,
+        "pairs_source": config.dataset,
         "subset": config.subset,
         "rows_rejected": len(loaded.rejects),
         **evaluate_pairs(scorer, pairs),
@@ -70,7 +68,7 @@ def run(config: Config) -> int:
         print(json.dumps(result, indent=2))
     else:
         print(
-            f"{config.rm} on {result['pairs']} pairs ({config.subset}) of {config.pairs}: "
+            f"{config.rm} on {result['pairs']} pairs ({config.subset}) of {config.dataset}: "
             f"accuracy {result['accuracy']:.1%}, mean margin {result['mean_margin']:.3f}, ties {result['ties']}, "
             f"scores mean {result['scores']['mean']:.3f} ± {result['scores']['std']:.3f}; "
             f"{result['truncated']} inputs truncated from the left to {result['max_length']} tokens"

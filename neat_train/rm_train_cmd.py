@@ -15,31 +15,34 @@ import json
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
-from neat_data.errors import NeatError
+from annotated_types import Interval
+
+from neat_data.errors import AtLeast1, NeatError, NonNegative, Positive
 from neat_data.hh import DatasetArgs
 from neat_data.models import DEFAULT_RM_DELTA_DIR, DEFAULT_RM_DIR
 
 from .rm_augment import KINDS, parse_kinds
 
-SPLITS = ("train", "all")
-
 
 @dataclass
-class Config:
-    pairs: list[str] = field(
-        metadata={"help": "HH-RLHF pairs, one or more sources: hub id or local .jsonl/.jsonl.gz/.parquet file or dir"}
+class Config(DatasetArgs):
+    """``DatasetArgs`` (which rows to read, from each of the ``--pairs`` sources) plus how to train."""
+
+    dataset: list[str] = field(
+        metadata={
+            "aliases": ["--pairs"],
+            "help": "HH-RLHF pairs, one or more sources: hub id or local .jsonl/.jsonl.gz/.parquet file or dir",
+        }
     )
     out: str = field(default=str(DEFAULT_RM_DIR), metadata={"help": "output model directory"})
     delta_out: str | None = field(
         default=None, metadata={"help": f"also save the LoRA delta here (e.g. {DEFAULT_RM_DELTA_DIR})"}
     )
     overwrite: bool = field(default=False, metadata={"help": "replace an existing model in --out / --delta-out"})
-    split: str = field(default="train", metadata={"help": "split of a hub dataset"})
-    limit: int | None = field(default=None, metadata={"help": "read only the first N rows"})
-    seed: int = field(default=0, metadata={"help": "training seed"})
-    max_reject_share: float = field(default=0.05, metadata={"help": "fail if more than this share of rows is bad"})
-    train_on: str = field(
+    seed: int = field(default=0, metadata={"help": "training seed (and --sample's)"})
+    train_on: Literal["train", "all"] = field(
         default="train", metadata={"help": "train: pairs of the project's train split (test split held out); all"}
     )
     base: str = field(
@@ -48,34 +51,45 @@ class Config:
             "help": "backbone: 'minilm' (embedded all-MiniLM-L6-v2), 'smollm2' (the embedded policy) or a model dir"
         },
     )
-    method: str = field(default="lora", metadata={"help": "lora (LoRA + pooler + head) or full fine-tuning"})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
-    lora_layers: int | None = field(
+    method: Literal["lora", "full"] = field(
+        default="lora", metadata={"help": "lora (LoRA + pooler + head) or full fine-tuning"}
+    )
+    lora_r: AtLeast1 = field(default=16, metadata={"help": "LoRA rank"})
+    lora_layers: AtLeast1 | None = field(
         default=None,
         metadata={
             "help": "LoRA on the top N layers only (the backward pass stops there: cheaper); default: every layer"
         },
     )
-    head_init: str = field(
+    head_init: Literal["random", "judge"] = field(
         default="random",
         metadata={
             "help": "random, or judge: an instruct-LM base scores as a zero-shot judge before training (its head = "
             "logit(Yes) - logit(No) after a question about the reply; docs/reward-models.md)"
         },
     )
-    max_length: int = field(default=128, metadata={"help": "input tokens; longer inputs are cut from the left"})
-    epochs: float = field(default=2.0, metadata={"help": "training epochs"})
-    learning_rate: float = field(default=1e-3, metadata={"help": "peak learning rate (linear decay, 10%% warm-up)"})
-    batch_size: int = field(default=16, metadata={"help": "pairs per step"})
+    max_length: AtLeast1 = field(default=128, metadata={"help": "input tokens; longer inputs are cut from the left"})
+    epochs: Positive = field(default=2.0, metadata={"help": "training epochs"})
+    learning_rate: Positive = field(default=1e-3, metadata={"help": "peak learning rate (linear decay, 10%% warm-up)"})
+    batch_size: AtLeast1 = field(default=16, metadata={"help": "pairs per step"})
     augment: str = field(
         default="",
         metadata={"help": f"augmented negatives built from the training pairs, comma-separated: {', '.join(KINDS)}"},
     )
-    augment_share: float = field(default=0.5, metadata={"help": "share of training pairs augmented, per kind"})
-    augment_weight: float = field(default=1.0, metadata={"help": "loss weight of an augmented pair (real pairs: 1)"})
+    augment_share: Annotated[float, Interval(gt=0, le=1)] = field(
+        default=0.5, metadata={"help": "share of training pairs augmented, per kind"}
+    )
+    augment_weight: Positive = field(default=1.0, metadata={"help": "loss weight of an augmented pair (real pairs: 1)"})
     length_balance: bool = field(
         default=False,
         metadata={"help": "reweight the real pairs so that the chosen reply is the longer one in half of the weight"},
+    )
+    length_penalty: NonNegative = field(
+        default=0.0,
+        metadata={
+            "help": "weight of an ODIN-style term |corr(reward margin, reply-length difference)| per batch: a "
+            "pair's margin may not grow with how much longer its chosen reply is (0: off)"
+        },
     )
     part: str = field(
         default="0:1",
@@ -84,7 +98,7 @@ class Config:
             "e.g. the default RM and its judge)"
         },
     )
-    valid_share: float = field(
+    valid_share: Annotated[float, Interval(ge=0, lt=1)] = field(
         default=0.0,
         metadata={
             "help": "share of the training queries held out for validation (reported as 'valid'; for model choice)"
@@ -99,26 +113,12 @@ class Config:
     )
 
     def __post_init__(self):
-        if isinstance(self.pairs, str):
-            self.pairs = [self.pairs]
-        if self.train_on not in SPLITS:
-            raise NeatError(f"--train-on must be one of {', '.join(SPLITS)}, got {self.train_on!r}")
-        if self.method not in ("lora", "full"):
-            raise NeatError(f"--method must be lora or full, got {self.method!r}")
-        if self.head_init not in ("random", "judge"):
-            raise NeatError(f"--head-init must be random or judge, got {self.head_init!r}")
+        if isinstance(self.dataset, str):
+            self.dataset = [self.dataset]
+        super().__post_init__()  # checks the annotated rules of every field
         if self.delta_out and self.method != "lora":
             raise NeatError("--delta-out needs --method lora (full fine-tuning has no small delta)")
-        for name in ("lora_r", "max_length", "batch_size", "lora_layers"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise NeatError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.epochs <= 0 or self.learning_rate <= 0:
-            raise NeatError("--epochs and --learning-rate must be positive")
         self.kinds = parse_kinds(self.augment)
-        if not 0 < self.augment_share <= 1 or self.augment_weight <= 0:
-            raise NeatError("--augment-share must be in (0, 1] and --augment-weight positive")
-        if not 0 <= self.valid_share < 1:
-            raise NeatError(f"--valid-share must be in [0, 1), got {self.valid_share}")
         try:
             self.part_range = tuple(float(x) for x in self.part.split(":"))
             lo, hi = self.part_range
@@ -126,10 +126,6 @@ class Config:
             lo = hi = -1.0
         if not 0 <= lo < hi <= 1:
             raise NeatError(f"--part must be LO:HI with 0 <= LO < HI <= 1, e.g. 0:0.5, got {self.part!r}")
-        self.datasets = [
-            DatasetArgs(source, split=self.split, limit=self.limit, max_reject_share=self.max_reject_share)
-            for source in self.pairs
-        ]
         for path in self.sanity or []:
             if not Path(path).is_file():
                 raise NeatError(f"--sanity {path}: no such file")
@@ -207,14 +203,14 @@ def run(config: Config) -> int:
         refuse_inside_round(path, flag)
     for path, _ in outputs:
         _check_free(path, config.overwrite)
-    sources = {args.dataset: args.load() for args in config.datasets}
+    sources = {source: config.load(source) for source in config.dataset}
     pairs = [p for loaded in sources.values() for p in loaded.pairs]
     rejected = sum(len(loaded.rejects) for loaded in sources.values())
     held_out = {name: [p for p in loaded.pairs if split_of(p.query_id) == "test"] for name, loaded in sources.items()}
     train, valid = training_pool(pairs, config)
     if not train:
         raise NeatError(
-            f"{', '.join(config.pairs)}: none of its {len(pairs)} pairs is left to train on "
+            f"{', '.join(config.dataset)}: none of its {len(pairs)} pairs is left to train on "
             f"(train split, --part {config.part}, --valid-share {config.valid_share}); pass more pairs, "
             "--train-on all or a wider --part"
         )
@@ -233,21 +229,11 @@ def run(config: Config) -> int:
         info = train_reward_model(
             train,
             tmp_out,
+            config,
             base=base,
-            method=config.method,
-            lora_r=config.lora_r,
-            max_length=config.max_length,
-            epochs=config.epochs,
-            learning_rate=config.learning_rate,
-            batch_size=config.batch_size,
-            seed=config.seed,
             delta_dir=tmp_delta if delta else None,
             work_dir=work,
             augmented=augmented,
-            augment_weight=config.augment_weight,
-            length_balance=config.length_balance,
-            lora_layers=config.lora_layers,
-            head_init=config.head_init,
         )
         info["base"] = PORTABLE_RM_BASES.get(config.base, config.base)  # not a machine-local path: it travels
         if delta:

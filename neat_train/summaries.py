@@ -205,22 +205,7 @@ def model_card(adapter_dir: str | Path, evaluation_json: dict | None = None) -> 
         "## Loss",
         "",
         markdown_table(
-            [
-                {
-                    k: config[k]
-                    for k in (
-                        "loss",
-                        "alpha",
-                        "beta",
-                        "penalty",
-                        "method",
-                        "lora_r",
-                        "lora_alpha",
-                        "learning_rate",
-                        "seed",
-                    )
-                }
-            ]
+            [{k: config[k] for k in "loss alpha beta penalty method lora_r lora_alpha learning_rate seed".split()}]
         ),
         "",
         f"{trained['steps']} optimizer steps.",

@@ -27,12 +27,13 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
+from annotated_types import Ge, Interval, Lt
 from transformers import TrainingArguments
 
 from neat_data.atomic import atomic_write_json
-from neat_data.errors import NeatError
+from neat_data.errors import AtLeast1, NeatError, NonNegative, Positive, check_fields
 from neat_data.locks import WriteLock
 from neat_data.shards import refuse_inside_round
 
@@ -47,7 +48,8 @@ from .trainer import TRAIN_LOG, NeatTrainer
 @dataclass(kw_only=True)
 class NeatTrainConfig(TrainingArguments):
     """``TrainingArguments`` plus NEAT's settings (as TRL's ``DPOConfig``); fields redefined here only change a
-    default. It is the Trainer's arguments, with ``output_dir`` set to ``OUTPUT_DIR/checkpoints``."""
+    default or add a rule (``neat_data.errors.check_fields``). It is the Trainer's arguments, with ``output_dir``
+    set to ``OUTPUT_DIR/checkpoints``."""
 
     # old flag names -> TrainingArguments names, for one release (flows.cli.renamed; a class attribute, not a field)
     ALIASES = {
@@ -64,20 +66,24 @@ class NeatTrainConfig(TrainingArguments):
     loss: Literal[LOSSES] = field(default="neat", metadata={"help": "training objective"})
     policy: str = field(default="default", metadata={"help": "base model: HF id or path; 'default' = embedded SmolLM2"})
     adapter: str | None = field(default=None, metadata={"help": "LoRA adapter to continue training (previous round)"})
-    alpha: float = field(default=1.0, metadata={"help": "weight α of the ranking loss L_rank (neat, rrhf)"})
-    beta: float = field(default=0.1, metadata={"help": "weight β of the penalty L_pen (neat), or DPO's β (dpo)"})
+    alpha: NonNegative = field(default=1.0, metadata={"help": "weight α of the ranking loss L_rank (neat, rrhf)"})
+    beta: NonNegative = field(default=0.1, metadata={"help": "weight β of the penalty L_pen (neat), or DPO's β (dpo)"})
     penalty: Literal[PENALTIES] = field(default="nll", metadata={"help": "penalty on the worst response"})
-    pen_floor: float = field(default=-5.0, metadata={"help": "per-token log-prob floor of the nll penalty (guard)"})
+    pen_floor: Annotated[float, Lt(0)] = field(
+        default=-5.0, metadata={"help": "per-token log-prob floor of the nll penalty (guard)"}
+    )
     method: Literal["lora", "full"] = field(default="lora", metadata={"help": "LoRA or full fine-tuning"})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank (paper: 16)"})
-    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha (paper: 16)"})
-    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
+    lora_r: AtLeast1 = field(default=16, metadata={"help": "LoRA rank (paper: 16)"})
+    lora_alpha: AtLeast1 = field(default=16, metadata={"help": "LoRA alpha (paper: 16)"})
+    lora_dropout: Annotated[float, Interval(ge=0, lt=1)] = field(default=0.0, metadata={"help": "LoRA dropout"})
     lora_targets: str = field(default="all-linear", metadata={"help": "LoRA target modules: all-linear or a,b,c"})
-    response_micro_batch: int = field(
+    response_micro_batch: AtLeast1 = field(
         default=8, metadata={"help": "responses per forward pass; larger batches take the two-pass path (flat memory)"}
     )
-    max_length: int = field(default=512, metadata={"help": "query + response tokens (the query is cut from the left)"})
-    max_response_length: int = field(default=256, metadata={"help": "response tokens kept (cut from the right)"})
+    max_length: AtLeast1 = field(
+        default=512, metadata={"help": "query + response tokens (the query is cut from the left)"}
+    )
+    max_response_length: AtLeast1 = field(default=256, metadata={"help": "response tokens kept (cut from the right)"})
     dtype: str = field(default="float32", metadata={"help": "weights dtype: float32 | bfloat16 | float16"})
     train_split: Literal[TRAIN_SPLITS] = field(
         default="train", metadata={"help": "train: only split_of(query)=='train' queries | all"}
@@ -92,12 +98,17 @@ class NeatTrainConfig(TrainingArguments):
     chat_template: str | None = field(
         default=None, metadata={"help": "'chatml' or a Jinja file for template-less policies"}
     )
-    # TrainingArguments fields with NEAT's defaults
-    per_device_train_batch_size: int = field(default=1, metadata={"help": "queries per device per micro-step"})
-    num_train_epochs: float = field(default=1.0, metadata={"help": "passes over the data when --max_steps is -1"})
-    learning_rate: float = field(default=1e-4, metadata={"help": "peak learning rate (AdamW)"})
+    # TrainingArguments fields with NEAT's defaults or rules
+    per_device_train_batch_size: AtLeast1 = field(default=1, metadata={"help": "queries per device per micro-step"})
+    gradient_accumulation_steps: AtLeast1 = field(default=1, metadata={"help": "micro-steps per optimizer step"})
+    weight_decay: NonNegative = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    max_grad_norm: NonNegative = field(default=1.0, metadata={"help": "gradient clipping norm (0: off)"})
+    num_train_epochs: Positive = field(default=1.0, metadata={"help": "passes over the data when --max_steps is -1"})
+    learning_rate: Positive = field(default=1e-4, metadata={"help": "peak learning rate (AdamW)"})
     seed: int = field(default=0, metadata={"help": "seed of initialisation, data order (data_seed) and dropout"})
-    save_steps: float = field(default=200, metadata={"help": "checkpoint every N optimizer steps (for resume)"})
+    save_steps: Annotated[float, Ge(1)] = field(
+        default=200, metadata={"help": "checkpoint every N optimizer steps (for resume)"}
+    )
     logging_steps: float = 1  # one train_log.jsonl line per optimizer step
     save_total_limit: int | None = 1
     remove_unused_columns: bool = False
@@ -108,29 +119,13 @@ class NeatTrainConfig(TrainingArguments):
         self.data_seed = self.seed if self.data_seed is None else self.data_seed
         if isinstance(self.report_to, str):  # comma-separated: tensorboard,wandb
             self.report_to = [name.strip() for name in self.report_to.split(",")]
-        for rule, ok, names in (
-            (
-                ">= 1",
-                lambda v: v >= 1,
-                "per_device_train_batch_size gradient_accumulation_steps "
-                "lora_r lora_alpha response_micro_batch max_length max_response_length save_steps",
-            ),
-            ("> 0", lambda v: v > 0, "learning_rate num_train_epochs"),
-            (">= 0", lambda v: v >= 0, "weight_decay max_grad_norm alpha beta"),
-        ):
-            for name in names.split():
-                if not ok(getattr(self, name)):
-                    raise NeatError(f"--{name} must be {rule}, got {getattr(self, name)}")
+        check_fields(self, dashes=False)
         if self.max_steps == 0 or self.max_steps < -1:
             raise NeatError(f"--max_steps must be a positive number of steps or -1, got {self.max_steps}")
-        if self.pen_floor >= 0:
-            raise NeatError(f"--pen_floor is a log-probability and must be negative, got {self.pen_floor}")
         if self.adapter and self.method == "full":
             raise NeatError("--adapter continues a LoRA adapter; it cannot be combined with --method full")
         if self.max_response_length >= self.max_length:
             raise NeatError("--max_response_length must be below --max_length (room for the query)")
-        if not 0 <= self.lora_dropout < 1:
-            raise NeatError(f"--lora_dropout must be in [0, 1), got {self.lora_dropout}")
         try:  # the Trainer's own checks, some of which depend on this machine (bf16 without a GPU, ...)
             super().__post_init__()
         except ValueError as e:

@@ -298,7 +298,7 @@ def test_5_train_with_a_bad_value_then_the_corrected_rerun(neat, tmp_path, hh_fi
     out = tmp_path / "adapter"
     args = ["train", "--shards", data, "--out", out, "--train-split", "all", "--max-steps", "1"]
     rc, _, err = neat(*args, "--policy", tiny_policy_dir, "--learning-rate", "-0.1")
-    assert rc == 2 and "--learning_rate must be > 0, got -0.1" in err and not out.exists()
+    assert rc == 2 and "--learning_rate: input should be greater than 0, got -0.1" in err and not out.exists()
     broken = tmp_path / "broken-policy"
     shutil.copytree(tiny_policy_dir, broken)
     (broken / "model.safetensors").write_bytes(b"not safetensors")
@@ -564,12 +564,12 @@ def test_8_neat_run_exits_2_without_tracebacks_when_a_stage_reports_bad_input(tm
 @pytest.mark.parametrize(
     "section, key, value, message",
     [
-        ("data", "limit", -5, "--limit must be a positive number of rows, got -5"),
-        ("score", "batch_size", 0, "--batch-size must be at least 1, got 0"),
-        ("generate", "max_new_tokens", -16, "max_new_tokens must be a positive number of tokens, got -16"),
-        ("train", "learning_rate", -0.1, "--learning_rate must be > 0, got -0.1"),
-        ("data", "max_reject_share", 7, "--max-reject-share must be in [0, 1], got 7"),
-        ("eval", "max_new_tokens", -16, "--max-new-tokens must be >= 1, got -16"),
+        ("data", "limit", -5, "--limit: input should be greater than or equal to 1, got -5"),
+        ("score", "batch_size", 0, "--batch-size: input should be greater than or equal to 1, got 0"),
+        ("generate", "max_new_tokens", -16, "--max-new-tokens: input should be greater than or equal to 1, got -16"),
+        ("train", "learning_rate", -0.1, "--learning_rate: input should be greater than 0, got -0.1"),
+        ("data", "max_reject_share", 7, "--max-reject-share: input should be less than or equal to 1, got 7"),
+        ("eval", "max_new_tokens", -16, "--max-new-tokens: input should be greater than or equal to 1, got -16"),
         (
             "train",
             "lr_scheduler_type",

@@ -24,8 +24,11 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
-from ..errors import NeatError
+from annotated_types import Interval
+
+from ..errors import AtLeast1, NeatError, NonNegative, check_fields
 
 #: End-of-turn tokens of common chat formats; those present in a tokenizer's vocabulary stop generation.
 END_OF_TURN_TOKENS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>")
@@ -47,21 +50,14 @@ OnBatch = Callable[[int, int], None]
 class SamplingConfig:
     """How responses are sampled. temperature 1.0 with no top-k/top-p cut is the paper's setting."""
 
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_new_tokens: int = 128
-    n: int = 1
+    temperature: NonNegative = 1.0  # 0 = greedy
+    top_p: Annotated[float, Interval(gt=0, le=1)] = 1.0
+    max_new_tokens: AtLeast1 = 128
+    n: AtLeast1 = 1  # samples per query and prompt
     seed: int = 0
 
     def __post_init__(self):
-        if self.max_new_tokens <= 0:
-            raise NeatError(f"max_new_tokens must be a positive number of tokens, got {self.max_new_tokens}")
-        if self.n < 1:
-            raise NeatError(f"n (samples per query and prompt) must be >= 1, got {self.n}")
-        if self.temperature < 0:
-            raise NeatError(f"temperature must be >= 0 (0 = greedy), got {self.temperature}")
-        if not 0.0 < self.top_p <= 1.0:
-            raise NeatError(f"top_p must be in (0, 1], got {self.top_p}")
+        check_fields(self, prefix="--")
         if self.temperature == 0 and self.n > 1:
             raise NeatError("temperature 0 is greedy decoding: every one of the n samples would be the same; use n=1")
 
@@ -103,12 +99,11 @@ class Request:
     conversation: list[dict]
     seeds: list[int] | None = None
     reference: list[dict] | None = None
-    guidance: float = 0.0
+    guidance: NonNegative = 0.0
     prefill: str | None = None
 
     def __post_init__(self):
-        if self.guidance < 0:
-            raise NeatError(f"guidance must be >= 0, got {self.guidance}")
+        check_fields(self, prefix="")
         if self.guidance > 0 and self.reference is None:
             raise NeatError("guidance > 0 needs a reference conversation")
 
@@ -249,30 +244,18 @@ class GenerationBackend(abc.ABC):
         self.close()
 
 
-def make_backend(
-    name: str,
-    policy: str,
-    *,
-    adapter: str | None = None,
-    dtype: str = "float32",
-    device: str = "auto",
-    batch_size: int = 8,
-    **backend_kwargs,
-) -> GenerationBackend:
-    """A backend by name: ``transformers`` (default; CPU and CUDA) or ``vllm`` (GPU, optional extra)."""
+def make_backend(name: str, policy: str, *, batch_size: int = 8, **kwargs) -> GenerationBackend:
+    """A backend by name: ``transformers`` (default; CPU and CUDA) or ``vllm`` (GPU, optional extra); ``kwargs``:
+    the backend's own (``adapter``, ``dtype``, ``device``, ``chat_template``, ...)."""
     if batch_size < 1:
         raise NeatError(f"batch_size must be >= 1, got {batch_size}")
     if name == "transformers":
-        from .hf_backend import TransformersBackend
-
-        return TransformersBackend(
-            policy, adapter=adapter, dtype=dtype, device=device, batch_size=batch_size, **backend_kwargs
-        )
-    if name == "vllm":
-        from .vllm_backend import VllmBackend
-
-        return VllmBackend(policy, adapter=adapter, dtype=dtype, device=device, batch_size=batch_size, **backend_kwargs)
-    raise NeatError(f"unknown generation backend {name!r}; use one of {', '.join(BACKENDS)}")
+        from .hf_backend import TransformersBackend as Backend
+    elif name == "vllm":
+        from .vllm_backend import VllmBackend as Backend
+    else:
+        raise NeatError(f"unknown generation backend {name!r}; use one of {', '.join(BACKENDS)}")
+    return Backend(policy, batch_size=batch_size, **kwargs)
 
 
 def resolve_chat_template(tokenizer, chat_template: str | None, policy: str) -> str:

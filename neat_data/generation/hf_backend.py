@@ -124,9 +124,8 @@ class TransformersBackend(GenerationBackend):
         return next(self.model.parameters()).device
 
     def _sample(self, requests: list[Rendered], sampling: SamplingConfig):
-        order = sorted(
-            range(len(requests)), key=lambda i: -len(requests[i].ids)
-        )  # longest first: out-of-memory shows early
+        # longest first: out-of-memory shows early
+        order = sorted(range(len(requests)), key=lambda i: -len(requests[i].ids))
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
             rows = Rows.of([requests[i] for i in chunk])

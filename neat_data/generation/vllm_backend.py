@@ -135,14 +135,8 @@ class VllmBackend(GenerationBackend):
             gen_config = GenerationConfig.from_pretrained(path)
         except OSError:
             gen_config = None
-        self._set_up_text(
-            AutoTokenizer.from_pretrained(path),
-            AutoConfig.from_pretrained(path),
-            gen_config,
-            policy,
-            adapter,
-            chat_template,
-        )
+        tokenizer, model_config = AutoTokenizer.from_pretrained(path), AutoConfig.from_pretrained(path)
+        self._set_up_text(tokenizer, model_config, gen_config, policy, adapter, chat_template)
         self.lora = None
         if adapter is not None:
             adapter_dir = Path(adapter)

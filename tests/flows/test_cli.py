@@ -59,7 +59,7 @@ def test_load_writes_round_zero_and_refuses_a_second_write(hh_file, tmp_path, ca
 
 def test_bad_flag_values_are_clear_errors(hh_file, tmp_path, capsys):
     assert main(["load", "--dataset", str(hh_file), "--limit", "0", "--out", str(tmp_path)]) == 2
-    assert "--limit must be a positive number" in capsys.readouterr().err
+    assert "--limit: input should be greater than or equal to 1, got 0" in capsys.readouterr().err
 
 
 def test_every_command_takes_a_yaml_config_file_and_the_command_line_wins(hh_file, tmp_path, capsys):
@@ -86,6 +86,6 @@ def test_every_command_takes_a_yaml_config_file_and_the_command_line_wins(hh_fil
     assert "read 2 rows" in capsys.readouterr().out
     load.write_text(f"dataset: {hh_file}\nout: {tmp_path / 'run2'}\nlimit: 0\n")
     assert main(["load", "--config", str(load)]) == 2
-    assert capsys.readouterr().err.startswith("neat load: error: --limit must be a positive number")
+    assert capsys.readouterr().err.startswith("neat load: error: --limit: input should be greater than or equal to 1")
     assert main(["load", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml: config file not found" in capsys.readouterr().err

@@ -124,17 +124,13 @@ def test_the_flows_stage_arguments_parse_into_each_stages_config(path, tmp_path,
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_check_fills_in_the_flags_the_flow_gives_each_stage(path, tmp_path, monkeypatch):
-    """``neat run --check`` parses each section with ``flow_flags``: the same flags the flow's tasks pass."""
-    from flows.run_config import flow_flags
+    """``neat run --check`` parses each section with ``stage_command``: the same flags the flow's tasks pass."""
+    from flows.run_config import stage_command
 
     config = dataclasses.replace(load_run_config(path), out=str(tmp_path / "run"))
     for args, _ in stage_calls(config, tmp_path, monkeypatch):
-        section = args[0]
-        own = {f"--{k}" for k in getattr(config, section)} | {"--adapter"}
-        passed = {a for a in args[1:] if a.startswith("--")} - own - {f"--{k}" for k in config.data}
-        assert passed == {a for a in flow_flags(config, section) if a.startswith("--")} - {
-            f"--{k}" for k in config.data
-        }
+        flags = {a for a in args[1:] if a.startswith("--")} - {"--adapter"}
+        assert flags == {a for a in stage_command(config, args[0])[1:] if a.startswith("--")}
 
 
 def test_a_bad_section_value_fails_the_stages_own_validation(tmp_path, monkeypatch):
@@ -143,16 +139,18 @@ def test_a_bad_section_value_fails_the_stages_own_validation(tmp_path, monkeypat
     from transformers import HfArgumentParser
 
     raw = yaml.safe_load(PAPER.read_text())
-    raw["generate"]["backend"] = "tgi"
+    raw["generate"]["batch_size"] = 0
     raw["out"] = str(tmp_path / "run")
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(raw))
-    with pytest.raises(NeatError, match=r"bad.yaml:generate: --backend must be one of"):
+    with pytest.raises(
+        NeatError, match=r"bad.yaml:generate: --batch-size: input should be greater than or equal to 1, got 0"
+    ):
         load_run_config(bad)
     config = dataclasses.replace(load_run_config(PAPER), generate=raw["generate"])
     args = next(a for a, _ in stage_calls(config, tmp_path, monkeypatch) if a[0] == "generate")
     module = importlib.import_module(COMMANDS["generate"][0])
-    with pytest.raises(NeatError, match="--backend must be one of"):
+    with pytest.raises(NeatError, match="--batch-size: input should be greater than or equal to 1"):
         HfArgumentParser(module.Config).parse_args_into_dataclasses(args[1:])
 
 
@@ -262,7 +260,7 @@ def test_serve_rounds_deployment_args_with_a_name_and_cron(monkeypatch):
     [
         ({"cron": "0 3 * *"}, "--cron '0 3 \\* \\*' is not a valid cron expression"),
         ({"cron": "61 * * * *"}, "is not a valid cron expression"),
-        ({"flow": "train"}, "--flow must be 'generate' or 'rounds', got 'train'"),
+        ({"flow": "train"}, "--flow: input should be 'generate' or 'rounds', got 'train'"),
     ],
 )
 def test_serve_refuses_a_bad_cron_or_flow(kwargs, message):

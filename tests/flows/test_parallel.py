@@ -230,8 +230,8 @@ def test_ray_parts_reserve_a_gpu_each_where_the_cluster_has_gpus():
 @pytest.mark.parametrize(
     "parallel, message",
     [
-        ({"backend": "spark"}, "parallel.backend must be one of local, ray"),
-        ({"parts": 0}, "parallel.parts must be >= 1"),
+        ({"backend": "spark"}, "parallel.backend: expected one of 'local', 'ray', got str 'spark'"),
+        ({"parts": 0}, "parallel.parts: input should be greater than or equal to 1"),
         ({"parts": 2, "address": "auto"}, "only with backend: ray"),
         ({"backend": "ray", "address": "10.0.0.1:6379"}, "'auto' or 'ray://HOST:PORT'"),
         ({"parts": "two"}, "parallel.parts: expected int"),

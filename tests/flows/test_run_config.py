@@ -87,8 +87,11 @@ def test_the_train_section_is_checked_against_neat_trains_config_and_parser(tmp_
     assert "train.output_dir: set by the flow itself" in msg
     assert "train.gradient_accumulation_steps: expected int, got float 1.5" in msg
     for train, message in (
-        ({"loss": "ppo"}, "train.loss: expected Literal['neat', 'rrhf', 'sft', 'dpo'], got str"),
-        ({"per_device_train_batch_size": 0}, "--per_device_train_batch_size must be >= 1, got 0"),
+        ({"loss": "ppo"}, "train.loss: expected one of 'neat', 'rrhf', 'sft', 'dpo', got str 'ppo'"),
+        (
+            {"per_device_train_batch_size": 0},
+            "--per_device_train_batch_size: input should be greater than or equal to 1, got 0",
+        ),
         ({"warmup_steps": -1}, "Expected value warmup_steps >= 0"),
     ):  # TrainingArguments' own
         with pytest.raises(NeatError, match="invalid config") as e:

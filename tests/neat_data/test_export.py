@@ -106,7 +106,7 @@ def test_jsonl_and_bad_input(scored_round, tmp_path, capsys):
     assert export(scored_round, out) == 2
     assert "exists and is not empty" in capsys.readouterr().err
     assert export(scored_round, tmp_path / "x", "--format", "dpo") == 2
-    assert "--format must be one of" in capsys.readouterr().err
+    assert "argument --format: invalid choice: 'dpo'" in capsys.readouterr().err
     assert export(tmp_path / "nowhere", tmp_path / "y") == 2
     assert not (tmp_path / "y").exists()
 

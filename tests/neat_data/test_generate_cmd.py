@@ -319,13 +319,13 @@ def test_round_must_follow_the_previous_one(round0, tmp_path, fakes):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--max-new-tokens", "0"], "max_new_tokens must be a positive"),
+        (["--max-new-tokens", "0"], "--max-new-tokens: input should be greater than or equal to 1"),
         (["--prompts", "negative,evil"], "unknown prompt id"),
         (["--prompts", ""], "prompt set is empty"),
-        (["--placement", "suffix"], "--placement must be one of"),
-        (["--round", "0"], "--round must be >= 1"),
-        (["--negative-guidance", "-1"], "--negative-guidance must be >= 0"),
-        (["--fluency-queries", "-1"], "--fluency-queries must be >= 0"),
+        (["--placement", "suffix"], "argument --placement: invalid choice: 'suffix'"),
+        (["--round", "0"], "--round: input should be greater than or equal to 1"),
+        (["--negative-guidance", "-1"], "--negative-guidance: input should be greater than or equal to 0"),
+        (["--fluency-queries", "-1"], "--fluency-queries: input should be greater than or equal to 0"),
         (["--negative-guidance", "1", "--prompts", "paper-positive"], "selects no negative prompt"),
         (["--negative-prefill", "Sure", "--prompts", "plain"], "--negative-prefill applies to negative-prompt"),
         (["--negative-prefill", "  "], "--negative-prefill is empty"),

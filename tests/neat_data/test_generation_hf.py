@@ -28,10 +28,10 @@ def backend(tiny_policy_dir):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"max_new_tokens": 0}, "max_new_tokens"),
-        ({"max_new_tokens": -3}, "max_new_tokens"),
-        ({"n": 0}, "n \\(samples"),
-        ({"top_p": 0.0}, "top_p"),
+        ({"max_new_tokens": 0}, "--max-new-tokens: input should be greater than or equal to 1, got 0"),
+        ({"max_new_tokens": -3}, "--max-new-tokens: input should be greater than or equal to 1, got -3"),
+        ({"n": 0}, "--n: input should be greater than or equal to 1"),
+        ({"top_p": 0.0}, "--top-p: input should be greater than 0"),
         ({"temperature": -1.0}, "temperature"),
         ({"temperature": 0.0, "n": 2}, "greedy"),
     ],

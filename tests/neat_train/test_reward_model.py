@@ -28,7 +28,7 @@ def sanity_file(tmp_path, hh_rows):
 def train_config(hh_file, base, out, **kw):
     kw = {"train_on": "all", "epochs": 8, "learning_rate": 1e-2, "batch_size": 2, "lora_r": 4, "max_length": 64, **kw}
     pairs = hh_file if isinstance(hh_file, list) else str(hh_file)
-    return rm_train_cmd.Config(pairs=pairs, out=str(out), base=str(base), **kw)
+    return rm_train_cmd.Config(dataset=pairs, out=str(out), base=str(base), **kw)
 
 
 def accuracy(rm_dir, hh_file, tmp_path):
@@ -48,7 +48,7 @@ def test_rm_train_fits_the_pairs_and_its_delta_rebuilds_the_same_model(
     after = accuracy(out, hh_file, tmp_path)
     assert after["accuracy"] == 1.0 and after["mean_margin"] > before["mean_margin"]
     report = json.loads((out / "neat_rm_train.json").read_text())
-    assert report["train"]["pairs"] == 4 and report["train"]["method"] == "lora"
+    assert report["train"]["pairs"] == 4 and report["config"]["method"] == "lora"
     assert report["train"]["base"] == str(tiny_rm_dir)  # the --base given, not a path resolved on this machine
     assert json.loads((delta / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_rm_dir)
     sanity = report["sanity"]["sanity.jsonl"]  # the same pairs, labelled: the fitted RM gets them all right
@@ -100,7 +100,7 @@ def test_rm_train_reads_several_sources_and_skips_a_missing_sanity_suite(
 
 
 def test_rm_eval_json(hh_file, tiny_rm_dir, capsys):
-    rm_eval_cmd.run(rm_eval_cmd.Config(pairs=str(hh_file), rm=str(tiny_rm_dir), json=True, device="cpu"))
+    rm_eval_cmd.run(rm_eval_cmd.Config(dataset=str(hh_file), rm=str(tiny_rm_dir), json=True, device="cpu"))
     result = json.loads(capsys.readouterr().out)
     assert result["pairs"] == 4 and 0.0 <= result["accuracy"] <= 1.0
     assert {"mean_margin", "scores", "chosen", "rejected", "fingerprint"} <= set(result)
@@ -111,11 +111,11 @@ def test_rm_eval_json(hh_file, tiny_rm_dir, capsys):
     assert result["accuracy"] == sum(c > r for c, r in zip(chosen, rejected)) / 4
     assert result["mean_margin"] == pytest.approx(sum(c - r for c, r in zip(chosen, rejected)) / 4, abs=1e-6)
     with pytest.raises(NeatError, match="--subset"):
-        rm_eval_cmd.Config(pairs=str(hh_file), subset="dev")
+        rm_eval_cmd.Config(dataset=str(hh_file), subset="dev")
 
 
 def test_rm_eval_json_has_the_diagnostics_others_rely_on(sanity_file, tiny_rm_dir, capsys):
-    rm_eval_cmd.run(rm_eval_cmd.Config(pairs=str(sanity_file), rm=str(tiny_rm_dir), json=True, device="cpu"))
+    rm_eval_cmd.run(rm_eval_cmd.Config(dataset=str(sanity_file), rm=str(tiny_rm_dir), json=True, device="cpu"))
     result = json.loads(capsys.readouterr().out)
     assert {
         "accuracy",
@@ -144,7 +144,7 @@ def test_rm_eval_json_has_the_diagnostics_others_rely_on(sanity_file, tiny_rm_di
     assert result["accuracy_chosen_longer"] == result["accuracy"] == sum(c > r for c, r in zip(chosen, rejected)) / 4
     assert result["accuracy_chosen_shorter"] is None and result["shorter_wins_accuracy"] == 0.0
     assert result["by_category"]["factual"]["accuracy"] == sum(chosen[i] > rejected[i] for i in (1, 3)) / 2
-    rm_eval_cmd.run(rm_eval_cmd.Config(pairs=str(sanity_file), rm=str(tiny_rm_dir), device="cpu"))
+    rm_eval_cmd.run(rm_eval_cmd.Config(dataset=str(sanity_file), rm=str(tiny_rm_dir), device="cpu"))
     text = capsys.readouterr().out
     assert "where the chosen reply is longer (4 pairs)" in text and "by category: brief_refusal_vs_harmful" in text
 
@@ -229,9 +229,9 @@ def test_rm_eval_refuses_an_rm_with_a_constant_head(sanity_file, tiny_rm_dir, tm
 
 def test_rm_train_rejects_bad_flags(hh_file):
     with pytest.raises(NeatError, match="--delta-out needs --method lora"):
-        rm_train_cmd.Config(pairs=str(hh_file), method="full", delta_out="x")
+        rm_train_cmd.Config(dataset=str(hh_file), method="full", delta_out="x")
     with pytest.raises(NeatError, match="--train-on"):
-        rm_train_cmd.Config(pairs=str(hh_file), train_on="test")
+        rm_train_cmd.Config(dataset=str(hh_file), train_on="test")
 
 
 @pytest.mark.parametrize("command", [["rm", "train"], ["rm", "eval"], ["score"]])

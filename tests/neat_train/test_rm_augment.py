@@ -90,12 +90,37 @@ def test_pair_weights_weight_the_bradley_terry_loss(tiny_tokenizer):
     ]
     batch = collate(features)
     assert batch["pair_weight"].tolist() == [3.0, 0.5]
-    loss = BradleyTerryTrainer.compute_loss(None, Fixed(), batch)
+    loss = BradleyTerryTrainer.compute_loss(BradleyTerryTrainer, Fixed(), dict(batch))
     expected = (
         3.0 * -torch.nn.functional.logsigmoid(torch.tensor(1.0))
         + 0.5 * -torch.nn.functional.logsigmoid(torch.tensor(-2.0))
     ) / 2
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
+    # the length penalty: margins (1, -2) against reply-length gaps (0, 0): no correlation, nothing added
+    assert batch["length_gap"].tolist() == [0.0, 0.0]
+    penalised = type("T", (), {"length_penalty": 2.0})
+    assert BradleyTerryTrainer.compute_loss(penalised, Fixed(), dict(batch)).item() == pytest.approx(expected.item())
+
+
+def test_length_penalty_is_the_absolute_margin_length_correlation(tiny_tokenizer):
+    class Fixed(torch.nn.Module):  # reward = first token id / 100
+        def forward(self, input_ids, attention_mask):
+            return type("Out", (), {"logits": input_ids[:, :1].float() / 100})()
+
+    one = {"attention_mask": [1]}
+    features = [  # margins 1, 2, 0 against length gaps -4, 0, 4: centred (0, 1, -1) . (-4, 0, 4) / (√2 · √32) = -0.5
+        {"chosen": {"input_ids": [200], **one}, "rejected": {"input_ids": [100], **one}, "length_gap": -4},
+        {"chosen": {"input_ids": [300], **one}, "rejected": {"input_ids": [100], **one}, "length_gap": 0},
+        {"chosen": {"input_ids": [100], **one}, "rejected": {"input_ids": [100], **one}, "length_gap": 4},
+    ]
+    batch = PairCollator(tiny_tokenizer)(features)
+    bt = -torch.nn.functional.logsigmoid(torch.tensor([1.0, 2.0, 0.0])).mean().item()
+    rho = -0.5
+    penalised = type("T", (), {"length_penalty": 0.5})
+    loss = BradleyTerryTrainer.compute_loss(penalised, Fixed(), dict(batch))
+    assert loss.item() == pytest.approx(bt + 0.5 * abs(rho), rel=1e-5)
+    # without the penalty, the plain Bradley-Terry loss
+    assert BradleyTerryTrainer.compute_loss(BradleyTerryTrainer, Fixed(), dict(batch)).item() == pytest.approx(bt)
 
 
 def test_parts_are_disjoint_and_validation_is_held_out(monkeypatch):
@@ -107,7 +132,7 @@ def test_parts_are_disjoint_and_validation_is_held_out(monkeypatch):
         lambda qid, share=0.2, seed=0: ("test" if int(qid[1:]) % 100 / 100 < share else "train") if seed else "train",
     )
     ps = [Pair(f"q{i}", [], "a", "b", "o") for i in range(100)]
-    config = lambda **kw: rm_train_cmd.Config(pairs="x.jsonl", **kw)  # noqa: E731
+    config = lambda **kw: rm_train_cmd.Config(dataset="x.jsonl", **kw)  # noqa: E731
     first, _ = rm_train_cmd.training_pool(ps, config(part="0:0.3"))
     second, _ = rm_train_cmd.training_pool(ps, config(part="0.3:1"))
     assert len(first) == 30 and len(second) == 70 and not {p.query_id for p in first} & {p.query_id for p in second}

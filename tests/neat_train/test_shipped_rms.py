@@ -26,7 +26,7 @@ def test_shipped_rm_reproduces_its_report_and_has_no_length_rule(name, tmp_path,
     assert (delta / "adapter_model.safetensors").stat().st_size < 8 * 2**20  # the shipped part stays small
     report = json.loads((delta / "neat_rm_train.json").read_text())
     scorer = RewardScorer(models.resolve_rm(name), device="cpu", use_cache=False, progress=False)
-    assert scorer.max_length == report["train"]["max_length"]
+    assert scorer.max_length == report["config"]["max_length"]
     result = evaluate_pairs(scorer, load_hh(str(SANITY_SUITE)).pairs)
     recorded = report["sanity"]["sanity.jsonl"]
     for key in ("accuracy", "accuracy_chosen_longer", "accuracy_chosen_shorter"):
