@@ -45,18 +45,21 @@ class PairCollator:
         return batch
 
 
-def pearson(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """Pearson correlation of two 1-D tensors (0 when either is constant), differentiable."""
-    x, y = x - x.mean(), y - y.mean()
-    return (x * y).sum() / (x.norm() * y.norm() + eps)
+def length_covariance(margin: torch.Tensor, gap: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """cov(margin, gap / std(gap)) over the batch = ρ(margin, gap) · std(margin): the correlation weighted by the
+    margins' spread (0 when the gaps are all equal); differentiable."""
+    gap = gap - gap.mean()
+    return ((margin - margin.mean()) * gap).mean() / (gap.pow(2).mean().sqrt() + eps)
 
 
 class BradleyTerryTrainer(Trainer):
-    """Loss: the pair-weighted mean of −log σ(r_chosen − r_rejected), plus ``length_penalty`` · |ρ| where ρ is the
-    batch's Pearson correlation between each pair's reward margin r_chosen − r_rejected and its reply-length
-    difference: the decorrelation term of ODIN (Chen et al. 2024, "ODIN: Disentangled Reward Mitigates Hacking in
-    RLHF", its quality head's |ρ(r_Q, L)|) on pair margins, without ODIN's second (length) head. The margin's sign
-    may follow length (a truncated reply is shorter and worse); how confident it is may not."""
+    """Loss: the pair-weighted mean of −log σ(r_chosen − r_rejected), plus ``length_penalty`` · |ρ · σ| where ρ is
+    the batch's Pearson correlation between each pair's reward margin r_chosen − r_rejected and its reply-length
+    difference, and σ the margins' standard deviation: the decorrelation term of ODIN (Chen et al. 2024, "ODIN:
+    Disentangled Reward Mitigates Hacking in RLHF", its quality head's |ρ(r_Q, L)|) on pair margins, without ODIN's
+    second (length) head. The margin's sign may follow length (a truncated reply is shorter and worse); how
+    confident it is may not. Weighting ρ by σ keeps the term's gradient bounded while the margins are still small
+    (|ρ| alone does not change when the margins are scaled, so its gradient grows as 1/σ)."""
 
     length_penalty: float = 0.0
 
@@ -66,7 +69,7 @@ class BradleyTerryTrainer(Trainer):
         chosen, rejected = rewards.chunk(2)
         loss = (weight * -F.logsigmoid(chosen - rejected)).mean()
         if self.length_penalty:
-            loss = loss + self.length_penalty * pearson(chosen - rejected, gap).abs()
+            loss = loss + self.length_penalty * length_covariance(chosen - rejected, gap).abs()
         return (loss, {"rewards": rewards}) if return_outputs else loss
 
 

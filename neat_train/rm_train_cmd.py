@@ -87,8 +87,8 @@ class Config(DatasetArgs):
     length_penalty: NonNegative = field(
         default=0.0,
         metadata={
-            "help": "weight of an ODIN-style term |corr(reward margin, reply-length difference)| per batch: a "
-            "pair's margin may not grow with how much longer its chosen reply is (0: off)"
+            "help": "weight of an ODIN-style term |corr(reward margin, reply-length difference)| x the margins' "
+            "spread, per batch: a pair's margin may not grow with how much longer its chosen reply is (0: off)"
         },
     )
     part: str = field(

@@ -102,23 +102,25 @@ def test_pair_weights_weight_the_bradley_terry_loss(tiny_tokenizer):
     assert BradleyTerryTrainer.compute_loss(penalised, Fixed(), dict(batch)).item() == pytest.approx(expected.item())
 
 
-def test_length_penalty_is_the_absolute_margin_length_correlation(tiny_tokenizer):
+def test_length_penalty_is_the_margin_length_correlation_times_the_margin_spread(tiny_tokenizer):
     class Fixed(torch.nn.Module):  # reward = first token id / 100
         def forward(self, input_ids, attention_mask):
             return type("Out", (), {"logits": input_ids[:, :1].float() / 100})()
 
     one = {"attention_mask": [1]}
-    features = [  # margins 1, 2, 0 against length gaps -4, 0, 4: centred (0, 1, -1) . (-4, 0, 4) / (√2 · √32) = -0.5
+    # margins 1, 2, 0 against length gaps -4, 0, 4: rho = centred (0, 1, -1) . (-4, 0, 4) / (√2 · √32) = -0.5, and the
+    # margins' (population) standard deviation is √(2/3)
+    features = [
         {"chosen": {"input_ids": [200], **one}, "rejected": {"input_ids": [100], **one}, "length_gap": -4},
         {"chosen": {"input_ids": [300], **one}, "rejected": {"input_ids": [100], **one}, "length_gap": 0},
         {"chosen": {"input_ids": [100], **one}, "rejected": {"input_ids": [100], **one}, "length_gap": 4},
     ]
     batch = PairCollator(tiny_tokenizer)(features)
     bt = -torch.nn.functional.logsigmoid(torch.tensor([1.0, 2.0, 0.0])).mean().item()
-    rho = -0.5
+    rho, spread = -0.5, (2 / 3) ** 0.5
     penalised = type("T", (), {"length_penalty": 0.5})
     loss = BradleyTerryTrainer.compute_loss(penalised, Fixed(), dict(batch))
-    assert loss.item() == pytest.approx(bt + 0.5 * abs(rho), rel=1e-5)
+    assert loss.item() == pytest.approx(bt + 0.5 * abs(rho) * spread, rel=1e-5)
     # without the penalty, the plain Bradley-Terry loss
     assert BradleyTerryTrainer.compute_loss(BradleyTerryTrainer, Fixed(), dict(batch)).item() == pytest.approx(bt)
 
