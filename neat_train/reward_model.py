@@ -53,13 +53,11 @@ def length_covariance(margin: torch.Tensor, gap: torch.Tensor, eps: float = 1e-8
 
 
 class BradleyTerryTrainer(Trainer):
-    """Loss: the pair-weighted mean of −log σ(r_chosen − r_rejected), plus ``length_penalty`` · |ρ · σ| where ρ is
-    the batch's Pearson correlation between each pair's reward margin r_chosen − r_rejected and its reply-length
-    difference, and σ the margins' standard deviation: the decorrelation term of ODIN (Chen et al. 2024, "ODIN:
-    Disentangled Reward Mitigates Hacking in RLHF", its quality head's |ρ(r_Q, L)|) on pair margins, without ODIN's
-    second (length) head. The margin's sign may follow length (a truncated reply is shorter and worse); how
-    confident it is may not. Weighting ρ by σ keeps the term's gradient bounded while the margins are still small
-    (|ρ| alone does not change when the margins are scaled, so its gradient grows as 1/σ)."""
+    """Loss: the pair-weighted mean of −log σ(r_chosen − r_rejected), plus ``length_penalty`` · |ρ·σ|: ρ is the batch's
+    correlation of the pair margins r_chosen − r_rejected with the reply-length differences, σ the margins' std.
+    ODIN's decorrelation term (Chen et al. 2024, its quality head's |ρ(r_Q, L)|) on margins, without its length head:
+    a margin's sign may follow length (a truncated reply is shorter and worse), its size may not. The σ keeps the
+    gradient bounded while margins are small (|ρ| is scale-free, so its gradient grows as 1/σ)."""
 
     length_penalty: float = 0.0
 
