@@ -30,18 +30,22 @@ def check_fields(config, prefix: str = "--", dashes: bool = True) -> None:
     calls it, and the CLI, the run config's sections and Python callers all build the same dataclasses (argparse
     also offers a ``Literal``'s choices), so one annotation is the one rule everywhere. Raises ``NeatError`` naming
     the flag (``prefix`` + the field name, ``_`` as ``-`` with ``dashes``)."""
-    hints = typing.get_type_hints(type(config), include_extras=True)
-    for f in dataclasses.fields(config):
-        tp = hints.get(f.name)
-        if "Annotated[" not in str(tp) and "Literal[" not in str(tp):
-            continue
-        value = getattr(config, f.name)
+    for name, adapter in _rules(type(config)):
+        value = getattr(config, name)
         try:
-            _adapter(tp).validate_python(value)
+            adapter.validate_python(value)
         except pydantic.ValidationError as e:
-            name = prefix + (f.name.replace("_", "-") if dashes else f.name)
+            flag = prefix + (name.replace("_", "-") if dashes else name)
             message = e.errors()[0]["msg"]
-            raise NeatError(f"{name}: {message[0].lower()}{message[1:]}, got {value!r}") from None
+            raise NeatError(f"{flag}: {message[0].lower()}{message[1:]}, got {value!r}") from None
 
 
-_adapter = functools.cache(pydantic.TypeAdapter)  # one validator per annotation, built once
+@functools.cache
+def _rules(cls) -> list[tuple[str, pydantic.TypeAdapter]]:
+    """(field name, validator) of each field of the dataclass ``cls`` whose annotation carries a rule: derived once
+    per class, not on every instance (``Request`` objects are made per query and prompt)."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    ruled = [
+        f.name for f in dataclasses.fields(cls) if any(k in str(hints.get(f.name)) for k in ("Annotated[", "Literal["))
+    ]
+    return [(name, pydantic.TypeAdapter(hints[name])) for name in ruled]

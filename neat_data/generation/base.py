@@ -57,7 +57,7 @@ class SamplingConfig:
     seed: int = 0
 
     def __post_init__(self):
-        check_fields(self, prefix="--")
+        check_fields(self)
         if self.temperature == 0 and self.n > 1:
             raise NeatError("temperature 0 is greedy decoding: every one of the n samples would be the same; use n=1")
 
