@@ -59,7 +59,8 @@ def encode(tokenizer, texts: list[str], max_length: int) -> tuple[list[dict], in
     """
     bos = tokenizer.bos_token
     add_special = not (bos and texts and all(t.startswith(bos) for t in texts))  # templates often add BOS
-    full = tokenizer(texts, add_special_tokens=add_special)
+    # verbose=False: the long ones are truncated below, so transformers' "indexing errors" warning would be false
+    full = tokenizer(texts, add_special_tokens=add_special, verbose=False)
     rows = [{k: full[k][i] for k in full.keys()} for i in range(len(texts))]
     long = [i for i, r in enumerate(rows) if len(r["input_ids"]) > max_length]
     if long:

@@ -87,6 +87,15 @@ def test_left_truncation_keeps_the_end_of_the_response_and_is_counted(tiny_rm_di
     assert s.tokenizer.decode(rows[0]["input_ids"]).rstrip().endswith("The end.<|im_end|>")
 
 
+def test_truncated_inputs_raise_no_false_indexing_errors_warning(tiny_rm_dir, tmp_path):
+    # transformers warns "will result in indexing errors" for a text over model_max_length; the scorer truncates it
+    s = scorer(tiny_rm_dir, tmp_path, max_length=24, use_cache=False)
+    s.tokenizer.model_max_length = 24
+    s.score([(Q1, "blah " * 40 + "The end.")])
+    assert s.truncated == 1
+    assert not s.tokenizer.deprecation_warnings.get("sequence-length-is-longer-than-the-specified-maximum")
+
+
 def test_hh_format_when_the_rm_has_no_chat_template(tiny_rm_dir, tmp_path):
     plain = tmp_path / "no-template-rm"
     shutil.copytree(tiny_rm_dir, plain)
