@@ -234,6 +234,7 @@ def train_reward_model(
         length_column_name="length",
         remove_unused_columns=False,
         save_strategy="no",
+        dataloader_pin_memory=torch.accelerator.is_available(),  # without one, pinning only makes torch warn
         logging_steps=max(1, steps_per_epoch // 4),
         report_to="none",
         seed=config.seed,
