@@ -190,6 +190,7 @@ def chosen_perplexity(config: Config, pairs: list) -> dict:
         )
         for p in pairs
     ]
+    features.sort(key=lambda f: len(f["prompt"]) + len(f["responses"][0]))  # batches of similar length pad little
     nll, tokens = 0.0, 0
     device = next(model.parameters()).device
     with torch.inference_mode():
