@@ -27,6 +27,7 @@ from neat_data.scoring import encode, pad_batch, rm_text
 LORA_LAYOUT = {
     "bert": (["query", "key", "value", "intermediate.dense", "output.dense"], ["pooler", "classifier"]),
     "llama": (["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], ["score"]),
+    "mpnet": (["attn.q", "attn.k", "attn.v", "attn.o", "intermediate.dense", "output.dense"], ["classifier"]),
 }
 
 

@@ -316,3 +316,20 @@ def test_rm_train_keeps_the_model_when_an_evaluation_says_nothing(
     assert report["sanity"]["sanity.jsonl"] == {"error": "its scores on these 4 pairs are all 0.5"}
     assert (out / "model.safetensors").is_file()
     assert "sanity suite sanity.jsonl: not evaluated: its scores" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model_type", sorted(reward_model.LORA_LAYOUT))
+def test_each_lora_layout_adapts_every_named_module_of_its_model_type(model_type, tmp_path):
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    size = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32}
+    config = AutoConfig.for_model(model_type, vocab_size=64, num_labels=1, num_key_value_heads=2, **size)
+    AutoModelForSequenceClassification.from_config(config).save_pretrained(tmp_path)
+    rm = reward_model.build_model(tmp_path, "lora", 4)
+    targets, heads = reward_model.LORA_LAYOUT[model_type]
+    adapted = [name for name, module in rm.named_modules() if hasattr(module, "lora_A")]
+    for target in targets:  # at least one adapted module per target and layer (BERT has two output.dense a layer)
+        assert sum(name.endswith(target) for name in adapted) in (2, 4), target
+    trainable = {name for name, p in rm.named_parameters() if p.requires_grad}
+    for head in heads:
+        assert any(f"{head}.modules_to_save" in name for name in trainable), head
