@@ -29,7 +29,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-import torch
 from annotated_types import Ge, Interval, Lt
 from transformers import TrainingArguments
 
@@ -115,10 +114,6 @@ class NeatTrainConfig(TrainingArguments):
     remove_unused_columns: bool = False
     ddp_find_unused_parameters: bool | None = False
     activation_checkpointing_kwargs: dict | str | None = field(default_factory=lambda: {"use_reentrant": False})
-    dataloader_pin_memory: bool = field(  # pinning without an accelerator only makes torch warn
-        default_factory=torch.accelerator.is_available,
-        metadata={"help": "pin batches in host memory for faster copies to the GPU (default: when one is present)"},
-    )
 
     def __post_init__(self):
         self.data_seed = self.seed if self.data_seed is None else self.data_seed

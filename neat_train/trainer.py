@@ -82,6 +82,8 @@ class NeatTrainer(Trainer):
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        if not torch.accelerator.is_available():  # pinning needs one; without, torch only warns. Set here, not as the
+            self.args.dataloader_pin_memory = False  # config's default: the run identity must not depend on the machine
         self.loss_config = loss_config
         self.micro = response_micro_batch
         self.out_dir = Path(out_dir)

@@ -70,9 +70,13 @@ def test_train_writes_adapter_config_fingerprints_and_per_step_log(scored_round,
 
 def test_no_pin_memory_warning_on_a_machine_without_an_accelerator(scored_round, tiny_policy_dir, tmp_path, recwarn):
     # the default device choice (not --use_cpu, which turns pinning off itself) on this machine
-    assert train(scored_round, tiny_policy_dir, tmp_path / "out", "--use_cpu", "false", "--max_steps", "1") == 0
+    out = tmp_path / "out"
+    assert train(scored_round, tiny_policy_dir, out, "--use_cpu", "false", "--max_steps", "1") == 0
     if not torch.accelerator.is_available():
         assert not [w for w in recwarn if "pin_memory" in str(w.message)]
+    # ... decided by the trainer, not written into the run identity (a run resumes on a machine of another kind)
+    identity = json.loads((out / "train_config.json").read_text())["identity"]
+    assert identity["config"]["dataloader_pin_memory"] is True
 
 
 def test_retraining_from_a_frozen_snapshot_reproduces_the_per_step_losses(scored_round, tiny_policy_dir, tmp_path):
