@@ -43,6 +43,8 @@ class PairCollator:
         batch = dict(pad_batch(self.tokenizer, rows))
         batch["pair_weight"] = torch.tensor([f.get("weight", 1.0) for f in features], dtype=torch.float32)
         batch["length_gap"] = torch.tensor([f.get("length_gap", 0) for f in features], dtype=torch.float32)
+        lengths = [f.get("chosen_length", 0) for f in features] + [f.get("rejected_length", 0) for f in features]
+        batch["response_length"] = torch.tensor(lengths, dtype=torch.float32)
         return batch
 
 
@@ -53,23 +55,78 @@ def length_covariance(margin: torch.Tensor, gap: torch.Tensor, eps: float = 1e-8
     return ((margin - margin.mean()) * gap).mean() / (gap.pow(2).mean().sqrt() + eps)
 
 
+def correlation(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Pearson's ρ(x, y) over the batch (0 when either is constant); differentiable."""
+    x, y = x - x.mean(), y - y.mean()
+    return (x * y).mean() / (x.pow(2).mean().sqrt() * y.pow(2).mean().sqrt() + eps)
+
+
 class BradleyTerryTrainer(Trainer):
-    """Loss: the pair-weighted mean of −log σ(r_chosen − r_rejected), plus ``length_penalty`` · |ρ·σ|: ρ is the batch's
-    correlation of the pair margins r_chosen − r_rejected with the reply-length differences, σ the margins' std.
-    ODIN's decorrelation term (Chen et al. 2024, its quality head's |ρ(r_Q, L)|) on margins, without its length head:
-    a margin's sign may follow length (a truncated reply is shorter and worse), its size may not. The σ keeps the
-    gradient bounded while margins are small (|ρ| is scale-free, so its gradient grows as 1/σ)."""
+    """Loss: the pair-weighted mean of −log σ(r_chosen − r_rejected), plus two optional length terms.
+
+    ``length_penalty`` · |ρ·σ|: ρ is the batch's correlation of the pair margins with the reply-length differences,
+    σ the margins' std. ODIN's decorrelation (Chen et al. 2024) on margins, without its length head: a margin's sign
+    may follow length (a truncated reply is shorter and worse), its size may not. The σ keeps the gradient bounded
+    while margins are small (|ρ| is scale-free, so its gradient grows as 1/σ).
+
+    ``length_head`` (ODIN's two heads): the model has two outputs, r_Q (quality: what the saved RM keeps) and r_L
+    (length: dropped after training, ``drop_length_head``). The Bradley-Terry term ranks by r_Q + r_L, and
+    ``length_head`` · (|ρ(r_Q, L)|·σ(r_Q) − ρ(r_L, L)) over the batch's replies (L: reply length in tokens) pushes
+    what length explains into r_L and out of r_Q. ODIN uses |ρ(r_Q, L)| alone; the σ factor is there for the same
+    reason as above (run e1 in docs/reward-models.md). ODIN's third term (orthogonal head weights) is left out:
+    the correlation terms alone already say what each head must carry."""
 
     length_penalty: float = 0.0
+    length_head: float = 0.0
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         weight, gap = inputs.pop("pair_weight"), inputs.pop("length_gap")
-        rewards = model(**inputs).logits[:, 0]
+        lengths = inputs.pop("response_length")
+        logits = model(**inputs).logits
+        quality = logits[:, 0]
+        rewards = quality + logits[:, 1] if self.length_head else quality
         chosen, rejected = rewards.chunk(2)
         loss = (weight * -F.logsigmoid(chosen - rejected)).mean()
         if self.length_penalty:
-            loss = loss + self.length_penalty * length_covariance(chosen - rejected, gap).abs()
-        return (loss, {"rewards": rewards}) if return_outputs else loss
+            q_chosen, q_rejected = quality.chunk(2)
+            loss = loss + self.length_penalty * length_covariance(q_chosen - q_rejected, gap).abs()
+        if self.length_head:
+            decorrelate = length_covariance(quality, lengths).abs()  # |ρ(r_Q, L)|·σ(r_Q), as length_penalty
+            loss = loss + self.length_head * (decorrelate - correlation(logits[:, 1], lengths))
+        return (loss, {"rewards": quality}) if return_outputs else loss
+
+
+def _resize_head(model, outputs: int) -> None:
+    """Give the score head ``outputs`` outputs: its last linear layer(s) (peft's trained copy and the original
+    included) keep their first row; a new second row starts as the model initialises weights."""
+    from torch import nn
+
+    heads = {name for _, names in LORA_LAYOUT.values() for name in names if name != "pooler"}
+    for name, module in list(model.named_modules()):
+        output_layer = isinstance(module, nn.Linear) and module.out_features in (1, 2)  # not MPNet's head's dense
+        if output_layer and module.out_features != outputs and heads & set(name.split(".")):
+            resized = nn.Linear(module.in_features, outputs, bias=module.bias is not None)
+            std = getattr(model.config, "initializer_range", 0.02)
+            with torch.no_grad():
+                resized.weight.normal_(0.0, std)
+                resized.weight[:1].copy_(module.weight[:1])
+                if module.bias is not None:
+                    resized.bias.zero_()
+                    resized.bias[:1].copy_(module.bias[:1])
+            parent, _, attr = name.rpartition(".")
+            setattr(model.get_submodule(parent), attr, resized)
+    model.config.num_labels = outputs
+
+
+def add_length_head(model) -> None:
+    """ODIN's second, length output beside the quality output (which keeps its weights)."""
+    _resize_head(model, 2)
+
+
+def drop_length_head(model) -> None:
+    """After training with ``length_head``: keep only the quality output, so the saved RM (and its LoRA delta) is a
+    standard one-output model."""
+    _resize_head(model, 1)
 
 
 def encode_pairs(
@@ -88,6 +145,8 @@ def encode_pairs(
             "length": max(len(c["input_ids"]), len(r["input_ids"])),
             "weight": w,
             "length_gap": lc - lr,
+            "chosen_length": lc,
+            "rejected_length": lr,
         }
         for c, r, w, lc, lr in zip(chosen, rejected, weights, lengths[: len(pairs)], lengths[len(pairs) :])
     ]
@@ -143,6 +202,7 @@ def build_model(
     lora_layers: int | None = None,
     tokenizer=None,
     head_init: str = "random",
+    outputs: int = 1,
 ):
     """The RM to train: a one-output sequence-classification model on ``base`` (its head initialised as a
     zero-shot judge with ``head_init="judge"``), wrapped with LoRA (on the top ``lora_layers`` layers, or all)."""
@@ -157,6 +217,8 @@ def build_model(
     )
     if head_init == "judge":
         init_judge_head(model, base, tokenizer)
+    if outputs == 2:
+        add_length_head(model)
     if method == "full":
         return model
     if method != "lora":
@@ -219,7 +281,8 @@ def train_reward_model(
     features, truncated = encode_pairs(
         [*pairs, *augmented], tokenizer, config.max_length, weights + [config.augment_weight] * len(augmented)
     )
-    model = build_model(base, config.method, config.lora_r, config.lora_layers, tokenizer, config.head_init)
+    outputs = 2 if config.length_head else 1  # quality (+ ODIN's length head, dropped before saving)
+    model = build_model(base, config.method, config.lora_r, config.lora_layers, tokenizer, config.head_init, outputs)
     if model.config.pad_token_id is None:
         model.config.pad_token_id = tokenizer.pad_token_id
     steps_per_epoch = math.ceil(len(features) / config.batch_size)  # features: real + augmented pairs
@@ -246,11 +309,13 @@ def train_reward_model(
 
     dataset = Dataset.from_list(features)
     trainer = BradleyTerryTrainer(model=model, args=args, train_dataset=dataset, data_collator=PairCollator(tokenizer))
-    trainer.length_penalty = config.length_penalty
+    trainer.length_penalty, trainer.length_head = config.length_penalty, config.length_head
     started = time.perf_counter()
     result = trainer.train()
     seconds = time.perf_counter() - started
     model = trainer.model.eval()
+    if config.length_head:
+        drop_length_head(model)
     if config.method == "lora":
         if delta_dir is not None:
             model.save_pretrained(delta_dir, safe_serialization=True)

@@ -91,6 +91,14 @@ class Config(DatasetArgs):
             "spread, per batch: a pair's margin may not grow with how much longer its chosen reply is (0: off)"
         },
     )
+    length_head: NonNegative = field(
+        default=0.0,
+        metadata={
+            "help": "ODIN's two heads: train a second, length head beside the quality head (ranking by their sum) "
+            "with this weight on |corr(quality, length)| - corr(length head, length); only the quality head is "
+            "saved (0: off)"
+        },
+    )
     part: str = field(
         default="0:1",
         metadata={

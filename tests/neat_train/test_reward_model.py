@@ -333,3 +333,40 @@ def test_each_lora_layout_adapts_every_named_module_of_its_model_type(model_type
     trainable = {name for name, p in rm.named_parameters() if p.requires_grad}
     for head in heads:
         assert any(f"{head}.modules_to_save" in name for name in trainable), head
+
+
+@pytest.mark.parametrize("model_type", sorted(reward_model.LORA_LAYOUT))
+def test_dropping_the_length_head_keeps_the_quality_output(model_type, tmp_path):
+    import torch
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    size = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32}
+    size |= {"vocab_size": 64, "num_key_value_heads": 2, "pad_token_id": 0}
+    config = AutoConfig.for_model(model_type, num_labels=1, **size)
+    plain = AutoModelForSequenceClassification.from_config(config).eval()
+    plain.save_pretrained(tmp_path)
+    rm = reward_model.build_model(tmp_path, "lora", 4, outputs=2).eval()
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.no_grad():
+        two = rm(input_ids=ids).logits
+        assert two[0, 0].item() == pytest.approx(plain(input_ids=ids).logits[0, 0].item(), abs=1e-6)  # head kept
+        reward_model.drop_length_head(rm)
+        one = rm(input_ids=ids).logits
+    assert two.shape == (1, 2) and one.shape == (1, 1)
+    assert one[0, 0].item() == pytest.approx(two[0, 0].item(), abs=1e-6)
+    assert rm.config.num_labels == 1
+
+
+def test_rm_train_with_a_length_head_saves_a_one_output_rm_its_delta_rebuilds(hh_file, tiny_rm_dir, tmp_path):
+    from neat_data.models import materialise_rm
+
+    out, delta = tmp_path / "rm", tmp_path / "rm-delta"
+    assert rm_train_cmd.run(train_config(hh_file, tiny_rm_dir, out, delta_out=str(delta), length_head=1.0)) == 0
+    assert len(json.loads((out / "config.json").read_text())["id2label"]) == 1
+    assert json.loads((out / "neat_rm_train.json").read_text())["config"]["length_head"] == 1.0
+    rebuilt = tmp_path / "rebuilt"
+    materialise_rm(tiny_rm_dir, delta, rebuilt)
+    items = [(p.messages, p.chosen) for p in load_hh(str(hh_file)).pairs]
+    a = RewardScorer(str(out), device="cpu", use_cache=False, progress=False).score(items)
+    b = RewardScorer(str(rebuilt), device="cpu", use_cache=False, progress=False).score(items)
+    assert a == pytest.approx(b, abs=1e-5)

@@ -98,7 +98,7 @@ def test_pair_weights_weight_the_bradley_terry_loss(tiny_tokenizer):
     assert loss.item() == pytest.approx(expected.item(), rel=1e-6)
     # the length penalty: margins (1, -2) against reply-length gaps (0, 0): no correlation, nothing added
     assert batch["length_gap"].tolist() == [0.0, 0.0]
-    penalised = type("T", (), {"length_penalty": 2.0})
+    penalised = type("T", (), {"length_penalty": 2.0, "length_head": 0.0})
     assert BradleyTerryTrainer.compute_loss(penalised, Fixed(), dict(batch)).item() == pytest.approx(expected.item())
 
 
@@ -118,11 +118,47 @@ def test_length_penalty_is_the_margin_length_correlation_times_the_margin_spread
     batch = PairCollator(tiny_tokenizer)(features)
     bt = -torch.nn.functional.logsigmoid(torch.tensor([1.0, 2.0, 0.0])).mean().item()
     rho, spread = -0.5, (2 / 3) ** 0.5
-    penalised = type("T", (), {"length_penalty": 0.5})
+    penalised = type("T", (), {"length_penalty": 0.5, "length_head": 0.0})
     loss = BradleyTerryTrainer.compute_loss(penalised, Fixed(), dict(batch))
     assert loss.item() == pytest.approx(bt + 0.5 * abs(rho) * spread, rel=1e-5)
     # without the penalty, the plain Bradley-Terry loss
     assert BradleyTerryTrainer.compute_loss(BradleyTerryTrainer, Fixed(), dict(batch)).item() == pytest.approx(bt)
+
+
+def test_length_head_ranks_by_the_sum_and_moves_length_out_of_the_quality_head(tiny_tokenizer):
+    class TwoHeads(torch.nn.Module):  # quality: first token id / 100, length head: second
+        def forward(self, input_ids, attention_mask):
+            return type("Out", (), {"logits": input_ids[:, :2].float() / 100})()
+
+    one = {"attention_mask": [1, 1]}
+    # replies of 1, 3 (chosen) and 2, 6 (rejected) tokens; quality (2, 1 | 1, 3), length head (1, 3 | 2, 6)
+    features = [
+        {
+            "chosen": {"input_ids": [200, 100], **one},
+            "rejected": {"input_ids": [100, 200], **one},
+            "chosen_length": 1,
+            "rejected_length": 2,
+        },
+        {
+            "chosen": {"input_ids": [100, 300], **one},
+            "rejected": {"input_ids": [300, 600], **one},
+            "chosen_length": 3,
+            "rejected_length": 6,
+        },
+    ]
+    batch = PairCollator(tiny_tokenizer)(features)
+    assert batch["response_length"].tolist() == [1.0, 3.0, 2.0, 6.0]
+    # ranked by quality + length: margins (2 + 1) - (1 + 2) = 0 and (1 + 3) - (3 + 6) = -5
+    bt = -torch.nn.functional.logsigmoid(torch.tensor([0.0, -5.0])).mean().item()
+    # quality (2, 1, 1, 3) against lengths (1, 3, 2, 6): centred (0.25, -0.75, -0.75, 1.25) . (-2, 0, -1, 3) = 4.0,
+    # so rho = 4 / (√2.75 · √14) and the quality's std is √(2.75 / 4); the length head equals the lengths: rho = 1
+    rho_q, spread_q = 4.0 / (2.75**0.5 * 14**0.5), (2.75 / 4) ** 0.5
+    trainer = type("T", (), {"length_penalty": 0.0, "length_head": 0.5})
+    loss = BradleyTerryTrainer.compute_loss(trainer, TwoHeads(), dict(batch))
+    assert loss.item() == pytest.approx(bt + 0.5 * (abs(rho_q) * spread_q - 1.0), rel=1e-5)
+    # off: one output ranks alone, the second is ignored
+    plain = -torch.nn.functional.logsigmoid(torch.tensor([1.0, -2.0])).mean().item()
+    assert BradleyTerryTrainer.compute_loss(BradleyTerryTrainer, TwoHeads(), dict(batch)).item() == pytest.approx(plain)
 
 
 def test_parts_are_disjoint_and_validation_is_held_out(monkeypatch):
