@@ -71,10 +71,10 @@ class BradleyTerryTrainer(Trainer):
 
     ``length_head`` (ODIN's two heads): the model has two outputs, r_Q (quality: what the saved RM keeps) and r_L
     (length: dropped after training, ``drop_length_head``). The Bradley-Terry term ranks by r_Q + r_L, and
-    ``length_head`` · (|ρ(r_Q, L)|·σ(r_Q) − ρ(r_L, L)) over the batch's replies (L: reply length in tokens) pushes
-    what length explains into r_L and out of r_Q. ODIN uses |ρ(r_Q, L)| alone; the σ factor is there for the same
-    reason as above (run e1 in docs/reward-models.md). ODIN's third term (orthogonal head weights) is left out:
-    the correlation terms alone already say what each head must carry."""
+    ``length_head`` · (|ρ(r_Q, L)| − ρ(r_L, L)) over the batch's replies (L: reply length in tokens) pushes what
+    length explains into r_L and out of r_Q. Scale-free, as in ODIN: a ranking is too, so a σ(r_Q) factor (as in
+    ``length_penalty``) would let r_Q shrink its scale and keep a strong length rule almost for free (measured:
+    docs/reward-models.md). ODIN's third term (orthogonal head weights) is left out."""
 
     length_penalty: float = 0.0
     length_head: float = 0.0
@@ -91,7 +91,7 @@ class BradleyTerryTrainer(Trainer):
             q_chosen, q_rejected = quality.chunk(2)
             loss = loss + self.length_penalty * length_covariance(q_chosen - q_rejected, gap).abs()
         if self.length_head:
-            decorrelate = length_covariance(quality, lengths).abs()  # |ρ(r_Q, L)|·σ(r_Q), as length_penalty
+            decorrelate = correlation(quality, lengths).abs()
             loss = loss + self.length_head * (decorrelate - correlation(logits[:, 1], lengths))
         return (loss, {"rewards": quality}) if return_outputs else loss
 

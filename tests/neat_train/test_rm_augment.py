@@ -151,11 +151,11 @@ def test_length_head_ranks_by_the_sum_and_moves_length_out_of_the_quality_head(t
     # ranked by quality + length: margins (2 + 1) - (1 + 2) = 0 and (1 + 3) - (3 + 6) = -5
     bt = -torch.nn.functional.logsigmoid(torch.tensor([0.0, -5.0])).mean().item()
     # quality (2, 1, 1, 3) against lengths (1, 3, 2, 6): centred (0.25, -0.75, -0.75, 1.25) . (-2, 0, -1, 3) = 4.0,
-    # so rho = 4 / (√2.75 · √14) and the quality's std is √(2.75 / 4); the length head equals the lengths: rho = 1
-    rho_q, spread_q = 4.0 / (2.75**0.5 * 14**0.5), (2.75 / 4) ** 0.5
+    # so rho = 4 / (√2.75 · √14); the length head equals the lengths: rho = 1
+    rho_q = 4.0 / (2.75**0.5 * 14**0.5)
     trainer = type("T", (), {"length_penalty": 0.0, "length_head": 0.5})
     loss = BradleyTerryTrainer.compute_loss(trainer, TwoHeads(), dict(batch))
-    assert loss.item() == pytest.approx(bt + 0.5 * (abs(rho_q) * spread_q - 1.0), rel=1e-5)
+    assert loss.item() == pytest.approx(bt + 0.5 * (abs(rho_q) - 1.0), rel=1e-5)
     # off: one output ranks alone, the second is ignored
     plain = -torch.nn.functional.logsigmoid(torch.tensor([1.0, -2.0])).mean().item()
     assert BradleyTerryTrainer.compute_loss(BradleyTerryTrainer, TwoHeads(), dict(batch)).item() == pytest.approx(plain)
