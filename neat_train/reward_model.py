@@ -32,8 +32,8 @@ LORA_LAYOUT = {
 
 
 class PairCollator:
-    """Tokenized pairs -> one right-padded batch: the chosen sequences, then the rejected ones (+ pair weights and
-    the reply-length difference of each pair, in tokens)."""
+    """Tokenized pairs -> one right-padded batch: the chosen sequences, then the rejected ones (+ pair weights, the
+    reply lengths in the same order and each pair's reply-length difference, in tokens)."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
@@ -42,9 +42,10 @@ class PairCollator:
         rows = [f["chosen"] for f in features] + [f["rejected"] for f in features]
         batch = dict(pad_batch(self.tokenizer, rows))
         batch["pair_weight"] = torch.tensor([f.get("weight", 1.0) for f in features], dtype=torch.float32)
-        batch["length_gap"] = torch.tensor([f.get("length_gap", 0) for f in features], dtype=torch.float32)
         lengths = [f.get("chosen_length", 0) for f in features] + [f.get("rejected_length", 0) for f in features]
         batch["response_length"] = torch.tensor(lengths, dtype=torch.float32)
+        chosen_length, rejected_length = batch["response_length"].chunk(2)
+        batch["length_gap"] = chosen_length - rejected_length
         return batch
 
 
@@ -102,11 +103,11 @@ def _resize_head(model, outputs: int) -> None:
     from torch import nn
 
     heads = {name for _, names in LORA_LAYOUT.values() for name in names if name != "pooler"}
+    std = getattr(model.config, "initializer_range", 0.02)
     for name, module in list(model.named_modules()):
         output_layer = isinstance(module, nn.Linear) and module.out_features in (1, 2)  # not MPNet's head's dense
         if output_layer and module.out_features != outputs and heads & set(name.split(".")):
             resized = nn.Linear(module.in_features, outputs, bias=module.bias is not None)
-            std = getattr(model.config, "initializer_range", 0.02)
             with torch.no_grad():
                 resized.weight.normal_(0.0, std)
                 resized.weight[:1].copy_(module.weight[:1])
@@ -144,7 +145,6 @@ def encode_pairs(
             "rejected": r,
             "length": max(len(c["input_ids"]), len(r["input_ids"])),
             "weight": w,
-            "length_gap": lc - lr,
             "chosen_length": lc,
             "rejected_length": lr,
         }
@@ -205,7 +205,8 @@ def build_model(
     outputs: int = 1,
 ):
     """The RM to train: a one-output sequence-classification model on ``base`` (its head initialised as a
-    zero-shot judge with ``head_init="judge"``), wrapped with LoRA (on the top ``lora_layers`` layers, or all)."""
+    zero-shot judge with ``head_init="judge"``; ``outputs=2`` adds ODIN's length output), wrapped with LoRA (on the
+    top ``lora_layers`` layers, or all)."""
     from transformers import AutoModelForSequenceClassification
 
     from neat_data.models import require_safetensors

@@ -36,11 +36,32 @@ def accuracy(rm_dir, hh_file, tmp_path):
     return evaluate_pairs(scorer, load_hh(str(hh_file)).pairs)
 
 
+def assert_delta_rebuilds(base, delta, out, hh_file, tmp_path):
+    """The RM rebuilt from ``base`` + the LoRA ``delta`` scores the pairs' chosen replies as the saved ``out``."""
+    from neat_data.models import materialise_rm
+
+    rebuilt = tmp_path / "rebuilt"
+    materialise_rm(base, delta, rebuilt)
+    items = [(p.messages, p.chosen) for p in load_hh(str(hh_file)).pairs]
+    a = RewardScorer(str(out), device="cpu", use_cache=False, progress=False).score(items)
+    b = RewardScorer(str(rebuilt), device="cpu", use_cache=False, progress=False).score(items)
+    assert a == pytest.approx(b, abs=1e-5)
+
+
+def tiny_model_dir(model_type, path):
+    """A tiny random one-output sequence-classification model of ``model_type``, saved to ``path``; returns it."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    size = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32}
+    size |= {"vocab_size": 64, "num_key_value_heads": 2, "pad_token_id": 0}
+    model = AutoModelForSequenceClassification.from_config(AutoConfig.for_model(model_type, num_labels=1, **size))
+    model.eval().save_pretrained(path)
+    return model
+
+
 def test_rm_train_fits_the_pairs_and_its_delta_rebuilds_the_same_model(
     hh_file, sanity_file, tiny_rm_dir, tmp_path, capsys
 ):
-    from neat_data.models import materialise_rm
-
     before = accuracy(tiny_rm_dir, hh_file, tmp_path)
     out, delta = tmp_path / "rm", tmp_path / "rm-delta"
     config = train_config(hh_file, tiny_rm_dir, out, delta_out=str(delta), sanity=[str(sanity_file)])
@@ -58,12 +79,7 @@ def test_rm_train_fits_the_pairs_and_its_delta_rebuilds_the_same_model(
     assert config["architectures"] == ["BertForSequenceClassification"] and len(config["id2label"]) == 1
     tok = json.loads((out / "tokenizer_config.json").read_text())
     assert tok["truncation_side"] == "left" and tok["model_max_length"] == 64
-    rebuilt = tmp_path / "rebuilt"
-    materialise_rm(tiny_rm_dir, delta, rebuilt)
-    items = [(p.messages, p.chosen) for p in load_hh(str(hh_file)).pairs]
-    a = RewardScorer(str(out), device="cpu", use_cache=False, progress=False).score(items)
-    b = RewardScorer(str(rebuilt), device="cpu", use_cache=False, progress=False).score(items)
-    assert a == pytest.approx(b, abs=1e-5)
+    assert_delta_rebuilds(tiny_rm_dir, delta, out, hh_file, tmp_path)
     with pytest.raises(NeatError, match="--overwrite"):
         rm_train_cmd.run(train_config(hh_file, tiny_rm_dir, out))
 
@@ -274,8 +290,6 @@ def test_judge_head_init_scores_like_the_lm_asked_the_judge_question(tiny_policy
 
 
 def test_rm_train_on_an_lm_base_with_judge_head_and_top_layer_lora(hh_file, tiny_policy_dir, tmp_path, monkeypatch):
-    from neat_data.models import materialise_rm
-
     monkeypatch.setattr(reward_model, "JUDGE_WORDS", ("Y", "N"))
     out, delta = tmp_path / "rm", tmp_path / "rm-delta"
     config = train_config(
@@ -293,12 +307,7 @@ def test_rm_train_on_an_lm_base_with_judge_head_and_top_layer_lora(hh_file, tiny
     assert adapter["layers_to_transform"] == [1] and adapter["modules_to_save"] == ["score"]
     assert reward_model.JUDGE_QUESTION in (delta / "chat_template.jinja").read_text()  # scoring uses the template
     assert not (delta / "README.md").exists()
-    rebuilt = tmp_path / "rebuilt"
-    materialise_rm(tiny_policy_dir, delta, rebuilt)
-    items = [(p.messages, p.chosen) for p in load_hh(str(hh_file)).pairs]
-    a = RewardScorer(str(out), device="cpu", use_cache=False, progress=False).score(items)
-    b = RewardScorer(str(rebuilt), device="cpu", use_cache=False, progress=False).score(items)
-    assert a == pytest.approx(b, abs=1e-5)
+    assert_delta_rebuilds(tiny_policy_dir, delta, out, hh_file, tmp_path)
     with pytest.raises(NeatError, match="--head-init"):
         train_config(hh_file, tiny_policy_dir, out, head_init="zero")
 
@@ -320,11 +329,7 @@ def test_rm_train_keeps_the_model_when_an_evaluation_says_nothing(
 
 @pytest.mark.parametrize("model_type", sorted(reward_model.LORA_LAYOUT))
 def test_each_lora_layout_adapts_every_named_module_of_its_model_type(model_type, tmp_path):
-    from transformers import AutoConfig, AutoModelForSequenceClassification
-
-    size = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32}
-    config = AutoConfig.for_model(model_type, vocab_size=64, num_labels=1, num_key_value_heads=2, **size)
-    AutoModelForSequenceClassification.from_config(config).save_pretrained(tmp_path)
+    tiny_model_dir(model_type, tmp_path)
     rm = reward_model.build_model(tmp_path, "lora", 4)
     targets, heads = reward_model.LORA_LAYOUT[model_type]
     adapted = [name for name, module in rm.named_modules() if hasattr(module, "lora_A")]
@@ -338,13 +343,8 @@ def test_each_lora_layout_adapts_every_named_module_of_its_model_type(model_type
 @pytest.mark.parametrize("model_type", sorted(reward_model.LORA_LAYOUT))
 def test_dropping_the_length_head_keeps_the_quality_output(model_type, tmp_path):
     import torch
-    from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    size = {"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 32}
-    size |= {"vocab_size": 64, "num_key_value_heads": 2, "pad_token_id": 0}
-    config = AutoConfig.for_model(model_type, num_labels=1, **size)
-    plain = AutoModelForSequenceClassification.from_config(config).eval()
-    plain.save_pretrained(tmp_path)
+    plain = tiny_model_dir(model_type, tmp_path)
     rm = reward_model.build_model(tmp_path, "lora", 4, outputs=2).eval()
     ids = torch.tensor([[5, 6, 7, 8]])
     with torch.no_grad():
@@ -358,15 +358,8 @@ def test_dropping_the_length_head_keeps_the_quality_output(model_type, tmp_path)
 
 
 def test_rm_train_with_a_length_head_saves_a_one_output_rm_its_delta_rebuilds(hh_file, tiny_rm_dir, tmp_path):
-    from neat_data.models import materialise_rm
-
     out, delta = tmp_path / "rm", tmp_path / "rm-delta"
     assert rm_train_cmd.run(train_config(hh_file, tiny_rm_dir, out, delta_out=str(delta), length_head=1.0)) == 0
     assert len(json.loads((out / "config.json").read_text())["id2label"]) == 1
     assert json.loads((out / "neat_rm_train.json").read_text())["config"]["length_head"] == 1.0
-    rebuilt = tmp_path / "rebuilt"
-    materialise_rm(tiny_rm_dir, delta, rebuilt)
-    items = [(p.messages, p.chosen) for p in load_hh(str(hh_file)).pairs]
-    a = RewardScorer(str(out), device="cpu", use_cache=False, progress=False).score(items)
-    b = RewardScorer(str(rebuilt), device="cpu", use_cache=False, progress=False).score(items)
-    assert a == pytest.approx(b, abs=1e-5)
+    assert_delta_rebuilds(tiny_rm_dir, delta, out, hh_file, tmp_path)

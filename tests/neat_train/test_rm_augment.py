@@ -111,11 +111,27 @@ def test_length_penalty_is_the_margin_length_correlation_times_the_margin_spread
     # margins 1, 2, 0 against length gaps -4, 0, 4: rho = centred (0, 1, -1) . (-4, 0, 4) / (√2 · √32) = -0.5, and the
     # margins' (population) standard deviation is √(2/3)
     features = [
-        {"chosen": {"input_ids": [200], **one}, "rejected": {"input_ids": [100], **one}, "length_gap": -4},
-        {"chosen": {"input_ids": [300], **one}, "rejected": {"input_ids": [100], **one}, "length_gap": 0},
-        {"chosen": {"input_ids": [100], **one}, "rejected": {"input_ids": [100], **one}, "length_gap": 4},
+        {
+            "chosen": {"input_ids": [200], **one},
+            "rejected": {"input_ids": [100], **one},
+            "chosen_length": 0,
+            "rejected_length": 4,
+        },
+        {
+            "chosen": {"input_ids": [300], **one},
+            "rejected": {"input_ids": [100], **one},
+            "chosen_length": 0,
+            "rejected_length": 0,
+        },
+        {
+            "chosen": {"input_ids": [100], **one},
+            "rejected": {"input_ids": [100], **one},
+            "chosen_length": 4,
+            "rejected_length": 0,
+        },
     ]
     batch = PairCollator(tiny_tokenizer)(features)
+    assert batch["length_gap"].tolist() == [-4.0, 0.0, 4.0]  # derived from the reply lengths
     bt = -torch.nn.functional.logsigmoid(torch.tensor([1.0, 2.0, 0.0])).mean().item()
     rho, spread = -0.5, (2 / 3) ** 0.5
     penalised = type("T", (), {"length_penalty": 0.5, "length_head": 0.0})
