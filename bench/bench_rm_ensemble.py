@@ -1,0 +1,103 @@
+"""Do reward models that fail in different places fix each other? Accuracy of z-scored RM ensembles.
+
+    .venv/bin/python bench/bench_rm_ensemble.py --rm v2=default judge=default-judge m1=DIR [--hh PATH]
+
+Scores the project's RM evaluation sets (the sanity suite, its selection twin ``sanity-dev``, the demo pairs and the
+held-out split of the real dev pairs) with every named RM, then ranks each pair by the sum of the RMs' z-scores.
+Each RM's mean and standard deviation are taken on ``sanity-dev`` (the selection file), so nothing is fitted on the
+reported sets. Prints one JSON object: per RM combination and set, accuracy, the accuracy where the chosen reply is
+the longer / shorter one (tokens of the first RM) and, where pairs have a category, the categories below 60 %. The
+score cache is off, so ``seconds`` is each RM's scoring time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _machine import REAL_HH, machine_info  # noqa: E402
+
+from neat_data.errors import NeatError  # noqa: E402
+from neat_data.hh import load_hh, split_of  # noqa: E402
+from neat_data.models import resolve_rm  # noqa: E402
+from neat_data.scoring import RewardScorer  # noqa: E402
+from neat_train.reward_model import response_lengths  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def share(hits: list[bool]) -> float | None:
+    return round(sum(hits) / len(hits), 4) if hits else None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rm", nargs="+", required=True, metavar="NAME=RM", help="RMs to combine: name=default|DIR|hub id")
+    ap.add_argument("--hh", default=str(REAL_HH), help="real dev pairs")
+    args = ap.parse_args()
+    if any("=" not in spec for spec in args.rm):
+        ap.error("--rm takes NAME=RM items, e.g. v2=default")
+    rms = dict(spec.split("=", 1) for spec in args.rm)
+
+    sets = {
+        "sanity": load_hh(str(ROOT / "data/rm-sanity/sanity.jsonl")).pairs,
+        "sanity-dev": load_hh(str(ROOT / "data/rm-sanity/sanity-dev.jsonl")).pairs,
+        "demo": load_hh(str(ROOT / "data/demo/hh-demo.jsonl")).pairs,
+    }
+    if Path(args.hh).exists():
+        sets["heldout-dev"] = [p for p in load_hh(args.hh).pairs if split_of(p.query_id) == "test"]
+
+    scores, lengths, seconds = {}, {}, {}
+    for name, rm in rms.items():
+        start = time.perf_counter()
+        scorer = RewardScorer(resolve_rm(rm), device="cpu", use_cache=False, progress=False)
+        for set_name, pairs in sets.items():
+            texts = [p.chosen for p in pairs] + [p.rejected for p in pairs]
+            scores[name, set_name] = scorer.score([(p.messages, t) for p, t in zip(pairs + pairs, texts)])
+            lengths.setdefault(set_name, response_lengths(scorer.tokenizer, texts))
+        seconds[name] = round(time.perf_counter() - start, 1)
+
+    def z(name: str, set_name: str) -> list[float]:
+        ref = scores[name, "sanity-dev"]
+        mean = sum(ref) / len(ref)
+        std = (sum((x - mean) ** 2 for x in ref) / (len(ref) - 1)) ** 0.5
+        return [(x - mean) / std for x in scores[name, set_name]]
+
+    combos = [c for k in range(1, len(rms) + 1) for c in itertools.combinations(rms, k)]
+    results = {}
+    for combo in combos:
+        row = {}
+        for set_name, pairs in sets.items():
+            n = len(pairs)
+            total = [sum(vals) for vals in zip(*(z(name, set_name) for name in combo))]
+            right = [c > r for c, r in zip(total[:n], total[n:])]
+            chosen_len, rejected_len = lengths[set_name][:n], lengths[set_name][n:]
+            by_category: dict[str, list[bool]] = {}
+            for p, hit in zip(pairs, right):
+                if p.category:
+                    by_category.setdefault(p.category, []).append(hit)
+            row[set_name] = {
+                "pairs": n,
+                "accuracy": share(right),
+                "accuracy_chosen_longer": share([h for h, c, r in zip(right, chosen_len, rejected_len) if c > r]),
+                "accuracy_chosen_shorter": share([h for h, c, r in zip(right, chosen_len, rejected_len) if c < r]),
+                **(
+                    {"categories_below_60": sorted(c for c, h in by_category.items() if share(h) < 0.6)}
+                    if by_category
+                    else {}
+                ),
+            }
+        results["+".join(combo)] = row
+    print(json.dumps({"rms": rms, "seconds": seconds, "results": results, "machine": machine_info()}, indent=2))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except NeatError as e:
+        sys.exit(f"bench_rm_ensemble.py: error: {e}")
