@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+import torch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _machine import REAL_HH, machine_info  # noqa: E402
 
@@ -26,13 +28,9 @@ from neat_data.errors import NeatError  # noqa: E402
 from neat_data.hh import load_hh, split_of  # noqa: E402
 from neat_data.models import resolve_rm  # noqa: E402
 from neat_data.scoring import RewardScorer  # noqa: E402
-from neat_train.reward_model import response_lengths  # noqa: E402
+from neat_train.reward_model import pair_diagnostics, response_lengths  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def share(hits: list[bool]) -> float | None:
-    return round(sum(hits) / len(hits), 4) if hits else None
 
 
 def main() -> None:
@@ -52,43 +50,41 @@ def main() -> None:
     if Path(args.hh).exists():
         sets["heldout-dev"] = [p for p in load_hh(args.hh).pairs if split_of(p.query_id) == "test"]
 
-    scores, lengths, seconds = {}, {}, {}
+    z, lengths, seconds = {}, {}, {}  # z: each RM's scores standardised by its mean and spread on sanity-dev
     for name, rm in rms.items():
         start = time.perf_counter()
         scorer = RewardScorer(resolve_rm(rm), device="cpu", use_cache=False, progress=False)
+        raw = {}
         for set_name, pairs in sets.items():
             texts = [p.chosen for p in pairs] + [p.rejected for p in pairs]
-            scores[name, set_name] = scorer.score([(p.messages, t) for p, t in zip(pairs + pairs, texts)])
+            raw[set_name] = torch.tensor(
+                scorer.score([(p.messages, t) for p, t in zip(pairs + pairs, texts)]), dtype=torch.float64
+            )
             lengths.setdefault(set_name, response_lengths(scorer.tokenizer, texts))
+        mean, std = raw["sanity-dev"].mean(), raw["sanity-dev"].std()
+        z |= {(name, set_name): (x - mean) / std for set_name, x in raw.items()}
         seconds[name] = round(time.perf_counter() - start, 1)
 
-    def z(name: str, set_name: str) -> list[float]:
-        ref = scores[name, "sanity-dev"]
-        mean = sum(ref) / len(ref)
-        std = (sum((x - mean) ** 2 for x in ref) / (len(ref) - 1)) ** 0.5
-        return [(x - mean) / std for x in scores[name, set_name]]
+    def rounded(x: float | None) -> float | None:
+        return None if x is None else round(x, 4)
 
-    combos = [c for k in range(1, len(rms) + 1) for c in itertools.combinations(rms, k)]
     results = {}
-    for combo in combos:
+    for combo in (c for k in range(1, len(rms) + 1) for c in itertools.combinations(rms, k)):
         row = {}
         for set_name, pairs in sets.items():
             n = len(pairs)
-            total = [sum(vals) for vals in zip(*(z(name, set_name) for name in combo))]
-            right = [c > r for c, r in zip(total[:n], total[n:])]
-            chosen_len, rejected_len = lengths[set_name][:n], lengths[set_name][n:]
-            by_category: dict[str, list[bool]] = {}
-            for p, hit in zip(pairs, right):
-                if p.category:
-                    by_category.setdefault(p.category, []).append(hit)
+            total = sum(z[name, set_name] for name in combo).tolist()
+            d = pair_diagnostics(
+                total[:n], total[n:], lengths[set_name][:n], lengths[set_name][n:], [p.category for p in pairs]
+            )
             row[set_name] = {
                 "pairs": n,
-                "accuracy": share(right),
-                "accuracy_chosen_longer": share([h for h, c, r in zip(right, chosen_len, rejected_len) if c > r]),
-                "accuracy_chosen_shorter": share([h for h, c, r in zip(right, chosen_len, rejected_len) if c < r]),
+                "accuracy": rounded(sum(c > r for c, r in zip(total[:n], total[n:])) / n),
+                "accuracy_chosen_longer": rounded(d["accuracy_chosen_longer"]),
+                "accuracy_chosen_shorter": rounded(d["accuracy_chosen_shorter"]),
                 **(
-                    {"categories_below_60": sorted(c for c, h in by_category.items() if share(h) < 0.6)}
-                    if by_category
+                    {"categories_below_60": sorted(c for c, v in d["by_category"].items() if v["accuracy"] < 0.6)}
+                    if d["by_category"]
                     else {}
                 ),
             }
