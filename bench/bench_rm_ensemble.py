@@ -96,4 +96,5 @@ if __name__ == "__main__":
     try:
         main()
     except NeatError as e:
-        sys.exit(f"bench_rm_ensemble.py: error: {e}")
+        print(f"bench_rm_ensemble.py: error: {e}", file=sys.stderr)
+        sys.exit(2)

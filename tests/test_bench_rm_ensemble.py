@@ -1,6 +1,7 @@
 """bench/bench_rm_ensemble.py on two tiny RMs: a one-RM "ensemble" must rank exactly as that RM does."""
 
 import json
+import subprocess
 import sys
 
 import pytest
@@ -34,3 +35,15 @@ def test_bad_rm_spec_is_a_usage_error(monkeypatch):
     with pytest.raises(SystemExit) as e:
         bench_rm_ensemble.main()
     assert e.value.code == 2
+
+
+def test_unknown_rm_is_one_line_and_exit_2(tmp_path):
+    script = bench_rm_ensemble.ROOT / "bench" / "bench_rm_ensemble.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--rm", f"x={tmp_path / 'missing'}"], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [
+        f"bench_rm_ensemble.py: error: --rm {tmp_path / 'missing'}: no such file or directory "
+        "(and it is not a hub id like org/name)"
+    ]
