@@ -4,6 +4,10 @@ Each kind turns a training pair's chosen reply ``c`` into a worse reply ``b`` fo
 (``c`` chosen, ``b`` rejected), so the RM learns to rank down replies that human preference data rarely shows:
 
 * ``off_topic``: the chosen reply of another query (fluent, but it answers something else);
+* ``near_topic``: the chosen reply of one of the most similar other queries (the same subject, another question:
+  a hard off-topic negative that shared words alone cannot rank down);
+* ``rambling``: against a short chosen reply (at most 30 words), a long chosen reply (at least three times as many
+  words, and 40) of a similar query: fluent, on the subject, and no answer to the question;
 * ``truncated``: ``c`` cut after its first few words (an unfinished non-answer);
 * ``dismissive``: a short generic reply (at most 6 words: "Why?", "I'm not sure.") of another query, against a
   substantive ``c`` (at least 10 words): effort beats a brush-off;
@@ -11,20 +15,28 @@ Each kind turns a training pair's chosen reply ``c`` into a worse reply ``b`` fo
 * ``swapped``: ``c`` with its numbers changed and its capitalised names replaced by names from other replies
   (a fluent, confidently wrong reply of the same length; pairs without numbers or names get none).
 
-Off-topic and degenerate negatives are mostly longer than ``c``, truncated and dismissive ones shorter, so together
-they do not teach a length rule. Nothing here is hand-written text: every word comes from the training replies.
+Off-topic, rambling and degenerate negatives are mostly longer than ``c``, truncated and dismissive ones shorter, so
+together they do not teach a length rule. "Similar" is the cosine of IDF-weighted word sets of the queries' human
+turns (words in over 5 % of the queries are left out). Nothing here is hand-written text: every word comes from
+the training replies.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
+from collections import Counter, defaultdict
+from functools import cached_property
 
 from neat_data.errors import NeatError
 from neat_data.hh import Pair
 
-KINDS = ("off_topic", "truncated", "dismissive", "degenerate", "swapped")
+KINDS = ("off_topic", "near_topic", "rambling", "truncated", "dismissive", "degenerate", "swapped")
 SHORT_REPLY_WORDS, SUBSTANTIVE_WORDS = 6, 10
+RAMBLING_CHOSEN_WORDS, RAMBLING_MIN_WORDS, RAMBLING_FACTOR = 30, 40, 3
+NEAREST, COMMON_WORD_SHARE = 10, 0.05
+WORD = re.compile(r"[a-z0-9']+")
 NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")
 NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]+(?: [A-Z][a-z]+)*")  # a capitalised word not starting a sentence
 
@@ -46,6 +58,36 @@ class Pool:
             (p.query_id, r) for p in pairs for r in (p.chosen, p.rejected) if len(r.split()) <= SHORT_REPLY_WORDS
         ]
 
+    def _vector(self, pair: Pair, idf: dict[str, float]) -> dict[str, float]:
+        """The unit-norm IDF-weighted word set of the pair's human turns (common words left out)."""
+        words = WORD.findall(" ".join(m["content"] for m in pair.messages if m["role"] == "user").lower())
+        vec = {w: idf[w] for w in set(words) if w in idf}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        return {w: v / norm for w, v in vec.items()}
+
+    @cached_property
+    def _index(self) -> tuple[dict[str, float], list[dict[str, float]], dict[str, list[int]]]:
+        """The IDF of the words kept, the pairs' vectors and an inverted index over them (built on first use)."""
+        queries = [" ".join(m["content"] for m in p.messages if m["role"] == "user").lower() for p in self.pairs]
+        df = Counter(w for q in queries for w in set(WORD.findall(q)))
+        keep = max(2, COMMON_WORD_SHARE * len(queries))
+        idf = {w: math.log(len(queries) / n) for w, n in df.items() if n <= keep}
+        vectors, postings = [self._vector(p, idf) for p in self.pairs], defaultdict(list)
+        for i, vec in enumerate(vectors):
+            for w in vec:
+                postings[w].append(i)
+        return idf, vectors, postings
+
+    def nearest(self, pair: Pair, k: int = NEAREST) -> list[Pair]:
+        """Up to ``k`` pairs of other queries, most similar first (only those sharing a kept word with ``pair``)."""
+        idf, vectors, postings = self._index
+        sims: dict[int, float] = defaultdict(float)
+        for w, v in self._vector(pair, idf).items():
+            for j in postings[w]:
+                sims[j] += v * vectors[j][w]
+        ranked = sorted((j for j in sims if self.pairs[j].query_id != pair.query_id), key=lambda j: (-sims[j], j))
+        return [self.pairs[j] for j in ranked[:k]]
+
 
 def dismissive(pair: Pair, pool: Pool, rng: random.Random) -> str | None:
     if len(pair.chosen.split()) < SUBSTANTIVE_WORDS or not pool.short:
@@ -63,6 +105,20 @@ def off_topic(pair: Pair, pool: Pool, rng: random.Random) -> str | None:
         if other.query_id != pair.query_id and other.chosen != pair.chosen:
             return other.chosen
     return None
+
+
+def near_topic(pair: Pair, pool: Pool, rng: random.Random) -> str | None:
+    replies = [o.chosen for o in pool.nearest(pair, 3) if o.chosen != pair.chosen]
+    return rng.choice(replies) if replies else None
+
+
+def rambling(pair: Pair, pool: Pool, rng: random.Random) -> str | None:
+    words = len(pair.chosen.split())
+    if words > RAMBLING_CHOSEN_WORDS:
+        return None
+    need = max(RAMBLING_FACTOR * words, RAMBLING_MIN_WORDS)
+    replies = [o.chosen for o in pool.nearest(pair) if len(o.chosen.split()) >= need]
+    return rng.choice(replies[:3]) if replies else None
 
 
 def truncated(pair: Pair, pool: Pool, rng: random.Random) -> str | None:
@@ -111,6 +167,8 @@ def _other_number(number: str, rng: random.Random) -> str:
 
 MAKERS = {
     "off_topic": off_topic,
+    "near_topic": near_topic,
+    "rambling": rambling,
     "truncated": truncated,
     "dismissive": dismissive,
     "degenerate": degenerate,

@@ -43,6 +43,30 @@ def test_each_kind_makes_the_negative_it_promises():
     assert rm_augment.swapped(Pair("q", [], "no names or numbers here at all.", "x", "o"), ps, rng) is None
 
 
+def test_near_topic_and_rambling_borrow_from_the_most_similar_queries():
+    def pair(qid, question, chosen):
+        return Pair(qid, [{"role": "user", "content": question}], chosen, "No.", "f")
+
+    long_bread = "Bread " + " ".join(["keeps well wrapped in a cloth bag in a cool dry cupboard"] * 4)
+    ps = [
+        pair("a", "How long should I knead bread dough by hand?", "About ten minutes."),
+        pair("b", "How should I store bread dough overnight?", long_bread),
+        pair("c", "What is the capital of France?", "Paris."),
+        pair("d", "Which river runs through the capital of Hungary?", "The Danube runs through Budapest."),
+        pair("e", "Can I freeze bread?", "Yes, sliced bread freezes well for about three months."),
+    ] + [pair(f"x{i}", f"filler question {i} about the weather", "It rains.") for i in range(20)]
+    pool, rng = rm_augment.Pool(ps), random.Random(0)
+    # 25 queries: only words in at most 2 of them count, so "bread" (3 queries) and "the" are left out, and a's one
+    # neighbour is b ("how", "should", "dough")
+    assert [p.query_id for p in pool.nearest(ps[0], 2)] == ["b"]
+    assert pool.nearest(ps[2]) == [ps[3]]  # "capital" is the one word shared
+    assert rm_augment.near_topic(ps[2], pool, rng) == "The Danube runs through Budapest."
+    assert rm_augment.rambling(ps[0], pool, rng) == long_bread  # >= 40 words and 3x the chosen reply
+    assert rm_augment.rambling(ps[2], pool, rng) is None  # its only neighbour's reply is short
+    assert rm_augment.rambling(ps[1], pool, rng) is None  # the chosen reply is not short
+    assert rm_augment.near_topic(pair("z", "zebra quagga okapi", "x"), pool, rng) is None  # no shared word
+
+
 def test_augment_pairs_is_seeded_and_keeps_the_chosen_reply():
     ps = pairs(20)
     a = rm_augment.augment_pairs(ps, ["off_topic", "truncated"], 0.5, seed=3)
