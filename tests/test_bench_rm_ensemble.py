@@ -47,3 +47,18 @@ def test_unknown_rm_is_one_line_and_exit_2(tmp_path):
         f"bench_rm_ensemble.py: error: --rm {tmp_path / 'missing'}: no such file or directory "
         "(and it is not a hub id like org/name)"
     ]
+
+
+def test_relevance_probe_prefers_the_reply_that_answers_the_question():
+    rel = bench_rm_ensemble.make_scorer("relevance")
+    dialogue = [{"role": "user", "content": "Tell me a joke."}, {"role": "assistant", "content": "Why?"}]
+    dialogue += [{"role": "user", "content": "What is the capital of France?"}]
+    same, answer, other = rel.score(
+        [
+            (dialogue, "What is the capital of France?"),
+            (dialogue, "The capital of France is Paris."),
+            (dialogue, "Bananas are rich in potassium."),
+        ]
+    )
+    assert same == pytest.approx(1.0, abs=1e-5)  # the last human turn itself, not the first
+    assert same > answer > other
