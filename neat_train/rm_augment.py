@@ -49,6 +49,18 @@ def parse_kinds(text: str) -> list[str]:
     return kinds
 
 
+def human_words(pair: Pair) -> set[str]:
+    """The lower-cased words of the pair's human turns."""
+    return set(WORD.findall(" ".join(m["content"] for m in pair.messages if m["role"] == "user").lower()))
+
+
+def unit_vector(words: set[str], idf: dict[str, float]) -> dict[str, float]:
+    """The unit-norm IDF-weighted vector of ``words`` (words without an IDF, the common ones, left out)."""
+    vec = {w: idf[w] for w in words if w in idf}
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {w: v / norm for w, v in vec.items()}
+
+
 class Pool:
     """The training pairs a negative may borrow from, and their short replies (query id, reply)."""
 
@@ -58,21 +70,14 @@ class Pool:
             (p.query_id, r) for p in pairs for r in (p.chosen, p.rejected) if len(r.split()) <= SHORT_REPLY_WORDS
         ]
 
-    def _vector(self, pair: Pair, idf: dict[str, float]) -> dict[str, float]:
-        """The unit-norm IDF-weighted word set of the pair's human turns (common words left out)."""
-        words = WORD.findall(" ".join(m["content"] for m in pair.messages if m["role"] == "user").lower())
-        vec = {w: idf[w] for w in set(words) if w in idf}
-        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        return {w: v / norm for w, v in vec.items()}
-
     @cached_property
     def _index(self) -> tuple[dict[str, float], list[dict[str, float]], dict[str, list[int]]]:
         """The IDF of the words kept, the pairs' vectors and an inverted index over them (built on first use)."""
-        queries = [" ".join(m["content"] for m in p.messages if m["role"] == "user").lower() for p in self.pairs]
-        df = Counter(w for q in queries for w in set(WORD.findall(q)))
-        keep = max(2, COMMON_WORD_SHARE * len(queries))
-        idf = {w: math.log(len(queries) / n) for w, n in df.items() if n <= keep}
-        vectors, postings = [self._vector(p, idf) for p in self.pairs], defaultdict(list)
+        bags = [human_words(p) for p in self.pairs]
+        df = Counter(w for bag in bags for w in bag)
+        keep = max(2, COMMON_WORD_SHARE * len(bags))
+        idf = {w: math.log(len(bags) / n) for w, n in df.items() if n <= keep}
+        vectors, postings = [unit_vector(bag, idf) for bag in bags], defaultdict(list)
         for i, vec in enumerate(vectors):
             for w in vec:
                 postings[w].append(i)
@@ -82,7 +87,7 @@ class Pool:
         """Up to ``k`` pairs of other queries, most similar first (only those sharing a kept word with ``pair``)."""
         idf, vectors, postings = self._index
         sims: dict[int, float] = defaultdict(float)
-        for w, v in self._vector(pair, idf).items():
+        for w, v in unit_vector(human_words(pair), idf).items():
             for j in postings[w]:
                 sims[j] += v * vectors[j][w]
         ranked = sorted((j for j in sims if self.pairs[j].query_id != pair.query_id), key=lambda j: (-sims[j], j))
