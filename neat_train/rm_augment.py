@@ -55,8 +55,10 @@ def human_words(pair: Pair) -> set[str]:
 
 
 def unit_vector(words: set[str], idf: dict[str, float]) -> dict[str, float]:
-    """The unit-norm IDF-weighted vector of ``words`` (words without an IDF, the common ones, left out)."""
-    vec = {w: idf[w] for w in words if w in idf}
+    """The unit-norm IDF-weighted vector of ``words`` (words without an IDF, the common ones, left out). Its words
+    are in sorted order, so sums over it, and the similarities, do not depend on the set order (Python's string
+    hashing differs per process: neighbours of equal similarity would swap from run to run)."""
+    vec = {w: idf[w] for w in sorted(words) if w in idf}
     norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
     return {w: v / norm for w, v in vec.items()}
 

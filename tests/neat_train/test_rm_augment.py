@@ -1,5 +1,8 @@
+import os
 import random
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -65,6 +68,29 @@ def test_near_topic_and_rambling_borrow_from_the_most_similar_queries():
     assert rm_augment.rambling(ps[2], pool, rng) is None  # its only neighbour's reply is short
     assert rm_augment.rambling(ps[1], pool, rng) is None  # the chosen reply is not short
     assert rm_augment.near_topic(pair("z", "zebra quagga okapi", "x"), pool, rng) is None  # no shared word
+
+
+def test_nearest_queries_do_not_depend_on_the_process_string_hashing(real_hh_path):
+    train = real_hh_path.parent / "harmless-base-train-lastturn.jsonl.gz"
+    if not train.exists():
+        pytest.skip(f"real HH-RLHF train pairs not found at {train}")
+    # on these 6343 pairs, some neighbours have equal similarity: summed in set order they swapped between processes
+    code = (
+        "import hashlib, json, sys; from neat_data.hh import load_hh; from neat_train.rm_augment import Pool; "
+        "ps = [p for f in sys.argv[1:] for p in load_hh(f).pairs]; pool = Pool(ps); "
+        "print(hashlib.sha256(json.dumps([[o.query_id for o in pool.nearest(p)] for p in ps]).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code, str(real_hh_path), str(train)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1
 
 
 def test_augment_pairs_is_seeded_and_keeps_the_chosen_reply():
