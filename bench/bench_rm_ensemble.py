@@ -30,7 +30,7 @@ from _machine import REAL_HH, machine_info  # noqa: E402
 
 from neat_data.errors import NeatError  # noqa: E402
 from neat_data.hh import load_hh, split_of  # noqa: E402
-from neat_data.models import minilm_dir, resolve_rm  # noqa: E402
+from neat_data.models import hub_id_or_path, minilm_dir, resolve_rm  # noqa: E402
 from neat_data.scoring import RewardScorer  # noqa: E402
 from neat_train.reward_model import pair_diagnostics, response_lengths  # noqa: E402
 
@@ -66,7 +66,7 @@ class Relevance:
 
 def make_scorer(rm: str):
     if rm == "relevance" or rm.startswith("relevance:"):
-        return Relevance(rm.split(":", 1)[1] if ":" in rm else str(minilm_dir()))
+        return Relevance(str(hub_id_or_path(rm.split(":", 1)[1], "--rm") if ":" in rm else minilm_dir()))
     return RewardScorer(resolve_rm(rm), device="cpu", use_cache=False, progress=False)
 
 

@@ -39,14 +39,13 @@ def test_bad_rm_spec_is_a_usage_error(monkeypatch):
 
 def test_unknown_rm_is_one_line_and_exit_2(tmp_path):
     script = bench_rm_ensemble.ROOT / "bench" / "bench_rm_ensemble.py"
-    done = subprocess.run(
-        [sys.executable, str(script), "--rm", f"x={tmp_path / 'missing'}"], capture_output=True, text=True
-    )
-    assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.strip().splitlines() == [
-        f"bench_rm_ensemble.py: error: --rm {tmp_path / 'missing'}: no such file or directory "
-        "(and it is not a hub id like org/name)"
-    ]
+    for spec in (f"x={tmp_path / 'missing'}", f"x=relevance:{tmp_path / 'missing'}"):
+        done = subprocess.run([sys.executable, str(script), "--rm", spec], capture_output=True, text=True)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.strip().splitlines() == [
+            f"bench_rm_ensemble.py: error: --rm {tmp_path / 'missing'}: no such file or directory "
+            "(and it is not a hub id like org/name)"
+        ]
 
 
 def test_relevance_probe_prefers_the_reply_that_answers_the_question():
