@@ -325,15 +325,46 @@ def train_reward_model(
         model = model.merge_and_unload()
     model.save_pretrained(out_dir, safe_serialization=True)
     tokenizer.save_pretrained(out_dir)
+    curve = [[h["step"], h["loss"]] for h in trainer.state.log_history if "loss" in h]
+    zero_margin = math.log(2) * sum(f["weight"] for f in features) / len(features)
     return {
         "pairs": len(pairs),
         "augmented_pairs": len(augmented),
         "inputs_truncated": truncated,
         "train_seconds": seconds,
-        "train_loss": result.training_loss,
+        "train_loss": result.training_loss,  # the mean over all steps (transformers' TrainOutput)
+        "loss_curve": curve,  # [step, loss over the steps since the previous entry]
+        "zero_margin_loss": zero_margin,
         "steps": result.global_step,
         "base": str(base),
+        # the zero-margin loss is the Bradley-Terry term's; the length terms move the loss off it
+        "warnings": [
+            w for w in [collapse_warning(curve, zero_margin)] if w and not (config.length_penalty or config.length_head)
+        ],
     }
+
+
+COLLAPSE_SHARE = 0.98  # a last logged loss above this share of the zero-margin loss: margins near zero
+
+
+def collapse_warning(curve: list[list[float]], zero_margin: float) -> str | None:
+    """A warning when training ended at the loss of an RM whose margins are all zero (ln 2 × the mean pair
+    weight; with the BT term alone): the margins are ~0, the RM has learned little. Whether the loss fell
+    first says which way to move the learning rate. None when the run learned something, or logged nothing."""
+    if not curve or curve[-1][1] < COLLAPSE_SHARE * zero_margin:
+        return None
+    best_step, best = min(curve, key=lambda point: point[1])
+    head = (
+        f"the training loss ended at {curve[-1][1]:.4f}, within {1 - COLLAPSE_SHARE:.0%} of {zero_margin:.4f}, the "
+        "loss of a reward model that scores every reply the same (ln 2 x the mean pair weight): its margins are "
+        "near zero and it has learned little"
+    )
+    if best < COLLAPSE_SHARE * zero_margin:
+        return (
+            f"{head}; it had fallen to {best:.4f} by step {best_step} and climbed back, as a too-high learning "
+            "rate does: train again with a lower --learning-rate (e.g. a fifth)"
+        )
+    return f"{head}; it never fell: train longer (--epochs), on more pairs, or with a higher --learning-rate"
 
 
 # obvious pairs per category, length-balanced (data/rm-sanity/; shipped inside the wheel too)

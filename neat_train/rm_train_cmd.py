@@ -275,10 +275,13 @@ def run(config: Config) -> int:
         if delta:
             delta.parent.mkdir(parents=True, exist_ok=True)
             _replace(tmp_delta, delta)
+    last = f", last logged {info['loss_curve'][-1][1]:.4f}" if info["loss_curve"] else ""
     print(
-        f"trained in {info['train_seconds']:.0f} s ({info['steps']} steps, final loss {info['train_loss']:.4f}); "
+        f"trained in {info['train_seconds']:.0f} s ({info['steps']} steps, mean loss {info['train_loss']:.4f}{last}; "
+        f"all margins zero would give {info['zero_margin_loss']:.4f}); "
         f"{info['inputs_truncated']} inputs truncated from the left to {config.max_length} tokens"
     )
+    print_warnings(info)
     results = [
         ("validation (held-out training-split pairs)", report["valid"]),
         *((f"held-out test split of {name}", h) for name, h in report["held_out_by_source"].items()),

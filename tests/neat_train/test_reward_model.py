@@ -74,7 +74,13 @@ def test_rm_train_fits_the_pairs_and_its_delta_rebuilds_the_same_model(
     assert json.loads((delta / "adapter_config.json").read_text())["base_model_name_or_path"] == str(tiny_rm_dir)
     sanity = report["sanity"]["sanity.jsonl"]  # the same pairs, labelled: the fitted RM gets them all right
     assert sanity["accuracy"] == 1.0 and sanity["by_category"]["factual"] == {"accuracy": 1.0, "pairs": 2}
-    assert "sanity suite sanity.jsonl: pairwise accuracy 100.0% on 4 pairs" in capsys.readouterr().out
+    out_text = capsys.readouterr()
+    assert "sanity suite sanity.jsonl: pairwise accuracy 100.0% on 4 pairs" in out_text.out
+    curve, zero_margin = report["train"]["loss_curve"], report["train"]["zero_margin_loss"]
+    assert len(curve) == 16 and zero_margin == pytest.approx(math.log(2))  # logged each step; weights all 1
+    assert curve[-1][1] < reward_model.COLLAPSE_SHARE * zero_margin and report["train"]["warnings"] == []
+    assert f"mean loss {report['train']['train_loss']:.4f}, last logged {curve[-1][1]:.4f}" in out_text.out
+    assert "has learned little" not in out_text.err
     config = json.loads((out / "config.json").read_text())
     assert config["architectures"] == ["BertForSequenceClassification"] and len(config["id2label"]) == 1
     tok = json.loads((out / "tokenizer_config.json").read_text())
@@ -113,6 +119,28 @@ def test_rm_train_reads_several_sources_and_skips_a_missing_sanity_suite(
     assert "no sanity suite found" in capsys.readouterr().out
     with pytest.raises(NeatError, match="--sanity .*nope.jsonl: no such file"):
         train_config(hh_file, tiny_rm_dir, out, sanity=[str(tmp_path / "nope.jsonl")])
+
+
+def test_rm_train_warns_when_the_loss_ends_at_the_zero_margin_loss(hh_file, tiny_rm_dir, tmp_path, capsys):
+    out = tmp_path / "rm"
+    rm_train_cmd.run(train_config(hh_file, tiny_rm_dir, out, epochs=1, learning_rate=1e-9))  # learns nothing
+    train = json.loads((out / "neat_rm_train.json").read_text())["train"]
+    assert train["warnings"] and "it never fell: train longer" in train["warnings"][0]
+    assert "WARNING: the training loss ended at" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("curve", "expected"),
+    [
+        ([[100, 0.674], [200, 0.695], [603, 0.696]], "had fallen to 0.6740 by step 100 and climbed back"),  # m2's
+        ([[1, 0.693], [2, 0.6931]], "it never fell"),
+        ([[1, 0.69], [2, 0.575]], None),  # m1's run ended at 0.575: learned
+        ([], None),  # nothing logged
+    ],
+)
+def test_collapse_warning_on_hand_set_loss_curves(curve, expected):
+    warning = reward_model.collapse_warning(curve, math.log(2))
+    assert warning is None if expected is None else expected in warning
 
 
 def test_rm_eval_json(hh_file, tiny_rm_dir, capsys):
