@@ -327,6 +327,9 @@ def train_reward_model(
     tokenizer.save_pretrained(out_dir)
     curve = [[h["step"], h["loss"]] for h in trainer.state.log_history if "loss" in h]
     zero_margin = math.log(2) * sum(f["weight"] for f in features) / len(features)
+    # the zero-margin loss is the Bradley-Terry term's; the length terms move the loss off it
+    bt_only = not (config.length_penalty or config.length_head)
+    collapse = collapse_warning(curve, zero_margin) if bt_only else None
     return {
         "pairs": len(pairs),
         "augmented_pairs": len(augmented),
@@ -337,10 +340,7 @@ def train_reward_model(
         "zero_margin_loss": zero_margin,
         "steps": result.global_step,
         "base": str(base),
-        # the zero-margin loss is the Bradley-Terry term's; the length terms move the loss off it
-        "warnings": [
-            w for w in [collapse_warning(curve, zero_margin)] if w and not (config.length_penalty or config.length_head)
-        ],
+        "warnings": [collapse] if collapse else [],
     }
 
 
@@ -351,7 +351,8 @@ def collapse_warning(curve: list[list[float]], zero_margin: float) -> str | None
     """A warning when training ended at the loss of an RM whose margins are all zero (ln 2 × the mean pair
     weight; with the BT term alone): the margins are ~0, the RM has learned little. Whether the loss fell
     first says which way to move the learning rate. None when the run learned something, or logged nothing."""
-    if not curve or curve[-1][1] < COLLAPSE_SHARE * zero_margin:
+    threshold = COLLAPSE_SHARE * zero_margin
+    if not curve or curve[-1][1] < threshold:
         return None
     best_step, best = min(curve, key=lambda point: point[1])
     head = (
@@ -359,7 +360,7 @@ def collapse_warning(curve: list[list[float]], zero_margin: float) -> str | None
         "loss of a reward model that scores every reply the same (ln 2 x the mean pair weight): its margins are "
         "near zero and it has learned little"
     )
-    if best < COLLAPSE_SHARE * zero_margin:
+    if best < threshold:
         return (
             f"{head}; it had fallen to {best:.4f} by step {best_step} and climbed back, as a too-high learning "
             "rate does: train again with a lower --learning-rate (e.g. a fifth)"
