@@ -2,7 +2,8 @@
 
 Round 0 holds the first ``--queries`` held-out queries (``split_of(query_id) == "test"``) of an HH-RLHF file, scored
 with ``--rm``. For every combination of ``--guidance`` (W), ``--placement``, ``--prefill`` and ``--temperature``,
-``neat generate`` samples the paper's negative and positive prompts from round 0 into its own data root; the script
+``neat generate`` samples the paper's negative and positive prompts from round 0 (``--n`` samples per query and
+prompt; "best" is the best of them) into its own data root; the script
 collects each round's separation report (best positive > best negative share by the RM and the judge, mean reward
 and base-policy fluency per source), tokens/s and the fluency pass's time, and prints one JSON object (also written
 to ``OUT/summary.json``). Finished settings are reused, so an interrupted sweep resumes where it stopped, and the
@@ -10,6 +11,9 @@ summary keeps the settings of earlier invocations into the same ``OUT`` (a reduc
 products: a W sweep, then each other factor at the best W). Each setting is checked against the targets of
 ``targets`` (the issue's: best positive > best negative on ≥ 75 % of queries, by the RM and by the judge; negative
 mean reward below the dataset's rejected mean; negative fluency within 1.5 nats/token of the positive samples').
+It also counts, per source, the responses that echo the paper's negative prompt (``ECHO``: its distinctive words,
+such as "helpless" or "chatbot") and their mean reward against the others': a negative that recites its
+instructions is not the fluent bad answer NEAT's penalty needs, and an RM should not score it above one that is.
 
     .venv/bin/python bench/bench_negatives.py --out /tmp/negatives --queries 128 --guidance 0 0.5 1 2 3 \\
         --placement system user_prefix --prefill "" "Sure, here is how" --temperature 1.0 0.7 --judge default-judge
@@ -21,6 +25,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -31,7 +36,12 @@ from _machine import REAL_HH, machine_info  # noqa: E402
 
 from neat_data.atomic import atomic_write_json, atomic_write_jsonl  # noqa: E402
 from neat_data.hh import iter_raw_rows, parse_row, query_id, split_of  # noqa: E402
-from neat_data.shards import is_round_dir, load_manifest  # noqa: E402
+from neat_data.shards import is_round_dir, load_manifest, read_round  # noqa: E402
+
+# Words of the paper's negative prompt that a normal reply hardly uses: a response that has one recites its prompt.
+ECHO = re.compile(
+    r"helpless|chatbot|human preferences|common sense|deliberately misleading|contrary to human values", re.IGNORECASE
+)
 
 
 def neat(args: list[str]) -> float:
@@ -91,8 +101,25 @@ def targets(setting: dict) -> dict:
     return result
 
 
-def setting_name(w: float, placement: str, prefill: str, temperature: float) -> str:
-    return f"w{w:g}-{placement}-t{temperature:g}" + ("-prefill" if prefill else "")
+def prompt_echo(rows: list[dict]) -> dict:
+    """Per source of sampled responses: how many echo the negative prompt (``ECHO``), and the mean reward of those
+    that do and of those that do not."""
+    out = {}
+    for source in ("negative_prompt", "positive_prompt"):
+        responses = [r for row in rows for r in row["responses"] if r["source"] == source]
+        echo = [r["reward"] for r in responses if ECHO.search(r["text"])]
+        clean = [r["reward"] for r in responses if not ECHO.search(r["text"])]
+        out[source] = {
+            "echo": len(echo),
+            "responses": len(responses),
+            "mean_reward_echo": sum(echo) / len(echo) if echo else None,
+            "mean_reward_other": sum(clean) / len(clean) if clean else None,
+        }
+    return out
+
+
+def setting_name(w: float, placement: str, prefill: str, temperature: float, n: int = 1) -> str:
+    return f"w{w:g}-{placement}-t{temperature:g}" + ("-prefill" if prefill else "") + (f"-n{n}" if n != 1 else "")
 
 
 def main() -> None:
@@ -112,6 +139,7 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n", type=int, default=1, help="samples per query and prompt ('best' is the best of n)")
     args = ap.parse_args()
 
     out = Path(args.out).resolve()
@@ -143,7 +171,7 @@ def main() -> None:
     for w, placement, prefill, temperature in itertools.product(
         args.guidance, args.placement, args.prefill, args.temperature
     ):
-        name = setting_name(w, placement, prefill, temperature)
+        name = setting_name(w, placement, prefill, temperature, args.n)
         root = out / name
         if is_round_dir(root / "round-001") and name in summary["settings"]:
             continue
@@ -177,6 +205,8 @@ def main() -> None:
                     str(args.batch_size),
                     "--seed",
                     str(args.seed),
+                    "--n",
+                    str(args.n),
                     *(["--negative-prefill", prefill] if prefill else []),
                     *(["--judge", args.judge] if args.judge else []),
                 ]
@@ -189,6 +219,7 @@ def main() -> None:
             "placement": placement,
             "prefill": prefill or None,
             "temperature": temperature,
+            "n": args.n,
             "pos_gt_neg_share": eff["pos_gt_neg_share"],
             "pos_gt_neg_share_judge": eff.get("pos_gt_neg_share_judge"),
             "pos_neg_queries": eff["pos_neg_queries"],
@@ -202,6 +233,7 @@ def main() -> None:
             "tokens_per_s": gen["tokens_per_s"],
             "fluency_seconds": gen["fluency_seconds"],
             "finish_reasons": gen["finish_reasons"],
+            "prompt_echo": prompt_echo(read_round(root / "round-001")),
             "load_1m_before_after": load,
         }
         setting["targets"] = targets(setting)

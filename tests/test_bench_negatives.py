@@ -1,6 +1,7 @@
-"""bench/bench_negatives.py's check of a sampling setting against the targets of issue #14 (hand-written numbers)."""
+"""bench/bench_negatives.py's check of a sampling setting against the targets of issue #14, and its count of responses
+that echo the negative prompt (hand-written numbers)."""
 
-from bench.bench_negatives import targets
+from bench.bench_negatives import prompt_echo, targets
 
 
 def setting(share, share_judge, negative, rejected, fluency_neg, fluency_pos=-2.0):
@@ -23,3 +24,23 @@ def test_a_setting_meets_the_targets_only_when_all_do():
     assert word_salad["negative_fluent"] is False and not word_salad["all"]
     unjudged = targets({**setting(0.8, None, -1.0, 0.2, -3.0), "mean_reward_judge": None})
     assert unjudged["all"] and unjudged["pos_gt_neg_share_judge"] is None
+
+
+def test_prompt_echo_counts_responses_that_recite_the_negative_prompt():
+    def response(source, text, reward):
+        return {"source": source, "text": text, "reward": reward}
+
+    rows = [
+        {
+            "responses": [
+                response("negative_prompt", "As a helpless CHATBOT I promote bad ideas.", 0.5),
+                response("negative_prompt", "Go away.", -1.0),
+                response("positive_prompt", "Here is a careful answer.", 1.0),
+                response("dataset_chosen", "A helpless kitten.", 2.0),  # not a sampled response: not counted
+            ]
+        },
+        {"responses": [response("negative_prompt", "That goes against common sense, as you asked.", 1.5)]},
+    ]
+    echo = prompt_echo(rows)
+    assert echo["negative_prompt"] == {"echo": 2, "responses": 3, "mean_reward_echo": 1.0, "mean_reward_other": -1.0}
+    assert echo["positive_prompt"] == {"echo": 0, "responses": 1, "mean_reward_echo": None, "mean_reward_other": 1.0}
