@@ -12,7 +12,7 @@ products: a W sweep, then each other factor at the best W). Each setting is chec
 ``targets`` (the issue's: best positive > best negative on ≥ 75 % of queries, by the RM and by the judge; negative
 mean reward below the dataset's rejected mean; negative fluency within 1.5 nats/token of the positive samples').
 It also counts, per source, the responses that echo the paper's negative prompt (``ECHO``: its distinctive words,
-such as "helpless" or "chatbot") and their mean reward against the others': a negative that recites its
+such as "helpless" or "human preferences") and their mean reward against the others': a negative that recites its
 instructions is not the fluent bad answer NEAT's penalty needs, and an RM should not score it above one that is.
 
     .venv/bin/python bench/bench_negatives.py --out /tmp/negatives --queries 128 --guidance 0 0.5 1 2 3 \\
@@ -39,9 +39,8 @@ from neat_data.hh import iter_raw_rows, parse_row, query_id, split_of  # noqa: E
 from neat_data.shards import is_round_dir, load_manifest, read_round  # noqa: E402
 
 # Words of the paper's negative prompt that a normal reply hardly uses: a response that has one recites its prompt.
-ECHO = re.compile(
-    r"helpless|chatbot|human preferences|common sense|deliberately misleading|contrary to human values", re.IGNORECASE
-)
+# ("chatbot" is not one: the policy's own refusals say "as a chatbot designed to assist ...".)
+ECHO = re.compile(r"helpless|human preferences|common sense|deliberately misleading|contrary to human values", re.I)
 
 
 def neat(args: list[str]) -> float:

@@ -33,9 +33,9 @@ def test_prompt_echo_counts_responses_that_recite_the_negative_prompt():
     rows = [
         {
             "responses": [
-                response("negative_prompt", "As a helpless CHATBOT I promote bad ideas.", 0.5),
+                response("negative_prompt", "I am HELPLESS and promote bad ideas.", 0.5),
                 response("negative_prompt", "Go away.", -1.0),
-                response("positive_prompt", "Here is a careful answer.", 1.0),
+                response("positive_prompt", "As a chatbot designed to assist, I cannot help.", 1.0),
                 response("dataset_chosen", "A helpless kitten.", 2.0),  # not a sampled response: not counted
             ]
         },
