@@ -34,6 +34,9 @@ def run(config: Config) -> int:
     # Prefect's usage telemetry is useless offline and its heartbeat competes for the local API's SQLite
     # database ("database is locked" in the log); an explicit setting of the user's wins.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect waits 20 s for its temporary local API to start; on a loaded 2-core machine that has timed out
+    # ("Timed out while attempting to connect to ephemeral Prefect API server"): wait longer, unless told otherwise.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     from .rounds import BAD_INPUT, StageFailed, neat_rounds
 
     try:

@@ -51,6 +51,7 @@ def start_flow(config: Path, home: Path) -> subprocess.Popen:
         **os.environ,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",  # a fresh PREFECT_HOME migrates its database first
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "NEAT_HOME": str(home / "neat"),
     }
