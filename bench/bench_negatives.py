@@ -105,12 +105,15 @@ def prompt_echo(rows: list[dict]) -> dict:
     that do and of those that do not."""
     out = {}
     for source in ("negative_prompt", "positive_prompt"):
-        responses = [r for row in rows for r in row["responses"] if r["source"] == source]
-        echo = [r["reward"] for r in responses if ECHO.search(r["text"])]
-        clean = [r["reward"] for r in responses if not ECHO.search(r["text"])]
+        split = {True: [], False: []}
+        for row in rows:
+            for r in row["responses"]:
+                if r["source"] == source:
+                    split[bool(ECHO.search(r["text"]))].append(r["reward"])
+        echo, clean = split[True], split[False]
         out[source] = {
             "echo": len(echo),
-            "responses": len(responses),
+            "responses": len(echo) + len(clean),
             "mean_reward_echo": sum(echo) / len(echo) if echo else None,
             "mean_reward_other": sum(clean) / len(clean) if clean else None,
         }
