@@ -144,13 +144,13 @@ def convert_gguf(gguf: Path, out_dir: Path, fix: str = "") -> None:
     ``save_pretrained`` on a GGUF-loaded model fails, so its state dict is copied into a model built from the
     same config without ``quantization_config``. ``fix`` is appended to the error of a GGUF without a chat template.
     """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    if not tokenizer.chat_template:
+    if not tokenizer.chat_template:  # checked before the (slow, large) dequantisation
         raise NeatError(f"{gguf}: the GGUF carries no chat template{fix}")
-    config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = loaded.config  # the GGUF's metadata, already parsed with the weights
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config)
